@@ -1,0 +1,239 @@
+// Package license holds the value types of the Licenses tab: a licence
+// granted to a partner (product, unit type, units, Trial or Full, start and
+// expiry), its derived state, and allocations of its units to customers.
+//
+// The package validates values; it does not store them. Changes go through
+// partner.Manager, which applies the partner guards and keeps every change
+// all-or-nothing.
+package license
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Kind says whether the units of a licence are a trial or a full (paid)
+// grant. All units of one licence are of the same kind.
+type Kind string
+
+// The two kinds of licence.
+const (
+	Trial Kind = "trial"
+	Full  Kind = "full"
+)
+
+// Valid reports whether k is Trial or Full.
+func (k Kind) Valid() bool { return k == Trial || k == Full }
+
+// Label is the console label of k ("Trial", "Full").
+func (k Kind) Label() string {
+	switch k {
+	case Trial:
+		return "Trial"
+	case Full:
+		return "Full"
+	}
+	return string(k)
+}
+
+// State is the derived state of a licence, as the Licenses tab shows it.
+type State string
+
+// The states of a licence, in the order StateAt decides them.
+const (
+	Disabled     State = "disabled"
+	Expired      State = "expired"
+	Exceeded     State = "exceeded"
+	ExpiringSoon State = "expiring_soon"
+	Normal       State = "normal"
+)
+
+// Label is the console label of s ("Expiring soon", ...).
+func (s State) Label() string {
+	switch s {
+	case Disabled:
+		return "Disabled"
+	case Expired:
+		return "Expired"
+	case Exceeded:
+		return "Exceeded allocation"
+	case ExpiringSoon:
+		return "Expiring soon"
+	case Normal:
+		return "Normal"
+	}
+	return string(s)
+}
+
+// Limits on a grant. A grant outside them is refused as invalid input.
+const (
+	// MaxUnits is the largest number of units one licence may provision.
+	MaxUnits = 1_000_000
+	// MaxTerm is the longest time between a licence's start and its expiry.
+	MaxTerm = 10 * 366 * 24 * time.Hour
+	// MaxTextLen is the longest product or unit type, in characters.
+	MaxTextLen = 100
+	// MaxKeyLen is the longest idempotency key, in characters.
+	MaxKeyLen = 128
+)
+
+// DefaultExpiringWindow is how long before its expiry a licence shows as
+// Expiring soon when the caller has no window of its own.
+const DefaultExpiringWindow = 30 * 24 * time.Hour
+
+// FieldError reports one invalid field of a value of this package.
+type FieldError struct {
+	Field  string // the field as the console labels it, e.g. "units"
+	Reason string // what is wrong, e.g. "must be at least 1"
+}
+
+// Error implements error.
+func (e *FieldError) Error() string { return "license: " + e.Field + " " + e.Reason }
+
+// InvalidField names the offending field; partner.Manager reads it.
+func (e *FieldError) InvalidField() string { return e.Field }
+
+func invalid(field, format string, args ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// checkText refuses empty, overlong, non-UTF-8 or control-character text.
+func checkText(field, s string, max int) error {
+	switch n := utf8.RuneCountInString(s); {
+	case !utf8.ValidString(s):
+		return invalid(field, "is not valid UTF-8")
+	case strings.TrimSpace(s) == "":
+		return invalid(field, "is required")
+	case n > max:
+		return invalid(field, "must be at most %d characters (got %d)", max, n)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return invalid(field, "must not contain control characters")
+	}
+	return nil
+}
+
+// Grant is a request to grant units of one product to a partner.
+type Grant struct {
+	Product  string
+	UnitType string // seats, users, devices...
+	Units    int64
+	Kind     Kind
+	Start    time.Time
+	Expiry   time.Time
+}
+
+// Normalize trims surrounding white space from the text fields.
+func (g *Grant) Normalize() {
+	g.Product = strings.TrimSpace(g.Product)
+	g.UnitType = strings.TrimSpace(g.UnitType)
+}
+
+// Validate reports the first invalid field of g as a *FieldError.
+func (g Grant) Validate() error {
+	if err := checkText("product", g.Product, MaxTextLen); err != nil {
+		return err
+	}
+	if err := checkText("unit type", g.UnitType, MaxTextLen); err != nil {
+		return err
+	}
+	if err := ValidateUnits("units", g.Units); err != nil {
+		return err
+	}
+	if !g.Kind.Valid() {
+		return invalid("kind", "must be %q or %q (got %q)", Trial, Full, g.Kind)
+	}
+	if err := validDate("start", g.Start); err != nil {
+		return err
+	}
+	if err := validDate("expiry", g.Expiry); err != nil {
+		return err
+	}
+	if !g.Expiry.After(g.Start) {
+		return invalid("expiry", "must be after the start date")
+	}
+	if g.Expiry.Sub(g.Start) > MaxTerm {
+		return invalid("expiry", "must be at most ten years after the start date")
+	}
+	return nil
+}
+
+// ValidateUnits refuses a unit count below 1 or above MaxUnits.
+func ValidateUnits(field string, n int64) error {
+	if n < 1 {
+		return invalid(field, "must be at least 1 (got %d)", n)
+	}
+	if n > MaxUnits {
+		return invalid(field, "must be at most %d (got %d)", MaxUnits, n)
+	}
+	return nil
+}
+
+func validDate(field string, t time.Time) error {
+	if t.IsZero() {
+		return invalid(field, "is required")
+	}
+	if y := t.Year(); y < 2000 || y > 2200 {
+		return invalid(field, "must be between the years 2000 and 2200 (got %d)", y)
+	}
+	return nil
+}
+
+// License is a grant of units of one product to a partner.
+type License struct {
+	ID        int64
+	PartnerID int64
+	Product   string
+	UnitType  string
+	Kind      Kind
+	// Units is the number of units provisioned to the partner.
+	Units int64
+	// Used is the number of units allocated to the partner's customers.
+	// Stores never let it go below zero nor above Units.
+	Used     int64
+	Start    time.Time
+	Expiry   time.Time
+	Disabled bool
+	// DisabledAt is when the licence was disabled; zero while it is not.
+	DisabledAt time.Time
+	// GrantKey is the idempotency key of the assignment that created the
+	// licence, or empty.
+	GrantKey  string
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Remaining is the number of units not yet allocated.
+func (l License) Remaining() int64 { return l.Units - l.Used }
+
+// StateAt derives the state of l at now. A licence is Expiring soon when
+// its expiry is less than window away. The first matching state wins:
+// Disabled, Expired, Exceeded allocation (more units used than provisioned,
+// which the Manager never causes but which usage recorded elsewhere may),
+// Expiring soon, Normal.
+func (l License) StateAt(now time.Time, window time.Duration) State {
+	switch {
+	case l.Disabled:
+		return Disabled
+	case !now.Before(l.Expiry):
+		return Expired
+	case l.Used > l.Units:
+		return Exceeded
+	case l.Expiry.Sub(now) < window:
+		return ExpiringSoon
+	}
+	return Normal
+}
+
+// Allocation is a number of units of one licence given to one customer.
+type Allocation struct {
+	ID         int64
+	LicenseID  int64
+	PartnerID  int64
+	CustomerID int64
+	Units      int64
+	CreatedAt  time.Time
+}

@@ -1,0 +1,107 @@
+package license_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/partnerkit/partnerkit/license"
+)
+
+var day = 24 * time.Hour
+
+func validGrant() license.Grant {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	return license.Grant{Product: "Endpoint Security", UnitType: "seats", Units: 10,
+		Kind: license.Full, Start: start, Expiry: start.Add(365 * day)}
+}
+
+func TestGrantValidateNamesField(t *testing.T) {
+	cases := []struct {
+		name  string
+		edit  func(*license.Grant)
+		field string
+	}{
+		{"valid", func(*license.Grant) {}, ""},
+		{"empty product", func(g *license.Grant) { g.Product = "  " }, "product"},
+		{"overlong product", func(g *license.Grant) { g.Product = string(make([]byte, 101)) }, "product"},
+		{"control char", func(g *license.Grant) { g.UnitType = "seats\x00" }, "unit type"},
+		{"zero units", func(g *license.Grant) { g.Units = 0 }, "units"},
+		{"negative units", func(g *license.Grant) { g.Units = -3 }, "units"},
+		{"absurd units", func(g *license.Grant) { g.Units = license.MaxUnits + 1 }, "units"},
+		{"bad kind", func(g *license.Grant) { g.Kind = "paid" }, "kind"},
+		{"no start", func(g *license.Grant) { g.Start = time.Time{} }, "start"},
+		{"expiry before start", func(g *license.Grant) { g.Expiry = g.Start.Add(-day) }, "expiry"},
+		{"expiry equals start", func(g *license.Grant) { g.Expiry = g.Start }, "expiry"},
+		{"term too long", func(g *license.Grant) { g.Expiry = g.Start.Add(11 * 366 * day) }, "expiry"},
+		{"year out of range", func(g *license.Grant) { g.Start = time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC) }, "start"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := validGrant()
+			tc.edit(&g)
+			err := g.Validate()
+			if tc.field == "" {
+				require.NoError(t, err)
+				return
+			}
+			var fe *license.FieldError
+			require.True(t, errors.As(err, &fe), "want *FieldError, got %v", err)
+			require.Equal(t, tc.field, fe.InvalidField())
+		})
+	}
+}
+
+func TestStateAt(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	base := license.License{Units: 10, Used: 3, Start: now.Add(-100 * day), Expiry: now.Add(100 * day)}
+	cases := map[string]struct {
+		edit func(*license.License)
+		want license.State
+	}{
+		"normal":                  {func(*license.License) {}, license.Normal},
+		"expiring soon":           {func(l *license.License) { l.Expiry = now.Add(29 * day) }, license.ExpiringSoon},
+		"expires exactly now":     {func(l *license.License) { l.Expiry = now }, license.Expired},
+		"expired":                 {func(l *license.License) { l.Expiry = now.Add(-day) }, license.Expired},
+		"exceeded":                {func(l *license.License) { l.Used = 11 }, license.Exceeded},
+		"disabled beats expired":  {func(l *license.License) { l.Disabled = true; l.Expiry = now.Add(-day) }, license.Disabled},
+		"expired beats exceeded":  {func(l *license.License) { l.Used = 11; l.Expiry = now.Add(-day) }, license.Expired},
+		"exceeded beats expiring": {func(l *license.License) { l.Used = 11; l.Expiry = now.Add(day) }, license.Exceeded},
+	}
+	got := map[string]license.State{}
+	want := map[string]license.State{}
+	for name, tc := range cases {
+		l := base
+		tc.edit(&l)
+		got[name] = l.StateAt(now, license.DefaultExpiringWindow)
+		want[name] = tc.want
+	}
+	require.Empty(t, cmp.Diff(want, got))
+	require.Equal(t, int64(7), base.Remaining())
+}
+
+// FuzzGrantValidate checks that Validate never panics, that every refusal
+// names a field, and that an accepted grant really is within the limits.
+func FuzzGrantValidate(f *testing.F) {
+	f.Add("Endpoint Security", "seats", int64(10), "full", int64(0), int64(365))
+	f.Add("", "seats", int64(0), "trial", int64(0), int64(-1))
+	f.Add("P\x00", "u", int64(license.MaxUnits+1), "x", int64(-9000000), int64(5000))
+	f.Fuzz(func(t *testing.T, product, unit string, units int64, kind string, startDays, termDays int64) {
+		start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(startDays%400000) * day)
+		g := license.Grant{Product: product, UnitType: unit, Units: units, Kind: license.Kind(kind),
+			Start: start, Expiry: start.Add(time.Duration(termDays%400000) * day)}
+		err := g.Validate()
+		if err != nil {
+			var fe *license.FieldError
+			require.True(t, errors.As(err, &fe))
+			require.NotEmpty(t, fe.Field)
+			return
+		}
+		require.True(t, g.Units >= 1 && g.Units <= license.MaxUnits)
+		require.True(t, g.Expiry.After(g.Start))
+		require.True(t, g.Kind.Valid())
+	})
+}

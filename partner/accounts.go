@@ -1,0 +1,185 @@
+package partner
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/partnerkit/partnerkit/account"
+)
+
+// AddAccount adds a console account to the partner. The account name is
+// unique across the whole channel (ErrDuplicate) and never changes.
+func (m *Manager) AddAccount(ctx context.Context, partnerID int64, in account.New) (account.Account, error) {
+	in.Normalize()
+	if err := in.Validate(); err != nil {
+		return account.Account{}, withOp(OpAddAccount, err)
+	}
+	var out account.Account
+	err := m.partnerChange(ctx, partnerID, OpAddAccount, 0, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+		a := account.Account{PartnerID: p.ID, Name: in.Name, FirstName: in.FirstName, LastName: in.LastName,
+			Email: in.Email, Role: in.Role, Enabled: true, CreatedAt: c.at, UpdatedAt: c.at}
+		if err := tx.CreateAccount(ctx, &a); err != nil {
+			return err
+		}
+		out = a
+		return c.record(ctx, tx, p.ID, OpAddAccount, "account "+a.Name, "",
+			summary("role", a.Role.Label(), "email", a.Email, "enabled", a.Enabled))
+	})
+	return out, err
+}
+
+// Accounts lists the partner's console accounts.
+func (m *Manager) Accounts(ctx context.Context, partnerID int64) ([]account.Account, error) {
+	var out []account.Account
+	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+		if _, err := r.Partner(ctx, partnerID); err != nil {
+			return err
+		}
+		out, err = r.Accounts(ctx, partnerID)
+		return err
+	})
+	return out, err
+}
+
+// accountChange locks the partner, checks the guard, finds the account of
+// that partner (ErrNotFound otherwise) and checks its version (0 skips).
+func (m *Manager) accountChange(ctx context.Context, partnerID, accountID, version int64, op Operation,
+	fn func(ctx context.Context, tx Tx, a *account.Account, c *changes) error) (account.Account, error) {
+	var out account.Account
+	err := m.partnerChange(ctx, partnerID, op, 0, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+		a, err := tx.Account(ctx, accountID)
+		if err == nil && a.PartnerID != p.ID {
+			err = NewError(ErrNotFound, "", "account %d does not exist for partner %d", accountID, p.ID)
+		}
+		if err != nil {
+			return err
+		}
+		if err := expectVersion("account", version, a.Version); err != nil {
+			return err
+		}
+		if err := fn(ctx, tx, &a, c); err != nil {
+			return err
+		}
+		out = a
+		return nil
+	})
+	return out, err
+}
+
+// keepsAdmin fails with ErrLastAdministrator when a is the partner's only
+// enabled Administrator, so changing it away would leave none.
+func keepsAdmin(ctx context.Context, tx Tx, a account.Account, what string) error {
+	if a.Role != account.Administrator || !a.Enabled {
+		return nil
+	}
+	all, err := tx.Accounts(ctx, a.PartnerID)
+	if err != nil {
+		return err
+	}
+	for _, o := range all {
+		if o.ID != a.ID && o.Role == account.Administrator && o.Enabled {
+			return nil
+		}
+	}
+	return NewError(ErrLastAdministrator, "account", "%s is the last enabled Administrator and cannot be %s", a.Name, what)
+}
+
+// ChangeRole gives an account another built-in role. The last enabled
+// Administrator cannot be demoted (ErrLastAdministrator).
+func (m *Manager) ChangeRole(ctx context.Context, partnerID, accountID, version int64, role account.Role) (account.Account, error) {
+	if !role.Valid() {
+		return account.Account{}, withOp(OpChangeRole, invalidf("role", "is not a built-in role (got %q)", role))
+	}
+	return m.accountChange(ctx, partnerID, accountID, version, OpChangeRole, func(ctx context.Context, tx Tx, a *account.Account, c *changes) error {
+		if a.Role == role {
+			return nil
+		}
+		if role != account.Administrator {
+			if err := keepsAdmin(ctx, tx, *a, "demoted"); err != nil {
+				return err
+			}
+		}
+		before := a.Role
+		a.Role, a.UpdatedAt = role, c.at
+		if err := tx.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+		return c.record(ctx, tx, a.PartnerID, OpChangeRole, "account "+a.Name, summary("role", before.Label()), summary("role", role.Label()))
+	})
+}
+
+// EnableAccount lets an account sign in again.
+func (m *Manager) EnableAccount(ctx context.Context, partnerID, accountID, version int64) (account.Account, error) {
+	return m.setEnabled(ctx, partnerID, accountID, version, true)
+}
+
+// DisableAccount stops an account from signing in. The last enabled
+// Administrator cannot be disabled (ErrLastAdministrator).
+func (m *Manager) DisableAccount(ctx context.Context, partnerID, accountID, version int64) (account.Account, error) {
+	return m.setEnabled(ctx, partnerID, accountID, version, false)
+}
+
+func (m *Manager) setEnabled(ctx context.Context, partnerID, accountID, version int64, on bool) (account.Account, error) {
+	op := OpDisableAccount
+	if on {
+		op = OpEnableAccount
+	}
+	return m.accountChange(ctx, partnerID, accountID, version, op, func(ctx context.Context, tx Tx, a *account.Account, c *changes) error {
+		if a.Enabled == on {
+			return nil
+		}
+		if !on {
+			if err := keepsAdmin(ctx, tx, *a, "disabled"); err != nil {
+				return err
+			}
+		}
+		a.Enabled, a.UpdatedAt = on, c.at
+		if err := tx.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+		return c.record(ctx, tx, a.PartnerID, op, "account "+a.Name, summary("enabled", !on), summary("enabled", on))
+	})
+}
+
+// ResetPassword asks the host, through Options.ResetPassword, to reset an
+// enabled account's password, and records that it did. The hook runs
+// inside the transaction: if it fails, nothing is recorded.
+func (m *Manager) ResetPassword(ctx context.Context, partnerID, accountID int64) (account.Account, error) {
+	if m.reset == nil {
+		return account.Account{}, withOp(OpResetPassword, NewError(ErrNotConfigured, "", "no password reset hook: set Options.ResetPassword"))
+	}
+	return m.accountChange(ctx, partnerID, accountID, 0, OpResetPassword, func(ctx context.Context, tx Tx, a *account.Account, c *changes) error {
+		if !a.Enabled {
+			return invalidf("account", "%s is disabled: enable it before resetting its password", a.Name)
+		}
+		before := a.PasswordResetAt
+		a.PasswordResetAt, a.UpdatedAt = c.at, c.at
+		if err := tx.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+		if err := c.record(ctx, tx, a.PartnerID, OpResetPassword, "account "+a.Name,
+			summary("password reset", stamp(before)), summary("password reset", stamp(c.at))); err != nil {
+			return err
+		}
+		if err := m.reset(ctx, *a); err != nil {
+			return fmt.Errorf("password reset hook: %w", err)
+		}
+		return nil
+	})
+}
+
+// DeleteAccount removes an account for good. The last enabled
+// Administrator cannot be deleted (ErrLastAdministrator).
+func (m *Manager) DeleteAccount(ctx context.Context, partnerID, accountID int64) error {
+	_, err := m.accountChange(ctx, partnerID, accountID, 0, OpDeleteAccount, func(ctx context.Context, tx Tx, a *account.Account, c *changes) error {
+		if err := keepsAdmin(ctx, tx, *a, "deleted"); err != nil {
+			return err
+		}
+		if err := tx.DeleteAccount(ctx, a.ID); err != nil {
+			return err
+		}
+		return c.record(ctx, tx, a.PartnerID, OpDeleteAccount, "account "+a.Name,
+			summary("role", a.Role.Label(), "email", a.Email, "enabled", a.Enabled), "")
+	})
+	return err
+}

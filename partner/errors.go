@@ -1,0 +1,167 @@
+package partner
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors. Every error the Manager returns wraps one of them, so
+// callers test with errors.Is; an *Error adds the operation and the field.
+var (
+	// ErrNotFound: the partner, licence, account, plan, customer or
+	// allocation does not exist (or belongs to another partner).
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid: an input is malformed; the *Error names the field.
+	ErrInvalid = errors.New("invalid input")
+	// ErrDuplicate: a name that must be unique is taken (account name,
+	// plan name, NFR plan per product and data center).
+	ErrDuplicate = errors.New("already exists")
+	// ErrConflict: the record changed since the caller read it (stale
+	// version); nothing was changed.
+	ErrConflict = errors.New("changed by someone else")
+	// ErrSuspended: the partner is Suspended; only its Profile may change.
+	ErrSuspended = errors.New("partner is suspended")
+	// ErrCanceled: the partner is Canceled; nothing may change, ever.
+	ErrCanceled = errors.New("partner is canceled")
+	// ErrWrongType: the operation is for MSP partners only or for Reseller
+	// partners only.
+	ErrWrongType = errors.New("not available for this partner type")
+	// ErrTransition: the status change is not allowed from the current
+	// status (e.g. reactivating an Active partner).
+	ErrTransition = errors.New("status change not allowed")
+	// ErrInsufficientUnits: the licence has fewer remaining units than asked.
+	ErrInsufficientUnits = errors.New("not enough units")
+	// ErrLicenseDisabled: the licence is disabled and cannot be given to
+	// additional customers.
+	ErrLicenseDisabled = errors.New("licence is disabled")
+	// ErrLicenseExpired: the licence has expired.
+	ErrLicenseExpired = errors.New("licence has expired")
+	// ErrLicenseNotStarted: the licence's start date is still ahead.
+	ErrLicenseNotStarted = errors.New("licence has not started")
+	// ErrLastAdministrator: the change would leave the partner without an
+	// enabled Administrator account.
+	ErrLastAdministrator = errors.New("last administrator")
+	// ErrPlanDisabled: a disabled plan cannot be newly assigned.
+	ErrPlanDisabled = errors.New("service plan is disabled")
+	// ErrNotConfigured: the host did not supply a hook the operation needs.
+	ErrNotConfigured = errors.New("not configured")
+)
+
+// Error is the one typed error of the library. It carries the operation,
+// the sentinel kind, and, for invalid input, the offending field.
+type Error struct {
+	Op     Operation // the Manager operation, e.g. OpAssignLicenses
+	Kind   error     // one of the sentinel errors, or nil
+	Field  string    // the offending field as the console labels it, or ""
+	Reason string    // human-readable detail, or ""
+	Err    error     // the underlying cause, or nil
+}
+
+// Error implements error: "assign_licenses: units must be at least 1: invalid input".
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Op != "" {
+		b.WriteString(string(e.Op))
+		b.WriteString(": ")
+	}
+	switch {
+	case e.Field != "" && e.Reason != "":
+		b.WriteString(e.Field + " " + e.Reason)
+	case e.Reason != "":
+		b.WriteString(e.Reason)
+	case e.Field != "":
+		b.WriteString(e.Field)
+	}
+	if e.Kind != nil {
+		if b.Len() > 0 && !strings.HasSuffix(b.String(), ": ") {
+			b.WriteString(": ")
+		}
+		b.WriteString(e.Kind.Error())
+	}
+	if e.Err != nil && e.Kind == nil {
+		if b.Len() > 0 && !strings.HasSuffix(b.String(), ": ") {
+			b.WriteString(": ")
+		}
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap exposes the kind and the cause to errors.Is and errors.As.
+func (e *Error) Unwrap() []error {
+	var errs []error
+	if e.Kind != nil {
+		errs = append(errs, e.Kind)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}
+
+// NewError builds an *Error of the given kind; stores use it to report
+// duplicates and conflicts with the field they concern.
+func NewError(kind error, field, format string, args ...any) *Error {
+	return &Error{Kind: kind, Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// ErrorField returns the offending field named by err, or "".
+func ErrorField(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Field != "" {
+		return e.Field
+	}
+	var fe interface{ InvalidField() string }
+	if errors.As(err, &fe) {
+		return fe.InvalidField()
+	}
+	return ""
+}
+
+// ErrorReason returns the human-readable reason carried by err, without
+// the operation or the field; for other errors, err.Error().
+func ErrorReason(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Reason != "" {
+		return e.Reason
+	}
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// withOp stamps op on err, turning a leaf package's field error into an
+// *Error of kind ErrInvalid. nil stays nil.
+func withOp(op Operation, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Op != "" {
+			return err
+		}
+		c := *e
+		c.Op = op
+		return &c
+	}
+	var fe interface {
+		error
+		InvalidField() string
+	}
+	if errors.As(err, &fe) {
+		reason := fe.Error()
+		if i := strings.Index(reason, fe.InvalidField()+" "); i >= 0 {
+			reason = reason[i+len(fe.InvalidField())+1:]
+		}
+		return &Error{Op: op, Kind: ErrInvalid, Field: fe.InvalidField(), Reason: reason, Err: err}
+	}
+	return &Error{Op: op, Err: err}
+}
+
+// invalidf reports invalid input in field.
+func invalidf(field, format string, args ...any) *Error {
+	return NewError(ErrInvalid, field, format, args...)
+}

@@ -1,0 +1,348 @@
+package partner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/partnerkit/partnerkit/account"
+	"github.com/partnerkit/partnerkit/license"
+)
+
+// Options configures a Manager. The zero value works: an in-memory store,
+// the wall clock, the default slog logger.
+type Options struct {
+	// Store keeps the records; nil means NewMemoryStore().
+	Store Store
+	// Now is the clock; nil means time.Now. Tests inject a fixed clock.
+	Now func() time.Time
+	// ResetPassword is called, inside the transaction, when an operator
+	// resets an account's password. The library stores no passwords: the
+	// host sends the reset link. Without it, ResetPassword fails with
+	// ErrNotConfigured. A failing hook undoes the reset's audit record.
+	ResetPassword func(ctx context.Context, a account.Account) error
+	// Logger receives the errors of event hooks; nil means slog.Default().
+	Logger *slog.Logger
+	// ExpiringWindow is how long before expiry a licence shows as Expiring
+	// soon; 0 means license.DefaultExpiringWindow (30 days).
+	ExpiringWindow time.Duration
+}
+
+// Manager is the facade through which every change goes. It checks the
+// guard table, validates input, runs each operation as one transaction of
+// the store, records the audit trail in that same transaction, and after
+// commit tells the subscribed hooks. It is safe for concurrent use.
+type Manager struct {
+	store  Store
+	now    func() time.Time
+	reset  func(context.Context, account.Account) error
+	log    *slog.Logger
+	window time.Duration
+	hooks  *hookSet
+
+	bound *binding // non-nil inside RunInTx
+}
+
+// binding is the transaction a Manager is bound to by RunInTx.
+type binding struct {
+	tx      Tx
+	pending []Event
+	failed  error
+}
+
+// NewManager returns a Manager configured by opts.
+func NewManager(opts Options) *Manager {
+	m := &Manager{store: opts.Store, now: opts.Now, reset: opts.ResetPassword, log: opts.Logger,
+		window: opts.ExpiringWindow, hooks: &hookSet{}}
+	if m.store == nil {
+		m.store = NewMemoryStore()
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	if m.window <= 0 {
+		m.window = license.DefaultExpiringWindow
+	}
+	return m
+}
+
+// Store returns the store the Manager works on.
+func (m *Manager) Store() Store { return m.store }
+
+// Now returns the Manager's clock reading, in UTC at microsecond
+// precision (what every store keeps).
+func (m *Manager) Now() time.Time { return m.now().UTC().Truncate(time.Microsecond) }
+
+// LicenseState derives a licence's state at the Manager's clock.
+func (m *Manager) LicenseState(l license.License) license.State { return l.StateAt(m.Now(), m.window) }
+
+type actorKey struct{}
+
+// SystemActor is the actor recorded when the context names none.
+const SystemActor = "system"
+
+// WithActor returns a context naming who acts; the audit trail and the
+// events record it.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorFrom returns the actor WithActor put in ctx, or SystemActor.
+func ActorFrom(ctx context.Context) string {
+	if a, ok := ctx.Value(actorKey{}).(string); ok && strings.TrimSpace(a) != "" {
+		return a
+	}
+	return SystemActor
+}
+
+// RunInTx runs fn with a Manager bound to one store transaction, so that
+// several operations commit together or not at all. The first error any
+// operation returns inside fn aborts the whole transaction, even if fn
+// goes on and returns nil. Hooks hear of the changes after the commit.
+// Calling RunInTx on a bound Manager joins the outer transaction.
+func (m *Manager) RunInTx(ctx context.Context, fn func(ctx context.Context, m *Manager) error) error {
+	if m.bound != nil {
+		return fn(ctx, m)
+	}
+	var events []Event
+	err := m.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		bm := *m
+		bm.bound = &binding{tx: tx}
+		if err := fn(ctx, &bm); err != nil {
+			return err
+		}
+		if bm.bound.failed != nil {
+			return bm.bound.failed
+		}
+		events = bm.bound.pending
+		return nil
+	})
+	if err == nil {
+		m.publish(ctx, events)
+	}
+	return err
+}
+
+// changes collects what one operation did: its audit entries, written in
+// its transaction, and its events, published after commit.
+type changes struct {
+	actor  string
+	at     time.Time
+	events []Event
+}
+
+// record appends an audit entry in tx and queues its event.
+func (c *changes) record(ctx context.Context, tx Tx, partnerID int64, op Operation, target, before, after string) error {
+	e := AuditEntry{PartnerID: partnerID, Actor: c.actor, Action: op, Target: target, Before: before, After: after, At: c.at}
+	if err := tx.AppendAudit(ctx, &e); err != nil {
+		return err
+	}
+	c.emit(eventKinds[op], e)
+	return nil
+}
+
+func (c *changes) emit(kind EventKind, e AuditEntry) {
+	c.events = append(c.events, Event{Kind: kind, Op: e.Action, PartnerID: e.PartnerID, Actor: e.Actor,
+		At: e.At, Target: e.Target, Before: e.Before, After: e.After})
+}
+
+// write runs fn as one all-or-nothing change.
+func (m *Manager) write(ctx context.Context, op Operation, fn func(ctx context.Context, tx Tx, c *changes) error) error {
+	var c *changes
+	run := func(ctx context.Context, tx Tx) error {
+		c = &changes{actor: ActorFrom(ctx), at: m.Now()} // fresh on a store retry
+		return fn(ctx, tx, c)
+	}
+	if b := m.bound; b != nil {
+		if b.failed != nil {
+			return withOp(op, fmt.Errorf("transaction aborted by an earlier error: %w", b.failed))
+		}
+		if err := run(ctx, b.tx); err != nil {
+			err = withOp(op, err)
+			b.failed = err
+			return err
+		}
+		b.pending = append(b.pending, c.events...)
+		return nil
+	}
+	if err := m.store.Update(ctx, run); err != nil {
+		return withOp(op, err)
+	}
+	m.publish(ctx, c.events)
+	return nil
+}
+
+// read runs fn against the bound transaction or a read-only view.
+func (m *Manager) read(ctx context.Context, fn func(ctx context.Context, r Reader) error) error {
+	if b := m.bound; b != nil {
+		return withOp(OpRead, fn(ctx, b.tx))
+	}
+	return withOp(OpRead, m.store.View(ctx, fn))
+}
+
+// partnerChange locks the partner, checks the guard table and the
+// caller's expected version (0 skips it), then runs fn.
+func (m *Manager) partnerChange(ctx context.Context, id int64, op Operation, version int64,
+	fn func(ctx context.Context, tx Tx, p *Partner, c *changes) error) error {
+	return m.write(ctx, op, func(ctx context.Context, tx Tx, c *changes) error {
+		p, err := tx.LockPartner(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := Check(p.Status, p.Type, op); err != nil {
+			return err
+		}
+		if err := expectVersion("partner", version, p.Version); err != nil {
+			return err
+		}
+		return fn(ctx, tx, &p, c)
+	})
+}
+
+func expectVersion(what string, want, have int64) error {
+	if want != 0 && want != have {
+		return NewError(ErrConflict, "", "the %s was changed by someone else (version %d, you had %d): reload and try again", what, have, want)
+	}
+	return nil
+}
+
+// summary formats "k=v; k=v" from pairs, for audit before/after texts.
+func summary(kv ...any) string {
+	var b strings.Builder
+	for i := 0; i+1 < len(kv); i += 2 {
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%v=%v", kv[i], kv[i+1])
+	}
+	return b.String()
+}
+
+// EventKind names what happened.
+type EventKind string
+
+// The events hooks hear of.
+const (
+	EventPartnerCreated       EventKind = "partner.created"
+	EventProfileUpdated       EventKind = "partner.profile_updated"
+	EventStatusChanged        EventKind = "partner.status_changed"
+	EventPoolSettingsChanged  EventKind = "licenses.pool_settings_changed"
+	EventLicensesAssigned     EventKind = "licenses.assigned"
+	EventLicensesDisabled     EventKind = "licenses.disabled"
+	EventPoolBelowMinimum     EventKind = "licenses.pool_below_minimum"
+	EventPoolRefilled         EventKind = "licenses.pool_refilled"
+	EventRemoteManagerChanged EventKind = "remote_manager.changed"
+	EventPlanAssigned         EventKind = "service_plan.assigned"
+	EventPlanRemoved          EventKind = "service_plan.removed"
+	EventCatalogChanged       EventKind = "service_plan.catalog_changed"
+	EventAccountAdded         EventKind = "account.added"
+	EventAccountChanged       EventKind = "account.changed"
+	EventAccountDeleted       EventKind = "account.deleted"
+	EventPasswordReset        EventKind = "account.password_reset"
+	EventCustomerAdded        EventKind = "customer.added"
+	EventUnitsAllocated       EventKind = "units.allocated"
+	EventUnitsReleased        EventKind = "units.released"
+)
+
+// OpRefillPool is the audit action of a licence topped up by pool refill.
+const OpRefillPool Operation = "refill_pool"
+
+var eventKinds = map[Operation]EventKind{
+	OpCreatePartner: EventPartnerCreated, OpUpdateProfile: EventProfileUpdated,
+	OpSuspend: EventStatusChanged, OpReactivate: EventStatusChanged, OpCancel: EventStatusChanged,
+	OpSetPoolRefill: EventPoolSettingsChanged, OpSetMinimumLicenses: EventPoolSettingsChanged,
+	OpAssignLicenses: EventLicensesAssigned, OpDisableLicenses: EventLicensesDisabled, OpRefillPool: EventPoolRefilled,
+	OpEnableRemoteManager: EventRemoteManagerChanged, OpDisableRemoteManager: EventRemoteManagerChanged,
+	OpAssignPlan: EventPlanAssigned, OpRemovePlan: EventPlanRemoved,
+	OpCreatePlan: EventCatalogChanged, OpUpdatePlan: EventCatalogChanged,
+	OpAddAccount: EventAccountAdded, OpChangeRole: EventAccountChanged, OpEnableAccount: EventAccountChanged,
+	OpDisableAccount: EventAccountChanged, OpResetPassword: EventPasswordReset, OpDeleteAccount: EventAccountDeleted,
+	OpAddCustomer: EventCustomerAdded, OpAllocateUnits: EventUnitsAllocated, OpReleaseUnits: EventUnitsReleased,
+}
+
+// Event tells a hook about a committed change. Most events mirror one
+// audit entry; EventPoolBelowMinimum comes on top of the allocation or
+// setting that caused it.
+type Event struct {
+	Kind      EventKind
+	Op        Operation
+	PartnerID int64
+	Actor     string
+	At        time.Time
+	Target    string
+	Before    string
+	After     string
+}
+
+// Hook hears of committed changes. Its error is logged; it never undoes
+// the change.
+type Hook func(ctx context.Context, e Event) error
+
+type hookSet struct {
+	mu    sync.RWMutex
+	next  int
+	hooks map[int]Hook
+	order []int
+}
+
+// Subscribe adds a hook and returns the function that removes it. Hooks
+// run after commit, in subscription order, in the goroutine that made
+// the change: a hook with slow work should hand it off. A hook's error or
+// panic is logged and the other hooks still run.
+func (m *Manager) Subscribe(h Hook) (unsubscribe func()) {
+	hs := m.hooks
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.hooks == nil {
+		hs.hooks = map[int]Hook{}
+	}
+	id := hs.next
+	hs.next++
+	hs.hooks[id] = h
+	hs.order = append(hs.order, id)
+	return func() {
+		hs.mu.Lock()
+		defer hs.mu.Unlock()
+		delete(hs.hooks, id)
+	}
+}
+
+func (m *Manager) publish(ctx context.Context, events []Event) {
+	if len(events) == 0 {
+		return
+	}
+	m.hooks.mu.RLock()
+	var hooks []Hook
+	for _, id := range m.hooks.order {
+		if h, ok := m.hooks.hooks[id]; ok {
+			hooks = append(hooks, h)
+		}
+	}
+	m.hooks.mu.RUnlock()
+	for _, e := range events {
+		for _, h := range hooks {
+			m.callHook(ctx, h, e)
+		}
+	}
+}
+
+func (m *Manager) callHook(ctx context.Context, h Hook, e Event) {
+	defer func() {
+		if p := recover(); p != nil {
+			m.log.ErrorContext(ctx, "partner: event hook panicked", "event", e.Kind, "partner", e.PartnerID, "panic", p)
+		}
+	}()
+	if err := h(ctx, e); err != nil {
+		m.log.ErrorContext(ctx, "partner: event hook failed", "event", e.Kind, "partner", e.PartnerID, "err", err)
+	}
+}
+
+// errIs is errors.Is, kept short for the many checks below.
+func errIs(err, target error) bool { return errors.Is(err, target) }

@@ -1,0 +1,736 @@
+package partner
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/partnerkit/partnerkit/account"
+	"github.com/partnerkit/partnerkit/license"
+	"github.com/partnerkit/partnerkit/serviceplan"
+)
+
+func foldName(s string) string { return strings.ToLower(s) }
+
+// errTxDone is returned when a transaction is used after its function
+// returned.
+var errTxDone = errors.New("partner: transaction already finished")
+
+// NewMemoryStore returns the in-memory Store: complete, safe for
+// concurrent use, and lost when the process ends. Writers are serialized;
+// readers run in parallel with each other. It is what NewManager uses when
+// no store is configured; package memstore is its documented home.
+func NewMemoryStore() Store {
+	return &memStore{
+		partners:     map[int64]Partner{},
+		licenses:     map[int64]license.License{},
+		accounts:     map[int64]account.Account{},
+		accountNames: map[string]int64{},
+		plans:        map[int64]serviceplan.Plan{},
+		planNames:    map[string]int64{},
+		nfr:          map[nfrKey]int64{},
+		assigned:     map[[2]int64]time.Time{},
+		customers:    map[int64]Customer{},
+		allocations:  map[int64]license.Allocation{},
+		audit:        map[int64][]AuditEntry{},
+		licByP:       map[int64]map[int64]struct{}{},
+		accByP:       map[int64]map[int64]struct{}{},
+		custByP:      map[int64]map[int64]struct{}{},
+		allocByP:     map[int64]map[int64]struct{}{},
+		planByP:      map[int64]map[int64]struct{}{},
+		seq:          map[string]int64{},
+	}
+}
+
+type nfrKey struct {
+	product string
+	dc      serviceplan.DataCenter
+}
+
+type memStore struct {
+	mu sync.RWMutex
+
+	partners     map[int64]Partner
+	partnerIDs   []int64 // ascending
+	licenses     map[int64]license.License
+	accounts     map[int64]account.Account
+	accountNames map[string]int64
+	plans        map[int64]serviceplan.Plan
+	planNames    map[string]int64
+	nfr          map[nfrKey]int64
+	assigned     map[[2]int64]time.Time
+	customers    map[int64]Customer
+	allocations  map[int64]license.Allocation
+	audit        map[int64][]AuditEntry
+
+	// per-partner indexes
+	licByP, accByP, custByP, allocByP, planByP map[int64]map[int64]struct{}
+
+	seq map[string]int64
+}
+
+func (s *memStore) Update(ctx context.Context, fn func(context.Context, Tx) error) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx := &memTx{memView: memView{s: s}}
+	defer func() {
+		tx.done = true
+		if p := recover(); p != nil {
+			tx.rollback()
+			panic(p)
+		}
+		if err != nil {
+			tx.rollback()
+		}
+	}()
+	err = fn(ctx, tx)
+	if err == nil {
+		err = ctx.Err() // a canceled context commits nothing
+	}
+	return err
+}
+
+func (s *memStore) View(ctx context.Context, fn func(context.Context, Reader) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v := &memView{s: s}
+	defer func() { v.done = true }()
+	return fn(ctx, v)
+}
+
+type memView struct {
+	s    *memStore
+	done bool
+}
+
+func (v *memView) check(ctx context.Context) error {
+	if v.done {
+		return errTxDone
+	}
+	return ctx.Err()
+}
+
+func notFound(what string, id int64) error {
+	return NewError(ErrNotFound, "", "%s %d does not exist", what, id)
+}
+
+func clonePartner(p Partner) Partner {
+	p.Profile.Contacts = slices.Clone(p.Profile.Contacts)
+	p.RemoteManager = slices.Clone(p.RemoteManager)
+	return p
+}
+
+func (v *memView) derive(p Partner) Partner {
+	p = clonePartner(p)
+	p.Customers = len(v.s.custByP[p.ID])
+	p.UnitsProvisioned, p.UnitsUsed = 0, 0
+	for id := range v.s.licByP[p.ID] {
+		l := v.s.licenses[id]
+		p.UnitsProvisioned += l.Units
+		p.UnitsUsed += l.Used
+	}
+	return p
+}
+
+func (v *memView) Partner(ctx context.Context, id int64) (Partner, error) {
+	if err := v.check(ctx); err != nil {
+		return Partner{}, err
+	}
+	p, ok := v.s.partners[id]
+	if !ok {
+		return Partner{}, notFound("partner", id)
+	}
+	return v.derive(p), nil
+}
+
+func (v *memView) Partners(ctx context.Context, f Filter) ([]Partner, int, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	name := foldName(f.Name)
+	var out []Partner
+	total := 0
+	for _, id := range v.s.partnerIDs {
+		p := v.s.partners[id]
+		if (f.Status != "" && p.Status != f.Status) || (f.Type != "" && p.Type != f.Type) ||
+			(name != "" && !strings.Contains(foldName(p.Profile.CompanyName), name)) {
+			continue
+		}
+		if total >= f.Offset && len(out) < f.Limit {
+			out = append(out, v.derive(p))
+		}
+		total++
+	}
+	return out, total, nil
+}
+
+// page returns the sorted ids of an index, windowed by p.
+func page(idx map[int64]struct{}, p Page) ([]int64, int) {
+	ids := make([]int64, 0, len(idx))
+	for id := range idx {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	total := len(ids)
+	if p.Limit == 0 {
+		return ids, total
+	}
+	lo := min(p.Offset, total)
+	hi := min(lo+p.Limit, total)
+	return ids[lo:hi], total
+}
+
+func (v *memView) License(ctx context.Context, id int64) (license.License, error) {
+	if err := v.check(ctx); err != nil {
+		return license.License{}, err
+	}
+	l, ok := v.s.licenses[id]
+	if !ok {
+		return l, notFound("licence", id)
+	}
+	return l, nil
+}
+
+func (v *memView) Licenses(ctx context.Context, partnerID int64, p Page) ([]license.License, int, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	ids, total := page(v.s.licByP[partnerID], p)
+	out := make([]license.License, len(ids))
+	for i, id := range ids {
+		out[i] = v.s.licenses[id]
+	}
+	return out, total, nil
+}
+
+func (v *memView) LicensesByGrantKey(ctx context.Context, partnerID int64, key string) ([]license.License, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, err
+	}
+	ids, _ := page(v.s.licByP[partnerID], Page{})
+	var out []license.License
+	for _, id := range ids {
+		if l := v.s.licenses[id]; key != "" && l.GrantKey == key {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+func (v *memView) Account(ctx context.Context, id int64) (account.Account, error) {
+	if err := v.check(ctx); err != nil {
+		return account.Account{}, err
+	}
+	a, ok := v.s.accounts[id]
+	if !ok {
+		return a, notFound("account", id)
+	}
+	return a, nil
+}
+
+func (v *memView) AccountByName(ctx context.Context, name string) (account.Account, error) {
+	if err := v.check(ctx); err != nil {
+		return account.Account{}, err
+	}
+	id, ok := v.s.accountNames[name]
+	if !ok {
+		return account.Account{}, NewError(ErrNotFound, "", "account %q does not exist", name)
+	}
+	return v.s.accounts[id], nil
+}
+
+func (v *memView) Accounts(ctx context.Context, partnerID int64) ([]account.Account, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, err
+	}
+	ids, _ := page(v.s.accByP[partnerID], Page{})
+	out := make([]account.Account, len(ids))
+	for i, id := range ids {
+		out[i] = v.s.accounts[id]
+	}
+	return out, nil
+}
+
+func (v *memView) Plan(ctx context.Context, id int64) (serviceplan.Plan, error) {
+	if err := v.check(ctx); err != nil {
+		return serviceplan.Plan{}, err
+	}
+	p, ok := v.s.plans[id]
+	if !ok {
+		return p, notFound("service plan", id)
+	}
+	return p, nil
+}
+
+func (v *memView) Plans(ctx context.Context) ([]serviceplan.Plan, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]serviceplan.Plan, 0, len(v.s.plans))
+	for _, p := range v.s.plans {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b serviceplan.Plan) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (v *memView) AssignedPlans(ctx context.Context, partnerID int64) ([]AssignedPlan, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, err
+	}
+	ids, _ := page(v.s.planByP[partnerID], Page{})
+	out := make([]AssignedPlan, len(ids))
+	for i, id := range ids {
+		out[i] = AssignedPlan{Plan: v.s.plans[id], AssignedAt: v.s.assigned[[2]int64{partnerID, id}]}
+	}
+	return out, nil
+}
+
+func (v *memView) Customer(ctx context.Context, id int64) (Customer, error) {
+	if err := v.check(ctx); err != nil {
+		return Customer{}, err
+	}
+	c, ok := v.s.customers[id]
+	if !ok {
+		return c, notFound("customer", id)
+	}
+	return c, nil
+}
+
+func (v *memView) Customers(ctx context.Context, partnerID int64, p Page) ([]Customer, int, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	ids, total := page(v.s.custByP[partnerID], p)
+	out := make([]Customer, len(ids))
+	for i, id := range ids {
+		out[i] = v.s.customers[id]
+	}
+	return out, total, nil
+}
+
+func (v *memView) Allocation(ctx context.Context, id int64) (license.Allocation, error) {
+	if err := v.check(ctx); err != nil {
+		return license.Allocation{}, err
+	}
+	a, ok := v.s.allocations[id]
+	if !ok {
+		return a, notFound("allocation", id)
+	}
+	return a, nil
+}
+
+func (v *memView) Allocations(ctx context.Context, f AllocationFilter) ([]license.Allocation, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, err
+	}
+	var idx map[int64]struct{}
+	switch {
+	case f.PartnerID != 0:
+		idx = v.s.allocByP[f.PartnerID]
+	case f.LicenseID != 0:
+		idx = v.s.allocByP[v.s.licenses[f.LicenseID].PartnerID]
+	case f.CustomerID != 0:
+		idx = v.s.allocByP[v.s.customers[f.CustomerID].PartnerID]
+	default:
+		return nil, invalidf("allocation filter", "needs a partner, licence or customer")
+	}
+	ids, _ := page(idx, Page{})
+	var out []license.Allocation
+	for _, id := range ids {
+		a := v.s.allocations[id]
+		if (f.PartnerID == 0 || a.PartnerID == f.PartnerID) && (f.LicenseID == 0 || a.LicenseID == f.LicenseID) &&
+			(f.CustomerID == 0 || a.CustomerID == f.CustomerID) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func (v *memView) Audit(ctx context.Context, partnerID int64, p Page) ([]AuditEntry, int, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	all := v.s.audit[partnerID]
+	total := len(all)
+	var out []AuditEntry
+	for i := total - 1 - p.Offset; i >= 0 && len(out) < p.Limit; i-- {
+		out = append(out, all[i])
+	}
+	return out, total, nil
+}
+
+// memTx is a write transaction: changes go straight into the maps, each
+// with an undo step, and rollback replays the undo steps backwards.
+type memTx struct {
+	memView
+	undo []func()
+}
+
+func (tx *memTx) rollback() {
+	for i := len(tx.undo) - 1; i >= 0; i-- {
+		tx.undo[i]()
+	}
+	tx.undo = nil
+}
+
+func put[K comparable, V any](tx *memTx, m map[K]V, k K, v V) {
+	old, had := m[k]
+	m[k] = v
+	tx.undo = append(tx.undo, func() {
+		if had {
+			m[k] = old
+		} else {
+			delete(m, k)
+		}
+	})
+}
+
+func del[K comparable, V any](tx *memTx, m map[K]V, k K) {
+	old, had := m[k]
+	if !had {
+		return
+	}
+	delete(m, k)
+	tx.undo = append(tx.undo, func() { m[k] = old })
+}
+
+func index(tx *memTx, idx map[int64]map[int64]struct{}, partnerID, id int64) {
+	inner := idx[partnerID]
+	if inner == nil {
+		inner = map[int64]struct{}{}
+		idx[partnerID] = inner
+	}
+	put(tx, inner, id, struct{}{})
+}
+
+func (tx *memTx) nextID(table string) int64 {
+	tx.s.seq[table]++ // like SQL sequences, ids are not given back on rollback
+	return tx.s.seq[table]
+}
+
+func (tx *memTx) LockPartner(ctx context.Context, id int64) (Partner, error) {
+	return tx.Partner(ctx, id) // writers are already serialized
+}
+
+func (tx *memTx) CreatePartner(ctx context.Context, p *Partner) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	p.ID, p.Version = tx.nextID("partner"), 1
+	stored := clonePartner(*p)
+	stored.Customers, stored.UnitsProvisioned, stored.UnitsUsed = 0, 0, 0
+	put(tx, tx.s.partners, p.ID, stored)
+	ids := tx.s.partnerIDs
+	tx.s.partnerIDs = append(ids, p.ID)
+	tx.undo = append(tx.undo, func() { tx.s.partnerIDs = ids })
+	return nil
+}
+
+func (tx *memTx) UpdatePartner(ctx context.Context, p *Partner) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	cur, ok := tx.s.partners[p.ID]
+	if !ok {
+		return notFound("partner", p.ID)
+	}
+	if cur.Version != p.Version {
+		return NewError(ErrConflict, "", "partner %d is at version %d, not %d", p.ID, cur.Version, p.Version)
+	}
+	p.Version++
+	stored := clonePartner(*p)
+	stored.Customers, stored.UnitsProvisioned, stored.UnitsUsed = 0, 0, 0
+	put(tx, tx.s.partners, p.ID, stored)
+	return nil
+}
+
+func (tx *memTx) CreateLicense(ctx context.Context, l *license.License) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	if _, ok := tx.s.partners[l.PartnerID]; !ok {
+		return notFound("partner", l.PartnerID)
+	}
+	if l.Used < 0 || l.Used > l.Units {
+		return invalidf("used units", "must be between 0 and the provisioned units")
+	}
+	l.ID, l.Version = tx.nextID("license"), 1
+	put(tx, tx.s.licenses, l.ID, *l)
+	index(tx, tx.s.licByP, l.PartnerID, l.ID)
+	return nil
+}
+
+func (tx *memTx) UpdateLicense(ctx context.Context, l *license.License) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	cur, ok := tx.s.licenses[l.ID]
+	if !ok {
+		return notFound("licence", l.ID)
+	}
+	if cur.Version != l.Version {
+		return NewError(ErrConflict, "", "licence %d is at version %d, not %d", l.ID, cur.Version, l.Version)
+	}
+	if l.Units < cur.Used {
+		return NewError(ErrInsufficientUnits, "units", "cannot drop below the %d units in use", cur.Used)
+	}
+	cur.Units, cur.Expiry, cur.Disabled, cur.DisabledAt, cur.UpdatedAt = l.Units, l.Expiry, l.Disabled, l.DisabledAt, l.UpdatedAt
+	cur.Version++
+	put(tx, tx.s.licenses, l.ID, cur)
+	*l = cur
+	return nil
+}
+
+func (tx *memTx) AdjustUsed(ctx context.Context, licenseID, delta int64) (license.License, error) {
+	if err := tx.check(ctx); err != nil {
+		return license.License{}, err
+	}
+	cur, ok := tx.s.licenses[licenseID]
+	if !ok {
+		return cur, notFound("licence", licenseID)
+	}
+	switch used := cur.Used + delta; {
+	case used > cur.Units:
+		return cur, NewError(ErrInsufficientUnits, "units", "%d requested, %d remaining", delta, cur.Remaining())
+	case used < 0:
+		return cur, NewError(ErrConflict, "units", "cannot release %d units, only %d in use", -delta, cur.Used)
+	}
+	cur.Used += delta
+	put(tx, tx.s.licenses, licenseID, cur)
+	return cur, nil
+}
+
+func (tx *memTx) ExpireLicenses(ctx context.Context, partnerID int64, at time.Time) (int, error) {
+	if err := tx.check(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	for id := range tx.s.licByP[partnerID] {
+		l := tx.s.licenses[id]
+		if l.Expiry.After(at) {
+			l.Expiry, l.UpdatedAt = at, at
+			l.Version++
+			put(tx, tx.s.licenses, id, l)
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (tx *memTx) CreateAccount(ctx context.Context, a *account.Account) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	if _, ok := tx.s.partners[a.PartnerID]; !ok {
+		return notFound("partner", a.PartnerID)
+	}
+	if _, taken := tx.s.accountNames[a.Name]; taken {
+		return NewError(ErrDuplicate, "account name", "%q is already taken", a.Name)
+	}
+	a.ID, a.Version = tx.nextID("account"), 1
+	put(tx, tx.s.accounts, a.ID, *a)
+	put(tx, tx.s.accountNames, a.Name, a.ID)
+	index(tx, tx.s.accByP, a.PartnerID, a.ID)
+	return nil
+}
+
+func (tx *memTx) UpdateAccount(ctx context.Context, a *account.Account) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	cur, ok := tx.s.accounts[a.ID]
+	if !ok {
+		return notFound("account", a.ID)
+	}
+	if cur.Version != a.Version {
+		return NewError(ErrConflict, "", "account %d is at version %d, not %d", a.ID, cur.Version, a.Version)
+	}
+	next := *a
+	next.Name, next.PartnerID, next.CreatedAt = cur.Name, cur.PartnerID, cur.CreatedAt
+	next.Version++
+	put(tx, tx.s.accounts, a.ID, next)
+	*a = next
+	return nil
+}
+
+func (tx *memTx) DeleteAccount(ctx context.Context, id int64) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	a, ok := tx.s.accounts[id]
+	if !ok {
+		return notFound("account", id)
+	}
+	del(tx, tx.s.accounts, id)
+	del(tx, tx.s.accountNames, a.Name)
+	del(tx, tx.s.accByP[a.PartnerID], id)
+	return nil
+}
+
+func (tx *memTx) DisableAccounts(ctx context.Context, partnerID int64, at time.Time) (int, error) {
+	if err := tx.check(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	for id := range tx.s.accByP[partnerID] {
+		a := tx.s.accounts[id]
+		if a.Enabled {
+			a.Enabled, a.UpdatedAt = false, at
+			a.Version++
+			put(tx, tx.s.accounts, id, a)
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (tx *memTx) checkPlanUnique(p *serviceplan.Plan) error {
+	if id, taken := tx.s.planNames[foldName(p.Name)]; taken && id != p.ID {
+		return NewError(ErrDuplicate, "name", "a service plan named %q already exists", p.Name)
+	}
+	if id, taken := tx.s.nfr[nfrKey{p.Product, p.DataCenter}]; p.NFR && taken && id != p.ID {
+		return NewError(ErrDuplicate, "nfr", "an NFR plan for %s in %s already exists", p.Product, p.DataCenter)
+	}
+	return nil
+}
+
+func (tx *memTx) CreatePlan(ctx context.Context, p *serviceplan.Plan) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	if err := tx.checkPlanUnique(p); err != nil {
+		return err
+	}
+	p.ID, p.Version = tx.nextID("plan"), 1
+	put(tx, tx.s.plans, p.ID, *p)
+	put(tx, tx.s.planNames, foldName(p.Name), p.ID)
+	if p.NFR {
+		put(tx, tx.s.nfr, nfrKey{p.Product, p.DataCenter}, p.ID)
+	}
+	return nil
+}
+
+func (tx *memTx) UpdatePlan(ctx context.Context, p *serviceplan.Plan) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	cur, ok := tx.s.plans[p.ID]
+	if !ok {
+		return notFound("service plan", p.ID)
+	}
+	if cur.Version != p.Version {
+		return NewError(ErrConflict, "", "service plan %d is at version %d, not %d", p.ID, cur.Version, p.Version)
+	}
+	if err := tx.checkPlanUnique(p); err != nil {
+		return err
+	}
+	del(tx, tx.s.planNames, foldName(cur.Name))
+	if cur.NFR {
+		del(tx, tx.s.nfr, nfrKey{cur.Product, cur.DataCenter})
+	}
+	p.Version++
+	put(tx, tx.s.plans, p.ID, *p)
+	put(tx, tx.s.planNames, foldName(p.Name), p.ID)
+	if p.NFR {
+		put(tx, tx.s.nfr, nfrKey{p.Product, p.DataCenter}, p.ID)
+	}
+	return nil
+}
+
+func (tx *memTx) AssignPlan(ctx context.Context, a serviceplan.Assignment) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	if _, ok := tx.s.partners[a.PartnerID]; !ok {
+		return notFound("partner", a.PartnerID)
+	}
+	if _, ok := tx.s.plans[a.PlanID]; !ok {
+		return notFound("service plan", a.PlanID)
+	}
+	key := [2]int64{a.PartnerID, a.PlanID}
+	if _, dup := tx.s.assigned[key]; dup {
+		return NewError(ErrDuplicate, "service plan", "plan %d is already assigned", a.PlanID)
+	}
+	put(tx, tx.s.assigned, key, a.AssignedAt)
+	index(tx, tx.s.planByP, a.PartnerID, a.PlanID)
+	return nil
+}
+
+func (tx *memTx) UnassignPlan(ctx context.Context, partnerID, planID int64) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	key := [2]int64{partnerID, planID}
+	if _, ok := tx.s.assigned[key]; !ok {
+		return NewError(ErrNotFound, "", "service plan %d is not assigned to partner %d", planID, partnerID)
+	}
+	del(tx, tx.s.assigned, key)
+	del(tx, tx.s.planByP[partnerID], planID)
+	return nil
+}
+
+func (tx *memTx) CreateCustomer(ctx context.Context, c *Customer) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	if _, ok := tx.s.partners[c.PartnerID]; !ok {
+		return notFound("partner", c.PartnerID)
+	}
+	c.ID = tx.nextID("customer")
+	put(tx, tx.s.customers, c.ID, *c)
+	index(tx, tx.s.custByP, c.PartnerID, c.ID)
+	return nil
+}
+
+func (tx *memTx) CreateAllocation(ctx context.Context, a *license.Allocation) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	if _, ok := tx.s.licenses[a.LicenseID]; !ok {
+		return notFound("licence", a.LicenseID)
+	}
+	if _, ok := tx.s.customers[a.CustomerID]; !ok {
+		return notFound("customer", a.CustomerID)
+	}
+	a.ID = tx.nextID("allocation")
+	put(tx, tx.s.allocations, a.ID, *a)
+	index(tx, tx.s.allocByP, a.PartnerID, a.ID)
+	return nil
+}
+
+func (tx *memTx) DeleteAllocation(ctx context.Context, id int64) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	a, ok := tx.s.allocations[id]
+	if !ok {
+		return notFound("allocation", id)
+	}
+	del(tx, tx.s.allocations, id)
+	del(tx, tx.s.allocByP[a.PartnerID], id)
+	return nil
+}
+
+func (tx *memTx) AppendAudit(ctx context.Context, e *AuditEntry) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	if _, ok := tx.s.partners[e.PartnerID]; !ok && e.PartnerID != 0 {
+		return notFound("partner", e.PartnerID)
+	}
+	e.ID = tx.nextID("audit")
+	// Rollback restores the shorter slice; the slot past it is never read.
+	put(tx, tx.s.audit, e.PartnerID, append(tx.s.audit[e.PartnerID], *e))
+	return nil
+}

@@ -1,0 +1,312 @@
+// Package partner is the facade of the library: the Partner aggregate, the
+// Manager through which every change goes, the guard table that says what
+// may change for each partner status and type, and the Store contract
+// that storage adapters (memstore, bunstore) implement.
+//
+// A vendor or distributor (Tier 1) manages its partner companies (Tier 2):
+// MSPs and Resellers, their licence pools, service plans, console accounts,
+// customers, profile and status. The rules of the partner screen hold here,
+// whatever user interface sits on top:
+//
+//   - a Suspended partner can only have its Profile changed;
+//   - a Canceled partner cannot be changed at all, ever;
+//   - Disable Licenses and Management Licenses are for MSPs only;
+//   - Service Plans are for Resellers only.
+package partner
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/partnerkit/partnerkit/account"
+	"github.com/partnerkit/partnerkit/serviceplan"
+)
+
+// DataCenter is a data center code (US, CA, UK, EU, SG, JP, IN, AU).
+type DataCenter = serviceplan.DataCenter
+
+// Type is the kind of partner company.
+type Type string
+
+// The partner types.
+const (
+	MSP      Type = "msp"
+	Reseller Type = "reseller"
+)
+
+// Types lists the partner types.
+func Types() []Type { return []Type{MSP, Reseller} }
+
+// Valid reports whether t is MSP or Reseller.
+func (t Type) Valid() bool { return t == MSP || t == Reseller }
+
+// Label is the console label of t ("MSP", "Reseller").
+func (t Type) Label() string {
+	switch t {
+	case MSP:
+		return "MSP"
+	case Reseller:
+		return "Reseller"
+	}
+	return string(t)
+}
+
+// Status is the partnership status.
+type Status string
+
+// The partnership statuses. Allowed transitions: Active → Suspended,
+// Suspended → Active, Active → Canceled, Suspended → Canceled.
+const (
+	Active    Status = "active"
+	Suspended Status = "suspended"
+	Canceled  Status = "canceled"
+)
+
+// Statuses lists the statuses.
+func Statuses() []Status { return []Status{Active, Suspended, Canceled} }
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool { return s == Active || s == Suspended || s == Canceled }
+
+// Label is the console label of s ("Active").
+func (s Status) Label() string {
+	switch s {
+	case Active:
+		return "Active"
+	case Suspended:
+		return "Suspended"
+	case Canceled:
+		return "Canceled"
+	}
+	return string(s)
+}
+
+// Contact is a person at the partner company.
+type Contact struct {
+	FirstName string
+	LastName  string
+	Email     string
+	Phone     string
+}
+
+// Profile holds the company details of the Profile tab.
+type Profile struct {
+	CompanyName string
+	City        string
+	State       string // state or province
+	Country     string
+	// Contacts lists the company's contacts, the first being the primary.
+	Contacts []Contact
+	// SignInURL is the partner's own console sign-in address, or "".
+	SignInURL string
+}
+
+// Limits on profile fields.
+const (
+	MaxCompanyLen  = 200
+	MaxPlaceLen    = 100
+	MaxPhoneLen    = 40
+	MaxContacts    = 10
+	MaxURLLen      = 2000
+	MaxMinimumPool = 1_000_000
+)
+
+// Normalize trims the text fields of p.
+func (p *Profile) Normalize() {
+	p.CompanyName = strings.TrimSpace(p.CompanyName)
+	p.City = strings.TrimSpace(p.City)
+	p.State = strings.TrimSpace(p.State)
+	p.Country = strings.TrimSpace(p.Country)
+	p.SignInURL = strings.TrimSpace(p.SignInURL)
+	for i := range p.Contacts {
+		c := &p.Contacts[i]
+		c.FirstName, c.LastName = strings.TrimSpace(c.FirstName), strings.TrimSpace(c.LastName)
+		c.Email, c.Phone = strings.TrimSpace(c.Email), strings.TrimSpace(c.Phone)
+	}
+}
+
+// Validate reports the first invalid field of p. Contact fields are named
+// "contact N first name" and so on, N counting from 1.
+func (p Profile) Validate() error {
+	if err := checkText("company name", p.CompanyName, MaxCompanyLen, true); err != nil {
+		return err
+	}
+	if err := checkText("city", p.City, MaxPlaceLen, true); err != nil {
+		return err
+	}
+	if err := checkText("state", p.State, MaxPlaceLen, false); err != nil {
+		return err
+	}
+	if err := checkText("country", p.Country, MaxPlaceLen, true); err != nil {
+		return err
+	}
+	if len(p.Contacts) > MaxContacts {
+		return invalidf("contacts", "must be at most %d (got %d)", MaxContacts, len(p.Contacts))
+	}
+	for i, c := range p.Contacts {
+		prefix := fmt.Sprintf("contact %d ", i+1)
+		if err := account.ValidatePerson(prefix+"first name", c.FirstName); err != nil {
+			return err
+		}
+		if err := account.ValidatePerson(prefix+"last name", c.LastName); err != nil {
+			return err
+		}
+		if err := account.ValidateEmail(prefix+"email", c.Email); err != nil {
+			return err
+		}
+		if err := checkText(prefix+"phone", c.Phone, MaxPhoneLen, false); err != nil {
+			return err
+		}
+	}
+	if p.SignInURL != "" {
+		u, err := url.Parse(p.SignInURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(p.SignInURL) > MaxURLLen {
+			return invalidf("sign-in URL", "must be an absolute http or https address")
+		}
+	}
+	return nil
+}
+
+func checkText(field, s string, max int, required bool) error {
+	switch n := utf8.RuneCountInString(s); {
+	case !utf8.ValidString(s):
+		return invalidf(field, "is not valid UTF-8")
+	case strings.TrimSpace(s) == "":
+		if required {
+			return invalidf(field, "is required")
+		}
+	case n > max:
+		return invalidf(field, "must be at most %d characters (got %d)", max, n)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return invalidf(field, "must not contain control characters")
+	}
+	return nil
+}
+
+// Partner is a partner company (Tier 2) and its settings.
+type Partner struct {
+	ID      int64
+	Type    Type
+	Status  Status
+	Profile Profile
+	// PoolRefill lets the partner top up a licence itself when its
+	// remaining units run short (see Manager.Allocate).
+	PoolRefill bool
+	// MinimumLicenses is the low-stock threshold of each pool (a product
+	// and unit type): a pool whose remaining units fall below it shows as
+	// low. 0 turns the threshold off.
+	MinimumLicenses int64
+	// RemoteManager lists the data centers for which the MSP has Remote
+	// Manager access, in DataCenters order.
+	RemoteManager []DataCenter
+	Version       int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	// CanceledAt is when the partnership was canceled, or zero.
+	CanceledAt time.Time
+
+	// Derived at read time by the store, never stored: the number of
+	// customers the partner manages and its licence unit totals.
+	Customers        int
+	UnitsProvisioned int64
+	UnitsUsed        int64
+}
+
+// HasRemoteManager reports whether Remote Manager is enabled for dc.
+func (p Partner) HasRemoteManager(dc DataCenter) bool {
+	for _, d := range p.RemoteManager {
+		if d == dc {
+			return true
+		}
+	}
+	return false
+}
+
+// Customer is a company that a partner manages.
+type Customer struct {
+	ID        int64
+	PartnerID int64
+	Name      string
+	Email     string // optional contact address
+	CreatedAt time.Time
+}
+
+// Page selects a window of a list. Limit 0 means DefaultLimit; limits
+// above MaxLimit are refused.
+type Page struct {
+	Offset int
+	Limit  int
+}
+
+// Paging limits.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// normalize applies the defaults and checks the bounds.
+func (p Page) normalize() (Page, error) {
+	if p.Offset < 0 {
+		return p, invalidf("offset", "must not be negative (got %d)", p.Offset)
+	}
+	if p.Limit < 0 || p.Limit > MaxLimit {
+		return p, invalidf("limit", "must be 0 to %d (got %d)", MaxLimit, p.Limit)
+	}
+	if p.Limit == 0 {
+		p.Limit = DefaultLimit
+	}
+	return p, nil
+}
+
+// Filter selects partners for List. Zero fields match everything.
+type Filter struct {
+	// Name matches company names containing it, ignoring letter case.
+	Name   string
+	Status Status
+	Type   Type
+	Page
+}
+
+// AuditEntry records one successful change.
+type AuditEntry struct {
+	ID        int64
+	PartnerID int64
+	// Actor is who acted, as the host put it in the context (WithActor).
+	Actor  string
+	Action Operation
+	// Target names the object changed, e.g. "license 12" or "account ops.admin".
+	Target string
+	// Before and After summarize the changed fields, "field=value; ...".
+	Before string
+	After  string
+	At     time.Time
+}
+
+// CancelImpact is what canceling a partner will hit.
+type CancelImpact struct {
+	Partner Partner
+	// Customers are the partner's customers; their allocations expire.
+	Customers []Customer
+	// Allocations are the customer licences that expire on cancellation.
+	Allocations []AllocationView
+	// Licenses are the partner's licences; their expiry moves to the
+	// cancellation date where it is later.
+	Licenses int
+	// Accounts are the enabled accounts that lose access.
+	Accounts []account.Account
+}
+
+// AllocationView is an allocation with the names a screen shows.
+type AllocationView struct {
+	ID           int64
+	LicenseID    int64
+	CustomerID   int64
+	CustomerName string
+	Product      string
+	UnitType     string
+	Units        int64
+}

@@ -1,0 +1,374 @@
+package partner
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/partnerkit/partnerkit/account"
+	"github.com/partnerkit/partnerkit/license"
+	"github.com/partnerkit/partnerkit/serviceplan"
+)
+
+// NewPartner is the Create Partner form.
+type NewPartner struct {
+	Type    Type
+	Profile Profile
+	// Admin is the first console account. Its role is always
+	// Administrator; leave Role empty or set it to account.Administrator.
+	// When Profile.Contacts is empty, the admin becomes the primary contact.
+	Admin account.New
+	// RemoteManager grants Remote Manager access for these data centers
+	// (MSP only).
+	RemoteManager []DataCenter
+	// Plans assigns these catalogue plans (Reseller only; enabled plans).
+	Plans []int64
+	// Licenses grants these first licences.
+	Licenses []license.Grant
+}
+
+// Create creates an Active partner with its first Administrator account,
+// and in the same all-or-nothing step its Remote Manager access (MSP), its
+// first plans (Reseller) and its first licences. It fails with ErrInvalid
+// naming the field, ErrWrongType when Remote Manager is asked for a
+// Reseller or plans for an MSP, ErrDuplicate when the account name is
+// taken, ErrNotFound or ErrPlanDisabled for a plan that cannot be assigned.
+func (m *Manager) Create(ctx context.Context, in NewPartner) (Partner, error) {
+	p, err := m.prepareCreate(&in)
+	if err != nil {
+		return Partner{}, withOp(OpCreatePartner, err)
+	}
+	err = m.write(ctx, OpCreatePartner, func(ctx context.Context, tx Tx, c *changes) error {
+		p.CreatedAt, p.UpdatedAt = c.at, c.at
+		if err := tx.CreatePartner(ctx, &p); err != nil {
+			return err
+		}
+		admin := account.Account{PartnerID: p.ID, Name: in.Admin.Name, FirstName: in.Admin.FirstName,
+			LastName: in.Admin.LastName, Email: in.Admin.Email, Role: account.Administrator, Enabled: true,
+			CreatedAt: c.at, UpdatedAt: c.at}
+		if err := tx.CreateAccount(ctx, &admin); err != nil {
+			return err
+		}
+		for _, id := range in.Plans {
+			if err := assignPlan(ctx, tx, p.ID, id, c); err != nil {
+				return err
+			}
+		}
+		for _, g := range in.Licenses {
+			l := newLicense(p.ID, g, "", c.at)
+			if err := tx.CreateLicense(ctx, &l); err != nil {
+				return err
+			}
+		}
+		after := summary("company", p.Profile.CompanyName, "type", p.Type, "admin", admin.Name,
+			"remote manager", fmt.Sprint(p.RemoteManager), "plans", len(in.Plans), "licenses", len(in.Licenses))
+		if err := c.record(ctx, tx, p.ID, OpCreatePartner, fmt.Sprintf("partner %d", p.ID), "", after); err != nil {
+			return err
+		}
+		p, err = tx.Partner(ctx, p.ID)
+		return err
+	})
+	return p, err
+}
+
+func (m *Manager) prepareCreate(in *NewPartner) (Partner, error) {
+	if !in.Type.Valid() {
+		return Partner{}, invalidf("type", "must be MSP or Reseller (got %q)", in.Type)
+	}
+	in.Profile.Normalize()
+	in.Admin.Normalize()
+	if in.Admin.Role == "" {
+		in.Admin.Role = account.Administrator
+	}
+	if in.Admin.Role != account.Administrator {
+		return Partner{}, invalidf("role", "the first account is always an Administrator")
+	}
+	if len(in.Profile.Contacts) == 0 {
+		in.Profile.Contacts = []Contact{{FirstName: in.Admin.FirstName, LastName: in.Admin.LastName, Email: in.Admin.Email}}
+	}
+	if err := in.Profile.Validate(); err != nil {
+		return Partner{}, err
+	}
+	if err := in.Admin.Validate(); err != nil {
+		return Partner{}, err
+	}
+	if len(in.RemoteManager) > 0 && in.Type != MSP {
+		return Partner{}, NewError(ErrWrongType, "data center", "Remote Manager is for MSP partners only")
+	}
+	if len(in.Plans) > 0 && in.Type != Reseller {
+		return Partner{}, NewError(ErrWrongType, "service plans", "service plans are for Reseller partners only")
+	}
+	dcs, err := dataCenterSet(in.RemoteManager)
+	if err != nil {
+		return Partner{}, err
+	}
+	if err := normalizeGrants(in.Licenses); err != nil {
+		return Partner{}, err
+	}
+	in.Plans = slices.Compact(slices.Sorted(slices.Values(in.Plans)))
+	return Partner{Type: in.Type, Status: Active, Profile: in.Profile, RemoteManager: dcs}, nil
+}
+
+// dataCenterSet validates data centers and returns them deduplicated in
+// DataCenters order.
+func dataCenterSet(in []DataCenter) ([]DataCenter, error) {
+	var out []DataCenter
+	for _, d := range in {
+		if _, err := serviceplan.ParseDataCenter(string(d)); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range serviceplan.DataCenters() {
+		for _, x := range in {
+			if p, _ := serviceplan.ParseDataCenter(string(x)); p == d {
+				out = append(out, d)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// Get returns a partner with its derived customer count and unit totals.
+func (m *Manager) Get(ctx context.Context, id int64) (Partner, error) {
+	var p Partner
+	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+		p, err = r.Partner(ctx, id)
+		return err
+	})
+	return p, err
+}
+
+// List returns one page of the partners matching f and the total number
+// of matches, ordered by id.
+func (m *Manager) List(ctx context.Context, f Filter) ([]Partner, int, error) {
+	if f.Status != "" && !f.Status.Valid() {
+		return nil, 0, withOp(OpRead, invalidf("status", "is not a partner status (got %q)", f.Status))
+	}
+	if f.Type != "" && !f.Type.Valid() {
+		return nil, 0, withOp(OpRead, invalidf("type", "must be MSP or Reseller (got %q)", f.Type))
+	}
+	pg, err := f.Page.normalize()
+	if err != nil {
+		return nil, 0, withOp(OpRead, err)
+	}
+	f.Page = pg
+	var (
+		ps    []Partner
+		total int
+	)
+	err = m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+		ps, total, err = r.Partners(ctx, f)
+		return err
+	})
+	return ps, total, err
+}
+
+// ProfilePatch changes the Profile tab; nil fields stay as they are.
+type ProfilePatch struct {
+	// Version, when not zero, must equal the partner's current version.
+	Version     int64
+	CompanyName *string
+	City        *string
+	State       *string
+	Country     *string
+	Contacts    *[]Contact
+	SignInURL   *string
+}
+
+// UpdateProfile changes the partner's company details and contacts. It is
+// allowed for Active and Suspended partners.
+func (m *Manager) UpdateProfile(ctx context.Context, id int64, patch ProfilePatch) (Partner, error) {
+	var out Partner
+	err := m.partnerChange(ctx, id, OpUpdateProfile, patch.Version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+		before := p.Profile
+		next := p.Profile
+		next.Contacts = slices.Clone(next.Contacts)
+		set := func(dst *string, src *string) {
+			if src != nil {
+				*dst = *src
+			}
+		}
+		set(&next.CompanyName, patch.CompanyName)
+		set(&next.City, patch.City)
+		set(&next.State, patch.State)
+		set(&next.Country, patch.Country)
+		set(&next.SignInURL, patch.SignInURL)
+		if patch.Contacts != nil {
+			next.Contacts = slices.Clone(*patch.Contacts)
+		}
+		next.Normalize()
+		if err := next.Validate(); err != nil {
+			return err
+		}
+		p.Profile, p.UpdatedAt = next, c.at
+		if err := tx.UpdatePartner(ctx, p); err != nil {
+			return err
+		}
+		b, a := profileDiff(before, next)
+		if err := c.record(ctx, tx, p.ID, OpUpdateProfile, fmt.Sprintf("partner %d", p.ID), b, a); err != nil {
+			return err
+		}
+		out = *p
+		return nil
+	})
+	return out, err
+}
+
+func profileDiff(a, b Profile) (before, after string) {
+	var bk, ak []any
+	diff := func(field, x, y string) {
+		if x != y {
+			bk, ak = append(bk, field, x), append(ak, field, y)
+		}
+	}
+	diff("company", a.CompanyName, b.CompanyName)
+	diff("city", a.City, b.City)
+	diff("state", a.State, b.State)
+	diff("country", a.Country, b.Country)
+	diff("sign-in URL", a.SignInURL, b.SignInURL)
+	diff("contacts", fmt.Sprint(a.Contacts), fmt.Sprint(b.Contacts))
+	return summary(bk...), summary(ak...)
+}
+
+// Suspend makes an Active partner Suspended: from then on only its
+// Profile may change, until Reactivate.
+func (m *Manager) Suspend(ctx context.Context, id, version int64) (Partner, error) {
+	return m.setStatus(ctx, id, version, OpSuspend, Suspended)
+}
+
+// Reactivate makes a Suspended partner Active again.
+func (m *Manager) Reactivate(ctx context.Context, id, version int64) (Partner, error) {
+	return m.setStatus(ctx, id, version, OpReactivate, Active)
+}
+
+func (m *Manager) setStatus(ctx context.Context, id, version int64, op Operation, to Status) (Partner, error) {
+	var out Partner
+	err := m.partnerChange(ctx, id, op, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+		from := p.Status
+		p.Status, p.UpdatedAt = to, c.at
+		if err := tx.UpdatePartner(ctx, p); err != nil {
+			return err
+		}
+		if err := c.record(ctx, tx, p.ID, op, fmt.Sprintf("partner %d", p.ID), summary("status", from), summary("status", to)); err != nil {
+			return err
+		}
+		out = *p
+		return nil
+	})
+	return out, err
+}
+
+// Cancel ends the partnership for good. In the same transaction it moves
+// the expiry of every licence of the partner that expires later back to
+// the cancellation date — so the customer licences the partner manages
+// expire on that date — and disables every account of the partner. A
+// Canceled partner can never be changed again. See CancelPreview.
+func (m *Manager) Cancel(ctx context.Context, id, version int64) (Partner, error) {
+	var out Partner
+	err := m.partnerChange(ctx, id, OpCancel, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+		from := p.Status
+		p.Status, p.CanceledAt, p.UpdatedAt = Canceled, c.at, c.at
+		if err := tx.UpdatePartner(ctx, p); err != nil {
+			return err
+		}
+		expired, err := tx.ExpireLicenses(ctx, p.ID, c.at)
+		if err != nil {
+			return err
+		}
+		disabled, err := tx.DisableAccounts(ctx, p.ID, c.at)
+		if err != nil {
+			return err
+		}
+		after := summary("status", Canceled, "licenses expired", expired, "accounts disabled", disabled)
+		if err := c.record(ctx, tx, p.ID, OpCancel, fmt.Sprintf("partner %d", p.ID), summary("status", from), after); err != nil {
+			return err
+		}
+		out = *p
+		return nil
+	})
+	return out, err
+}
+
+// CancelPreview tells what Cancel would hit now: the customers, their
+// allocations that would expire, the licences and the enabled accounts
+// that would lose access. It changes nothing. For a partner that may not
+// be canceled it returns the guard's error.
+func (m *Manager) CancelPreview(ctx context.Context, id int64) (CancelImpact, error) {
+	var im CancelImpact
+	err := m.read(ctx, func(ctx context.Context, r Reader) error {
+		p, err := r.Partner(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := Check(p.Status, p.Type, OpCancel); err != nil {
+			return err
+		}
+		im.Partner = p
+		if im.Customers, _, err = r.Customers(ctx, id, Page{}); err != nil {
+			return err
+		}
+		lics, total, err := r.Licenses(ctx, id, Page{})
+		if err != nil {
+			return err
+		}
+		im.Licenses = total
+		allocs, err := r.Allocations(ctx, AllocationFilter{PartnerID: id})
+		if err != nil {
+			return err
+		}
+		im.Allocations = allocationViews(allocs, lics, im.Customers)
+		accts, err := r.Accounts(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, a := range accts {
+			if a.Enabled {
+				im.Accounts = append(im.Accounts, a)
+			}
+		}
+		return nil
+	})
+	return im, err
+}
+
+func allocationViews(allocs []license.Allocation, lics []license.License, custs []Customer) []AllocationView {
+	lm := make(map[int64]license.License, len(lics))
+	for _, l := range lics {
+		lm[l.ID] = l
+	}
+	cm := make(map[int64]string, len(custs))
+	for _, c := range custs {
+		cm[c.ID] = c.Name
+	}
+	out := make([]AllocationView, len(allocs))
+	for i, a := range allocs {
+		l := lm[a.LicenseID]
+		out[i] = AllocationView{ID: a.ID, LicenseID: a.LicenseID, CustomerID: a.CustomerID,
+			CustomerName: cm[a.CustomerID], Product: l.Product, UnitType: l.UnitType, Units: a.Units}
+	}
+	return out
+}
+
+// Audit returns one page of the partner's audit trail, newest first, and
+// the number of entries. Partner id 0 lists changes to the plan catalogue.
+func (m *Manager) Audit(ctx context.Context, partnerID int64, pg Page) ([]AuditEntry, int, error) {
+	pg, err := pg.normalize()
+	if err != nil {
+		return nil, 0, withOp(OpRead, err)
+	}
+	var (
+		out   []AuditEntry
+		total int
+	)
+	err = m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+		if partnerID != 0 {
+			if _, err := r.Partner(ctx, partnerID); err != nil {
+				return err
+			}
+		}
+		out, total, err = r.Audit(ctx, partnerID, pg)
+		return err
+	})
+	return out, total, err
+}

@@ -1,0 +1,140 @@
+package partner
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/partnerkit/partnerkit/serviceplan"
+)
+
+// CreatePlan adds a plan to the catalogue. It fails with ErrInvalid naming
+// the field, or ErrDuplicate when the name is taken (letter case ignored)
+// or an NFR plan already exists for the product in the data center.
+func (m *Manager) CreatePlan(ctx context.Context, p serviceplan.Plan) (serviceplan.Plan, error) {
+	p.Normalize()
+	if err := p.Validate(); err != nil {
+		return serviceplan.Plan{}, withOp(OpCreatePlan, err)
+	}
+	p.ID, p.Version = 0, 0
+	err := m.write(ctx, OpCreatePlan, func(ctx context.Context, tx Tx, c *changes) error {
+		p.CreatedAt, p.UpdatedAt = c.at, c.at
+		if err := tx.CreatePlan(ctx, &p); err != nil {
+			return err
+		}
+		return c.record(ctx, tx, 0, OpCreatePlan, fmt.Sprintf("service plan %d", p.ID), "", planSummary(p))
+	})
+	return p, err
+}
+
+func planSummary(p serviceplan.Plan) string {
+	return summary("name", p.Name, "enabled", p.Enabled, "product", p.Product, "kind", p.Kind, "unit type", p.UnitType,
+		"nfr", p.NFR, "data center", p.DataCenter, "initial period", p.InitialPeriodMonths, "auto-renew", p.AutoRenew,
+		"expiry notice", p.ExpiryNoticeDays)
+}
+
+// UpdatePlan changes a catalogue plan. Disabling a plan keeps it assigned
+// where it is and takes nothing from customers provisioned with it; it
+// only stops new assignments.
+func (m *Manager) UpdatePlan(ctx context.Context, id int64, patch serviceplan.Patch) (serviceplan.Plan, error) {
+	var out serviceplan.Plan
+	err := m.write(ctx, OpUpdatePlan, func(ctx context.Context, tx Tx, c *changes) error {
+		cur, err := tx.Plan(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := expectVersion("service plan", patch.Version, cur.Version); err != nil {
+			return err
+		}
+		next := patch.Apply(cur)
+		next.Normalize()
+		if err := next.Validate(); err != nil {
+			return err
+		}
+		next.UpdatedAt = c.at
+		if err := tx.UpdatePlan(ctx, &next); err != nil {
+			return err
+		}
+		out = next
+		return c.record(ctx, tx, 0, OpUpdatePlan, fmt.Sprintf("service plan %d", id), planSummary(cur), planSummary(next))
+	})
+	return out, err
+}
+
+// Plan returns a catalogue plan.
+func (m *Manager) Plan(ctx context.Context, id int64) (serviceplan.Plan, error) {
+	var p serviceplan.Plan
+	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+		p, err = r.Plan(ctx, id)
+		return err
+	})
+	return p, err
+}
+
+// Plans returns the whole plan catalogue, by id.
+func (m *Manager) Plans(ctx context.Context) ([]serviceplan.Plan, error) {
+	var ps []serviceplan.Plan
+	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+		ps, err = r.Plans(ctx)
+		return err
+	})
+	return ps, err
+}
+
+// AssignPlan makes a catalogue plan available to a Reseller. It fails
+// with ErrNotFound for an unknown plan, ErrPlanDisabled for a disabled
+// one, and ErrDuplicate when the plan is already assigned.
+func (m *Manager) AssignPlan(ctx context.Context, partnerID, planID int64) (AssignedPlan, error) {
+	var out AssignedPlan
+	err := m.partnerChange(ctx, partnerID, OpAssignPlan, 0, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+		if err := assignPlan(ctx, tx, p.ID, planID, c); err != nil {
+			return err
+		}
+		plan, err := tx.Plan(ctx, planID)
+		out = AssignedPlan{Plan: plan, AssignedAt: c.at}
+		return err
+	})
+	return out, err
+}
+
+func assignPlan(ctx context.Context, tx Tx, partnerID, planID int64, c *changes) error {
+	plan, err := tx.Plan(ctx, planID)
+	if err != nil {
+		return err
+	}
+	if !plan.Enabled {
+		return NewError(ErrPlanDisabled, "service plan", "%q is disabled and cannot be assigned", plan.Name)
+	}
+	if err := tx.AssignPlan(ctx, serviceplan.Assignment{PartnerID: partnerID, PlanID: planID, AssignedAt: c.at}); err != nil {
+		return err
+	}
+	return c.record(ctx, tx, partnerID, OpAssignPlan, fmt.Sprintf("service plan %d", planID), "", summary("assigned", plan.Name))
+}
+
+// RemovePlan takes a plan off a Reseller's list. Customers already
+// provisioned with it keep what they have. It fails with ErrNotFound when
+// the plan is not assigned to the partner.
+func (m *Manager) RemovePlan(ctx context.Context, partnerID, planID int64) error {
+	return m.partnerChange(ctx, partnerID, OpRemovePlan, 0, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+		plan, err := tx.Plan(ctx, planID)
+		if err != nil {
+			return err
+		}
+		if err := tx.UnassignPlan(ctx, p.ID, planID); err != nil {
+			return err
+		}
+		return c.record(ctx, tx, p.ID, OpRemovePlan, fmt.Sprintf("service plan %d", planID), summary("assigned", plan.Name), "")
+	})
+}
+
+// AssignedPlans lists the plans assigned to a partner.
+func (m *Manager) AssignedPlans(ctx context.Context, partnerID int64) ([]AssignedPlan, error) {
+	var out []AssignedPlan
+	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+		if _, err := r.Partner(ctx, partnerID); err != nil {
+			return err
+		}
+		out, err = r.AssignedPlans(ctx, partnerID)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,142 @@
+package partner
+
+import (
+	"context"
+	"time"
+
+	"github.com/partnerkit/partnerkit/account"
+	"github.com/partnerkit/partnerkit/license"
+	"github.com/partnerkit/partnerkit/serviceplan"
+)
+
+// Store is the storage contract. Adapters (memstore, bunstore) implement
+// it; partner/storetest checks that they do, and the Manager relies on
+// nothing else. All business rules live in the Manager: a store keeps
+// records, enforces uniqueness and versions, and makes transactions.
+type Store interface {
+	// Update runs fn in a read-write transaction. The changes fn made are
+	// committed when it returns nil and discarded, every one, when it
+	// returns an error or panics (the panic is re-raised after the
+	// rollback). The Tx must not be used after fn returns. A store may run
+	// fn again after a transient failure (busy database, serialization
+	// failure), so fn must have no effects outside tx that cannot repeat.
+	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// View runs fn against a consistent read-only view.
+	View(ctx context.Context, fn func(ctx context.Context, r Reader) error) error
+}
+
+// AssignedPlan is a service plan assigned to a Reseller.
+type AssignedPlan struct {
+	serviceplan.Plan
+	AssignedAt time.Time
+}
+
+// AllocationFilter selects allocations; zero fields match everything, but
+// at least one of PartnerID, LicenseID and CustomerID is set.
+type AllocationFilter struct {
+	PartnerID  int64
+	LicenseID  int64
+	CustomerID int64
+}
+
+// Reader reads records. Every getter returns an error wrapping ErrNotFound
+// when no record has the id. Lists are ordered by ascending id unless
+// said otherwise; paged lists also return the total number of matches,
+// and a Page whose Limit is 0 returns every row.
+type Reader interface {
+	// Partner returns the partner with its derived fields (Customers,
+	// UnitsProvisioned, UnitsUsed) computed at read time.
+	Partner(ctx context.Context, id int64) (Partner, error)
+	// Partners returns one page of the partners matching f, with derived
+	// fields, and the number of matches. f.Name matches case-insensitively
+	// (Unicode simple folding) as a substring of the company name; the
+	// Manager has already normalized the page.
+	Partners(ctx context.Context, f Filter) ([]Partner, int, error)
+
+	License(ctx context.Context, id int64) (license.License, error)
+	Licenses(ctx context.Context, partnerID int64, p Page) ([]license.License, int, error)
+	// LicensesByGrantKey returns the licences created by the assignment
+	// with that idempotency key for the partner (none: empty, no error).
+	LicensesByGrantKey(ctx context.Context, partnerID int64, key string) ([]license.License, error)
+
+	Account(ctx context.Context, id int64) (account.Account, error)
+	// AccountByName finds an account by its (lower-case) name.
+	AccountByName(ctx context.Context, name string) (account.Account, error)
+	Accounts(ctx context.Context, partnerID int64) ([]account.Account, error)
+
+	Plan(ctx context.Context, id int64) (serviceplan.Plan, error)
+	Plans(ctx context.Context) ([]serviceplan.Plan, error)
+	// AssignedPlans lists the plans assigned to a partner, by plan id.
+	AssignedPlans(ctx context.Context, partnerID int64) ([]AssignedPlan, error)
+
+	Customer(ctx context.Context, id int64) (Customer, error)
+	Customers(ctx context.Context, partnerID int64, p Page) ([]Customer, int, error)
+
+	Allocation(ctx context.Context, id int64) (license.Allocation, error)
+	Allocations(ctx context.Context, f AllocationFilter) ([]license.Allocation, error)
+
+	// Audit returns one page of a partner's audit trail, newest first.
+	Audit(ctx context.Context, partnerID int64, p Page) ([]AuditEntry, int, error)
+}
+
+// Tx is a read-write transaction. Creates assign the record's ID and set
+// its Version to 1. Updates are conditional on the Version the caller
+// passes: when the stored version differs they fail with ErrConflict and
+// change nothing; on success they store the record and increment the
+// caller's Version. Uniqueness violations fail with ErrDuplicate naming
+// the field ("account name", "name", "nfr").
+type Tx interface {
+	Reader
+
+	// LockPartner reads the partner, as Partner does, and keeps any other
+	// transaction from changing it, or anything of it, until this one
+	// ends. The Manager calls it first in every partner-scoped change, so
+	// checks such as "last administrator" cannot race.
+	LockPartner(ctx context.Context, id int64) (Partner, error)
+	CreatePartner(ctx context.Context, p *Partner) error
+	// UpdatePartner stores every stored field of p (not the derived ones).
+	UpdatePartner(ctx context.Context, p *Partner) error
+
+	CreateLicense(ctx context.Context, l *license.License) error
+	// UpdateLicense stores Units, Expiry, Disabled and DisabledAt; it never
+	// changes Used (see AdjustUsed).
+	UpdateLicense(ctx context.Context, l *license.License) error
+	// AdjustUsed adds delta to the licence's used units in one conditional
+	// step and returns the licence after the change. It fails with
+	// ErrInsufficientUnits, changing nothing, when used would exceed the
+	// provisioned units, and with ErrConflict when used would go below
+	// zero. It does not change the licence's Version.
+	AdjustUsed(ctx context.Context, licenseID, delta int64) (license.License, error)
+	// ExpireLicenses moves the expiry of every licence of the partner that
+	// expires after at back to at, and returns how many it moved.
+	ExpireLicenses(ctx context.Context, partnerID int64, at time.Time) (int, error)
+
+	CreateAccount(ctx context.Context, a *account.Account) error
+	// UpdateAccount stores every field of a but its Name, which never
+	// changes.
+	UpdateAccount(ctx context.Context, a *account.Account) error
+	DeleteAccount(ctx context.Context, id int64) error
+	// DisableAccounts disables every enabled account of the partner and
+	// returns how many it disabled.
+	DisableAccounts(ctx context.Context, partnerID int64, at time.Time) (int, error)
+
+	CreatePlan(ctx context.Context, p *serviceplan.Plan) error
+	UpdatePlan(ctx context.Context, p *serviceplan.Plan) error
+	// AssignPlan fails with ErrDuplicate when the plan is already assigned.
+	AssignPlan(ctx context.Context, a serviceplan.Assignment) error
+	// UnassignPlan fails with ErrNotFound when the plan is not assigned.
+	UnassignPlan(ctx context.Context, partnerID, planID int64) error
+
+	CreateCustomer(ctx context.Context, c *Customer) error
+	CreateAllocation(ctx context.Context, a *license.Allocation) error
+	DeleteAllocation(ctx context.Context, id int64) error
+
+	// AppendAudit records e and sets its ID. PartnerID 0 marks a change of
+	// the plan catalogue, which belongs to no partner.
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+}
+
+// FoldName is the case-folded form of a name that stores compare and
+// search by (company names, plan names). Stores call it rather than their
+// database's own lower(), whose Unicode handling differs between engines.
+func FoldName(s string) string { return foldName(s) }

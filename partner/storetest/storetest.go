@@ -1,0 +1,870 @@
+// Package storetest is the conformance suite of partner.Store. Every store
+// runs it, the in-memory one included:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) partner.Store { return memstore.New() })
+//	}
+//
+// newStore must return an empty store each time it is called. The
+// subtests are named by area (Partners/..., Licenses/..., Tx/...,
+// Concurrency/...) so a failing backend reads clearly.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/partnerkit/partnerkit/account"
+	"github.com/partnerkit/partnerkit/license"
+	"github.com/partnerkit/partnerkit/partner"
+	"github.com/partnerkit/partnerkit/serviceplan"
+)
+
+// NewStore makes an empty store for one subtest.
+type NewStore func(t *testing.T) partner.Store
+
+// Run runs every conformance test against stores made by newStore.
+func Run(t *testing.T, newStore NewStore) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s partner.Store)
+	}{
+		{"Partners/CreateAndGet", testPartnerCreateGet},
+		{"Partners/NotFound", testNotFound},
+		{"Partners/StaleVersion", testPartnerStaleVersion},
+		{"Partners/ListFilterAndPaging", testPartnerList},
+		{"Partners/DerivedCounts", testDerivedCounts},
+		{"Licenses/CreateListAndGrantKey", testLicenses},
+		{"Licenses/AdjustUsedBounds", testAdjustUsed},
+		{"Licenses/UpdateVersionAndFloor", testUpdateLicense},
+		{"Licenses/ExpireLicenses", testExpireLicenses},
+		{"Accounts/UniqueNameAcrossPartners", testAccountsUnique},
+		{"Accounts/UpdateDeleteDisable", testAccountsUpdate},
+		{"Plans/UniqueNameAndNFR", testPlansUnique},
+		{"Plans/AssignAndUnassign", testPlanAssign},
+		{"Customers/AllocationsAndFilters", testCustomersAllocations},
+		{"Audit/NewestFirstWithPaging", testAudit},
+		{"Tx/RollbackOnError", testRollbackOnError},
+		{"Tx/RollbackOnPanic", testRollbackOnPanic},
+		{"Tx/ReadYourWrites", testReadYourWrites},
+		{"Tx/CanceledContext", testCanceledContext},
+		{"Concurrency/AdjustUsedNeverOverbooks", testConcurrentAdjust},
+		{"Concurrency/OneWriterWinsAVersion", testConcurrentVersion},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+	}
+}
+
+// T0 is the fixed instant the suite's records are stamped with.
+var T0 = time.Date(2026, 3, 1, 9, 30, 0, 123456000, time.UTC)
+
+var ctx = context.Background()
+
+func update(t *testing.T, s partner.Store, fn func(tx partner.Tx) error) {
+	t.Helper()
+	require.NoError(t, s.Update(ctx, func(_ context.Context, tx partner.Tx) error { return fn(tx) }))
+}
+
+func view(t *testing.T, s partner.Store, fn func(r partner.Reader) error) {
+	t.Helper()
+	require.NoError(t, s.View(ctx, func(_ context.Context, r partner.Reader) error { return fn(r) }))
+}
+
+// NewPartner returns a partner record ready for Tx.CreatePartner.
+func NewPartner(name string, typ partner.Type, status partner.Status) partner.Partner {
+	return partner.Partner{Type: typ, Status: status, CreatedAt: T0, UpdatedAt: T0,
+		Profile: partner.Profile{CompanyName: name, City: "Lyon", State: "Rhône", Country: "FR",
+			Contacts:  []partner.Contact{{FirstName: "Ada", LastName: "Admin", Email: "ada@example.com", Phone: "+33 1"}},
+			SignInURL: "https://partners.example.com/" + fmt.Sprint(len(name))}}
+}
+
+func createPartner(t *testing.T, s partner.Store, name string, typ partner.Type, status partner.Status) partner.Partner {
+	t.Helper()
+	p := NewPartner(name, typ, status)
+	update(t, s, func(tx partner.Tx) error { return tx.CreatePartner(ctx, &p) })
+	return p
+}
+
+// NewLicense returns a licence record of partnerID ready for
+// Tx.CreateLicense.
+func NewLicense(partnerID, units int64) license.License {
+	return license.License{PartnerID: partnerID, Product: "Endpoint Security", UnitType: "seats", Kind: license.Full,
+		Units: units, Start: T0.Add(-24 * time.Hour), Expiry: T0.AddDate(1, 0, 0), CreatedAt: T0, UpdatedAt: T0}
+}
+
+func createLicense(t *testing.T, s partner.Store, partnerID, units int64) license.License {
+	t.Helper()
+	l := NewLicense(partnerID, units)
+	update(t, s, func(tx partner.Tx) error { return tx.CreateLicense(ctx, &l) })
+	return l
+}
+
+func newAccount(partnerID int64, name string, role account.Role) account.Account {
+	return account.Account{PartnerID: partnerID, Name: name, FirstName: "Ann", LastName: "Ops", Email: name + "@example.com",
+		Role: role, Enabled: true, CreatedAt: T0, UpdatedAt: T0}
+}
+
+func newPlan(name, product string, dc serviceplan.DataCenter, nfr bool) serviceplan.Plan {
+	return serviceplan.Plan{Name: name, Enabled: true, Product: product, Kind: serviceplan.Full, UnitType: "seats",
+		NFR: nfr, DataCenter: dc, InitialPeriodMonths: 12, AutoRenew: true, ExpiryNoticeDays: 30, CreatedAt: T0, UpdatedAt: T0}
+}
+
+func requireKind(t *testing.T, err, kind error, field string) {
+	t.Helper()
+	require.Error(t, err)
+	require.ErrorIs(t, err, kind)
+	if field != "" {
+		require.Equal(t, field, partner.ErrorField(err), "error %q should name field %q", err, field)
+	}
+}
+
+func testPartnerCreateGet(t *testing.T, s partner.Store) {
+	p := NewPartner("Acme MSP", partner.MSP, partner.Active)
+	p.RemoteManager = []partner.DataCenter{serviceplan.US, serviceplan.EU}
+	p.PoolRefill, p.MinimumLicenses = true, 5
+	update(t, s, func(tx partner.Tx) error { return tx.CreatePartner(ctx, &p) })
+	require.NotZero(t, p.ID)
+	require.Equal(t, int64(1), p.Version)
+
+	var got, locked partner.Partner
+	view(t, s, func(r partner.Reader) (err error) { got, err = r.Partner(ctx, p.ID); return err })
+	require.Empty(t, cmp.Diff(p, got))
+	update(t, s, func(tx partner.Tx) (err error) { locked, err = tx.LockPartner(ctx, p.ID); return err })
+	require.Empty(t, cmp.Diff(p, locked))
+
+	q := createPartner(t, s, "Second", partner.Reseller, partner.Suspended)
+	require.NotEqual(t, p.ID, q.ID)
+}
+
+func testNotFound(t *testing.T, s partner.Store) {
+	p := createPartner(t, s, "Acme", partner.MSP, partner.Active)
+	view(t, s, func(r partner.Reader) error {
+		checks := map[string]error{}
+		_, checks["partner"] = r.Partner(ctx, 999)
+		_, checks["license"] = r.License(ctx, 999)
+		_, checks["account"] = r.Account(ctx, 999)
+		_, checks["account by name"] = r.AccountByName(ctx, "nobody")
+		_, checks["plan"] = r.Plan(ctx, 999)
+		_, checks["customer"] = r.Customer(ctx, 999)
+		_, checks["allocation"] = r.Allocation(ctx, 999)
+		for what, err := range checks {
+			require.ErrorIs(t, err, partner.ErrNotFound, what)
+		}
+		return nil
+	})
+	err := s.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
+		checks := map[string]error{}
+		_, checks["lock"] = tx.LockPartner(ctx, 999)
+		ghost := NewPartner("Ghost", partner.MSP, partner.Active)
+		ghost.ID, ghost.Version = 999, 1
+		checks["update partner"] = tx.UpdatePartner(ctx, &ghost)
+		_, checks["adjust"] = tx.AdjustUsed(ctx, 999, 1)
+		checks["delete account"] = tx.DeleteAccount(ctx, 999)
+		checks["delete allocation"] = tx.DeleteAllocation(ctx, 999)
+		checks["unassign"] = tx.UnassignPlan(ctx, p.ID, 999)
+		l := NewLicense(999, 1)
+		checks["license of missing partner"] = tx.CreateLicense(ctx, &l)
+		for what, err := range checks {
+			require.ErrorIs(t, err, partner.ErrNotFound, what)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+}
+
+func testPartnerStaleVersion(t *testing.T, s partner.Store) {
+	p := createPartner(t, s, "Acme", partner.MSP, partner.Active)
+	next := p
+	next.Profile.City = "Paris"
+	update(t, s, func(tx partner.Tx) error { return tx.UpdatePartner(ctx, &next) })
+	require.Equal(t, int64(2), next.Version)
+
+	stale := p // still at version 1
+	stale.Profile.City = "Berlin"
+	err := s.Update(ctx, func(ctx context.Context, tx partner.Tx) error { return tx.UpdatePartner(ctx, &stale) })
+	requireKind(t, err, partner.ErrConflict, "")
+
+	var got partner.Partner
+	view(t, s, func(r partner.Reader) (err error) { got, err = r.Partner(ctx, p.ID); return err })
+	require.Equal(t, "Paris", got.Profile.City)
+	require.Equal(t, int64(2), got.Version)
+}
+
+func testPartnerList(t *testing.T, s partner.Store) {
+	specs := []struct {
+		name   string
+		typ    partner.Type
+		status partner.Status
+	}{
+		{"Acme MSP", partner.MSP, partner.Active},
+		{"Blue Reseller", partner.Reseller, partner.Active},
+		{"acme resale", partner.Reseller, partner.Suspended},
+		{"École Numérique", partner.MSP, partner.Canceled},
+		{"Zeta 100% Services_", partner.MSP, partner.Active},
+		{"Omega", partner.Reseller, partner.Active},
+		{"ACME North", partner.MSP, partner.Suspended},
+	}
+	ids := map[string]int64{}
+	for _, sp := range specs {
+		ids[sp.name] = createPartner(t, s, sp.name, sp.typ, sp.status).ID
+	}
+	list := func(f partner.Filter) ([]string, int) {
+		t.Helper()
+		if f.Limit == 0 {
+			f.Limit = 50
+		}
+		var names []string
+		var total int
+		view(t, s, func(r partner.Reader) error {
+			ps, n, err := r.Partners(ctx, f)
+			for _, p := range ps {
+				names = append(names, p.Profile.CompanyName)
+			}
+			total = n
+			return err
+		})
+		return names, total
+	}
+	cases := []struct {
+		name  string
+		f     partner.Filter
+		want  []string
+		total int
+	}{
+		{"all in id order", partner.Filter{}, []string{"Acme MSP", "Blue Reseller", "acme resale", "École Numérique", "Zeta 100% Services_", "Omega", "ACME North"}, 7},
+		{"name ignores case", partner.Filter{Name: "acme"}, []string{"Acme MSP", "acme resale", "ACME North"}, 3},
+		{"name folds non-ASCII", partner.Filter{Name: "écOLE"}, []string{"École Numérique"}, 1},
+		{"LIKE wildcards are literal", partner.Filter{Name: "100%"}, []string{"Zeta 100% Services_"}, 1},
+		{"underscore is literal", partner.Filter{Name: "s_"}, []string{"Zeta 100% Services_"}, 1},
+		{"percent alone matches only percent", partner.Filter{Name: "%"}, []string{"Zeta 100% Services_"}, 1},
+		{"status", partner.Filter{Status: partner.Suspended}, []string{"acme resale", "ACME North"}, 2},
+		{"type", partner.Filter{Type: partner.Reseller}, []string{"Blue Reseller", "acme resale", "Omega"}, 3},
+		{"all filters", partner.Filter{Name: "acme", Status: partner.Active, Type: partner.MSP}, []string{"Acme MSP"}, 1},
+		{"page 2 of size 3", partner.Filter{Page: partner.Page{Offset: 3, Limit: 3}}, []string{"École Numérique", "Zeta 100% Services_", "Omega"}, 7},
+		{"page past the end", partner.Filter{Page: partner.Page{Offset: 10, Limit: 3}}, nil, 7},
+		{"no match", partner.Filter{Name: "nothing"}, nil, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, total := list(tc.f)
+			require.Empty(t, cmp.Diff(tc.want, got))
+			require.Equal(t, tc.total, total)
+		})
+	}
+}
+
+func testDerivedCounts(t *testing.T, s partner.Store) {
+	p := createPartner(t, s, "Acme", partner.MSP, partner.Active)
+	other := createPartner(t, s, "Other", partner.MSP, partner.Active)
+	l1 := createLicense(t, s, p.ID, 10)
+	createLicense(t, s, p.ID, 5)
+	createLicense(t, s, other.ID, 100)
+	update(t, s, func(tx partner.Tx) error {
+		for i := range 3 {
+			c := partner.Customer{PartnerID: p.ID, Name: fmt.Sprint("customer ", i), CreatedAt: T0}
+			if err := tx.CreateCustomer(ctx, &c); err != nil {
+				return err
+			}
+		}
+		c := partner.Customer{PartnerID: other.ID, Name: "elsewhere", CreatedAt: T0}
+		if err := tx.CreateCustomer(ctx, &c); err != nil {
+			return err
+		}
+		_, err := tx.AdjustUsed(ctx, l1.ID, 4)
+		return err
+	})
+	var got partner.Partner
+	var listed []partner.Partner
+	view(t, s, func(r partner.Reader) (err error) {
+		if got, err = r.Partner(ctx, p.ID); err != nil {
+			return err
+		}
+		listed, _, err = r.Partners(ctx, partner.Filter{Page: partner.Page{Limit: 10}})
+		return err
+	})
+	want := map[string]int64{"customers": 3, "provisioned": 15, "used": 4}
+	have := map[string]int64{"customers": int64(got.Customers), "provisioned": got.UnitsProvisioned, "used": got.UnitsUsed}
+	require.Empty(t, cmp.Diff(want, have))
+	require.Len(t, listed, 2)
+	require.Empty(t, cmp.Diff(got, listed[0]), "List and Get derive the same figures")
+	require.Equal(t, 1, listed[1].Customers)
+	require.Equal(t, int64(100), listed[1].UnitsProvisioned)
+}
+
+func testLicenses(t *testing.T, s partner.Store) {
+	p := createPartner(t, s, "Acme", partner.MSP, partner.Active)
+	var made []license.License
+	update(t, s, func(tx partner.Tx) error {
+		for i := range 5 {
+			l := NewLicense(p.ID, int64(10+i))
+			if i >= 3 {
+				l.GrantKey = "order-42"
+			}
+			if err := tx.CreateLicense(ctx, &l); err != nil {
+				return err
+			}
+			made = append(made, l)
+		}
+		return nil
+	})
+	for _, l := range made {
+		require.Equal(t, int64(1), l.Version)
+	}
+	view(t, s, func(r partner.Reader) error {
+		one, err := r.License(ctx, made[2].ID)
+		require.NoError(t, err)
+		require.Empty(t, cmp.Diff(made[2], one))
+		page, total, err := r.Licenses(ctx, p.ID, partner.Page{Offset: 1, Limit: 2})
+		require.NoError(t, err)
+		require.Equal(t, 5, total)
+		require.Empty(t, cmp.Diff(made[1:3], page))
+		all, total, err := r.Licenses(ctx, p.ID, partner.Page{})
+		require.NoError(t, err)
+		require.Equal(t, 5, total)
+		require.Empty(t, cmp.Diff(made, all))
+		keyed, err := r.LicensesByGrantKey(ctx, p.ID, "order-42")
+		require.NoError(t, err)
+		require.Empty(t, cmp.Diff(made[3:], keyed))
+		none, err := r.LicensesByGrantKey(ctx, p.ID, "other")
+		require.NoError(t, err)
+		require.Empty(t, none)
+		return nil
+	})
+}
+
+func testAdjustUsed(t *testing.T, s partner.Store) {
+	p := createPartner(t, s, "Acme", partner.MSP, partner.Active)
+	l := createLicense(t, s, p.ID, 10)
+	adjust := func(delta int64) (license.License, error) {
+		var out license.License
+		err := s.Update(ctx, func(ctx context.Context, tx partner.Tx) (err error) {
+			out, err = tx.AdjustUsed(ctx, l.ID, delta)
+			return err
+		})
+		return out, err
+	}
+	got, err := adjust(7)
+	require.NoError(t, err)
+	require.Equal(t, int64(7), got.Used)
+	require.Equal(t, l.Version, got.Version, "AdjustUsed leaves the version alone")
+
+	_, err = adjust(4)
+	requireKind(t, err, partner.ErrInsufficientUnits, "")
+	got, err = adjust(3)
+	require.NoError(t, err)
+	require.Equal(t, int64(10), got.Used, "a licence can be used up exactly")
+	_, err = adjust(1)
+	requireKind(t, err, partner.ErrInsufficientUnits, "")
+
+	_, err = adjust(-11)
+	requireKind(t, err, partner.ErrConflict, "")
+	got, err = adjust(-10)
+	require.NoError(t, err)
+	require.Equal(t, int64(0), got.Used)
+}
+
+func testUpdateLicense(t *testing.T, s partner.Store) {
+	p := createPartner(t, s, "Acme", partner.MSP, partner.Active)
+	l := createLicense(t, s, p.ID, 10)
+	update(t, s, func(tx partner.Tx) error { _, err := tx.AdjustUsed(ctx, l.ID, 6); return err })
+
+	next := l
+	next.Disabled, next.DisabledAt, next.UpdatedAt, next.Units = true, T0.Add(time.Hour), T0.Add(time.Hour), 12
+	next.Used = 0 // UpdateLicense must ignore Used
+	update(t, s, func(tx partner.Tx) error { return tx.UpdateLicense(ctx, &next) })
+	require.Equal(t, int64(2), next.Version)
+	require.Equal(t, int64(6), next.Used, "the returned licence carries the stored used units")
+
+	stale := l
+	stale.Units = 20
+	err := s.Update(ctx, func(ctx context.Context, tx partner.Tx) error { return tx.UpdateLicense(ctx, &stale) })
+	requireKind(t, err, partner.ErrConflict, "")
+
+	shrink := next
+	shrink.Units = 5
+	err = s.Update(ctx, func(ctx context.Context, tx partner.Tx) error { return tx.UpdateLicense(ctx, &shrink) })
+	requireKind(t, err, partner.ErrInsufficientUnits, "units")
+
+	var got license.License
+	view(t, s, func(r partner.Reader) (err error) { got, err = r.License(ctx, l.ID); return err })
+	require.Empty(t, cmp.Diff(next, got))
+}
+
+func testExpireLicenses(t *testing.T, s partner.Store) {
+	p := createPartner(t, s, "Acme", partner.MSP, partner.Active)
+	other := createPartner(t, s, "Other", partner.MSP, partner.Active)
+	later := createLicense(t, s, p.ID, 10)
+	early := NewLicense(p.ID, 5)
+	early.Expiry = T0.Add(time.Hour)
+	update(t, s, func(tx partner.Tx) error { return tx.CreateLicense(ctx, &early) })
+	foreign := createLicense(t, s, other.ID, 10)
+
+	at := T0.Add(2 * time.Hour)
+	var n int
+	update(t, s, func(tx partner.Tx) (err error) { n, err = tx.ExpireLicenses(ctx, p.ID, at); return err })
+	require.Equal(t, 1, n)
+	view(t, s, func(r partner.Reader) error {
+		got := map[string]time.Time{}
+		for name, id := range map[string]int64{"later": later.ID, "early": early.ID, "foreign": foreign.ID} {
+			l, err := r.License(ctx, id)
+			require.NoError(t, err)
+			got[name] = l.Expiry
+		}
+		want := map[string]time.Time{"later": at, "early": early.Expiry, "foreign": foreign.Expiry}
+		require.Empty(t, cmp.Diff(want, got))
+		return nil
+	})
+}
+
+func testAccountsUnique(t *testing.T, s partner.Store) {
+	p := createPartner(t, s, "Acme", partner.MSP, partner.Active)
+	q := createPartner(t, s, "Other", partner.Reseller, partner.Active)
+	a := newAccount(p.ID, "ops.admin", account.Administrator)
+	update(t, s, func(tx partner.Tx) error { return tx.CreateAccount(ctx, &a) })
+	require.Equal(t, int64(1), a.Version)
+
+	dup := newAccount(q.ID, "ops.admin", account.LicenseManager)
+	err := s.Update(ctx, func(ctx context.Context, tx partner.Tx) error { return tx.CreateAccount(ctx, &dup) })
+	requireKind(t, err, partner.ErrDuplicate, "account name")
+
+	view(t, s, func(r partner.Reader) error {
+		byName, err := r.AccountByName(ctx, "ops.admin")
+		require.NoError(t, err)
+		require.Empty(t, cmp.Diff(a, byName))
+		list, err := r.Accounts(ctx, q.ID)
+		require.NoError(t, err)
+		require.Empty(t, list, "the refused account left nothing behind")
+		return nil
+	})
+}
+
+func testAccountsUpdate(t *testing.T, s partner.Store) {
+	p := createPartner(t, s, "Acme", partner.MSP, partner.Active)
+	a := newAccount(p.ID, "first", account.Administrator)
+	b := newAccount(p.ID, "second", account.SupportEngineer)
+	update(t, s, func(tx partner.Tx) error {
+		if err := tx.CreateAccount(ctx, &a); err != nil {
+			return err
+		}
+		return tx.CreateAccount(ctx, &b)
+	})
+	next := b
+	next.Name = "renamed" // names never change
+	next.Role, next.PasswordResetAt, next.UpdatedAt = account.BillingManager, T0.Add(time.Minute), T0.Add(time.Minute)
+	update(t, s, func(tx partner.Tx) error { return tx.UpdateAccount(ctx, &next) })
+	require.Equal(t, "second", next.Name)
+	require.Equal(t, int64(2), next.Version)
+
+	stale := b
+	err := s.Update(ctx, func(ctx context.Context, tx partner.Tx) error { return tx.UpdateAccount(ctx, &stale) })
+	requireKind(t, err, partner.ErrConflict, "")
+
+	var n int
+	update(t, s, func(tx partner.Tx) (err error) { n, err = tx.DisableAccounts(ctx, p.ID, T0.Add(time.Hour)); return err })
+	require.Equal(t, 2, n)
+	update(t, s, func(tx partner.Tx) error { return tx.DeleteAccount(ctx, a.ID) })
+	view(t, s, func(r partner.Reader) error {
+		list, err := r.Accounts(ctx, p.ID)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		require.Equal(t, "second", list[0].Name)
+		require.Equal(t, account.BillingManager, list[0].Role)
+		require.False(t, list[0].Enabled)
+		require.Equal(t, T0.Add(time.Minute), list[0].PasswordResetAt)
+		_, err = r.AccountByName(ctx, "first")
+		require.ErrorIs(t, err, partner.ErrNotFound)
+		return nil
+	})
+	// A deleted account's name is free again.
+	again := newAccount(p.ID, "first", account.Administrator)
+	update(t, s, func(tx partner.Tx) error { return tx.CreateAccount(ctx, &again) })
+}
+
+func testPlansUnique(t *testing.T, s partner.Store) {
+	create := func(p serviceplan.Plan) (serviceplan.Plan, error) {
+		err := s.Update(ctx, func(ctx context.Context, tx partner.Tx) error { return tx.CreatePlan(ctx, &p) })
+		return p, err
+	}
+	a, err := create(newPlan("Endpoint 12m", "Endpoint", serviceplan.EU, false))
+	require.NoError(t, err)
+	require.Equal(t, int64(1), a.Version)
+	_, err = create(newPlan("ENDPOINT 12M", "Other", serviceplan.US, false))
+	requireKind(t, err, partner.ErrDuplicate, "name")
+
+	nfr, err := create(newPlan("Endpoint NFR EU", "Endpoint", serviceplan.EU, true))
+	require.NoError(t, err)
+	_, err = create(newPlan("Endpoint NFR EU 2", "Endpoint", serviceplan.EU, true))
+	requireKind(t, err, partner.ErrDuplicate, "nfr")
+	_, err = create(newPlan("Endpoint NFR US", "Endpoint", serviceplan.US, true))
+	require.NoError(t, err, "one NFR plan per product per data center")
+	_, err = create(newPlan("Endpoint 24m", "Endpoint", serviceplan.EU, false))
+	require.NoError(t, err, "non-NFR plans share product and data center freely")
+
+	renamed := nfr
+	renamed.Name = "endpoint 12m"
+	err = s.Update(ctx, func(ctx context.Context, tx partner.Tx) error { return tx.UpdatePlan(ctx, &renamed) })
+	requireKind(t, err, partner.ErrDuplicate, "name")
+
+	renamed.Name, renamed.Enabled = "Endpoint NFR Europe", false
+	update(t, s, func(tx partner.Tx) error { return tx.UpdatePlan(ctx, &renamed) })
+	require.Equal(t, int64(2), renamed.Version)
+	_, err = create(newPlan("Endpoint NFR EU", "Other product", serviceplan.EU, false))
+	require.NoError(t, err, "the old name is free after a rename")
+
+	stale := nfr
+	err = s.Update(ctx, func(ctx context.Context, tx partner.Tx) error { return tx.UpdatePlan(ctx, &stale) })
+	requireKind(t, err, partner.ErrConflict, "")
+
+	view(t, s, func(r partner.Reader) error {
+		all, err := r.Plans(ctx)
+		require.NoError(t, err)
+		var names []string
+		for _, p := range all {
+			names = append(names, p.Name)
+		}
+		require.Empty(t, cmp.Diff([]string{"Endpoint 12m", "Endpoint NFR Europe", "Endpoint NFR US", "Endpoint 24m", "Endpoint NFR EU"}, names))
+		got, err := r.Plan(ctx, nfr.ID)
+		require.NoError(t, err)
+		require.Empty(t, cmp.Diff(renamed, got))
+		return nil
+	})
+}
+
+func testPlanAssign(t *testing.T, s partner.Store) {
+	p := createPartner(t, s, "Blue", partner.Reseller, partner.Active)
+	plan := newPlan("Plan A", "Endpoint", serviceplan.EU, false)
+	planB := newPlan("Plan B", "Endpoint", serviceplan.US, false)
+	update(t, s, func(tx partner.Tx) error {
+		if err := tx.CreatePlan(ctx, &plan); err != nil {
+			return err
+		}
+		return tx.CreatePlan(ctx, &planB)
+	})
+	update(t, s, func(tx partner.Tx) error {
+		if err := tx.AssignPlan(ctx, serviceplan.Assignment{PartnerID: p.ID, PlanID: planB.ID, AssignedAt: T0}); err != nil {
+			return err
+		}
+		return tx.AssignPlan(ctx, serviceplan.Assignment{PartnerID: p.ID, PlanID: plan.ID, AssignedAt: T0.Add(time.Second)})
+	})
+	err := s.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
+		return tx.AssignPlan(ctx, serviceplan.Assignment{PartnerID: p.ID, PlanID: plan.ID, AssignedAt: T0})
+	})
+	requireKind(t, err, partner.ErrDuplicate, "")
+	err = s.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
+		return tx.AssignPlan(ctx, serviceplan.Assignment{PartnerID: p.ID, PlanID: 999, AssignedAt: T0})
+	})
+	requireKind(t, err, partner.ErrNotFound, "")
+
+	view(t, s, func(r partner.Reader) error {
+		got, err := r.AssignedPlans(ctx, p.ID)
+		require.NoError(t, err)
+		want := []partner.AssignedPlan{{Plan: plan, AssignedAt: T0.Add(time.Second)}, {Plan: planB, AssignedAt: T0}}
+		require.Empty(t, cmp.Diff(want, got))
+		return nil
+	})
+	update(t, s, func(tx partner.Tx) error { return tx.UnassignPlan(ctx, p.ID, plan.ID) })
+	err = s.Update(ctx, func(ctx context.Context, tx partner.Tx) error { return tx.UnassignPlan(ctx, p.ID, plan.ID) })
+	requireKind(t, err, partner.ErrNotFound, "")
+	view(t, s, func(r partner.Reader) error {
+		got, err := r.AssignedPlans(ctx, p.ID)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.Equal(t, planB.ID, got[0].ID)
+		return nil
+	})
+}
+
+func testCustomersAllocations(t *testing.T, s partner.Store) {
+	p := createPartner(t, s, "Acme", partner.MSP, partner.Active)
+	q := createPartner(t, s, "Other", partner.MSP, partner.Active)
+	l1, l2 := createLicense(t, s, p.ID, 10), createLicense(t, s, p.ID, 10)
+	lq := createLicense(t, s, q.ID, 10)
+	var c1, c2, cq partner.Customer
+	var allocs []license.Allocation
+	update(t, s, func(tx partner.Tx) error {
+		c1 = partner.Customer{PartnerID: p.ID, Name: "One", Email: "one@example.com", CreatedAt: T0}
+		c2 = partner.Customer{PartnerID: p.ID, Name: "Two", CreatedAt: T0}
+		cq = partner.Customer{PartnerID: q.ID, Name: "Q", CreatedAt: T0}
+		for _, c := range []*partner.Customer{&c1, &c2, &cq} {
+			if err := tx.CreateCustomer(ctx, c); err != nil {
+				return err
+			}
+		}
+		for _, a := range []license.Allocation{
+			{LicenseID: l1.ID, PartnerID: p.ID, CustomerID: c1.ID, Units: 2, CreatedAt: T0},
+			{LicenseID: l2.ID, PartnerID: p.ID, CustomerID: c1.ID, Units: 3, CreatedAt: T0},
+			{LicenseID: l1.ID, PartnerID: p.ID, CustomerID: c2.ID, Units: 4, CreatedAt: T0},
+			{LicenseID: lq.ID, PartnerID: q.ID, CustomerID: cq.ID, Units: 1, CreatedAt: T0},
+		} {
+			if err := tx.CreateAllocation(ctx, &a); err != nil {
+				return err
+			}
+			allocs = append(allocs, a)
+		}
+		return nil
+	})
+	view(t, s, func(r partner.Reader) error {
+		got, err := r.Customer(ctx, c1.ID)
+		require.NoError(t, err)
+		require.Empty(t, cmp.Diff(c1, got))
+		page, total, err := r.Customers(ctx, p.ID, partner.Page{Offset: 1, Limit: 5})
+		require.NoError(t, err)
+		require.Equal(t, 2, total)
+		require.Empty(t, cmp.Diff([]partner.Customer{c2}, page))
+
+		cases := map[string]struct {
+			f    partner.AllocationFilter
+			want []license.Allocation
+		}{
+			"by partner":  {partner.AllocationFilter{PartnerID: p.ID}, allocs[:3]},
+			"by licence":  {partner.AllocationFilter{LicenseID: l1.ID}, []license.Allocation{allocs[0], allocs[2]}},
+			"by customer": {partner.AllocationFilter{CustomerID: c1.ID}, allocs[:2]},
+			"both":        {partner.AllocationFilter{LicenseID: l1.ID, CustomerID: c2.ID}, allocs[2:3]},
+		}
+		for name, tc := range cases {
+			got, err := r.Allocations(ctx, tc.f)
+			require.NoError(t, err, name)
+			require.Empty(t, cmp.Diff(tc.want, got), name)
+		}
+		one, err := r.Allocation(ctx, allocs[1].ID)
+		require.NoError(t, err)
+		require.Empty(t, cmp.Diff(allocs[1], one))
+		return nil
+	})
+	update(t, s, func(tx partner.Tx) error { return tx.DeleteAllocation(ctx, allocs[0].ID) })
+	view(t, s, func(r partner.Reader) error {
+		got, err := r.Allocations(ctx, partner.AllocationFilter{PartnerID: p.ID})
+		require.NoError(t, err)
+		require.Empty(t, cmp.Diff(allocs[1:3], got))
+		return nil
+	})
+}
+
+func testAudit(t *testing.T, s partner.Store) {
+	p := createPartner(t, s, "Acme", partner.MSP, partner.Active)
+	q := createPartner(t, s, "Other", partner.MSP, partner.Active)
+	var entries []partner.AuditEntry
+	update(t, s, func(tx partner.Tx) error {
+		for i := range 5 {
+			e := partner.AuditEntry{PartnerID: p.ID, Actor: "alice", Action: partner.OpUpdateProfile,
+				Target: fmt.Sprint("partner ", p.ID), Before: fmt.Sprint("city=", i), After: fmt.Sprint("city=", i+1), At: T0.Add(time.Duration(i) * time.Second)}
+			if err := tx.AppendAudit(ctx, &e); err != nil {
+				return err
+			}
+			entries = append(entries, e)
+		}
+		other := partner.AuditEntry{PartnerID: q.ID, Actor: "bob", Action: partner.OpSuspend, At: T0}
+		catalog := partner.AuditEntry{PartnerID: 0, Actor: "carol", Action: partner.OpCreatePlan, At: T0}
+		if err := tx.AppendAudit(ctx, &other); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &catalog)
+	})
+	view(t, s, func(r partner.Reader) error {
+		got, total, err := r.Audit(ctx, p.ID, partner.Page{Offset: 1, Limit: 2})
+		require.NoError(t, err)
+		require.Equal(t, 5, total)
+		require.Empty(t, cmp.Diff([]partner.AuditEntry{entries[3], entries[2]}, got))
+		catalog, total, err := r.Audit(ctx, 0, partner.Page{Limit: 10})
+		require.NoError(t, err)
+		require.Equal(t, 1, total)
+		require.Equal(t, "carol", catalog[0].Actor)
+		return nil
+	})
+}
+
+var errBoom = errors.New("boom")
+
+func testRollbackOnError(t *testing.T, s partner.Store) {
+	keep := createPartner(t, s, "Keep", partner.MSP, partner.Active)
+	l := createLicense(t, s, keep.ID, 10)
+	var ghost partner.Partner
+	err := s.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
+		ghost = NewPartner("Ghost", partner.Reseller, partner.Active)
+		if err := tx.CreatePartner(ctx, &ghost); err != nil {
+			return err
+		}
+		a := newAccount(ghost.ID, "ghost.admin", account.Administrator)
+		if err := tx.CreateAccount(ctx, &a); err != nil {
+			return err
+		}
+		if _, err := tx.AdjustUsed(ctx, l.ID, 5); err != nil {
+			return err
+		}
+		k := keep
+		k.Status = partner.Suspended
+		if err := tx.UpdatePartner(ctx, &k); err != nil {
+			return err
+		}
+		e := partner.AuditEntry{PartnerID: keep.ID, Actor: "x", Action: partner.OpSuspend, At: T0}
+		if err := tx.AppendAudit(ctx, &e); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	require.ErrorIs(t, err, errBoom)
+	requireUntouched(t, s, keep, l, ghost.ID)
+}
+
+func requireUntouched(t *testing.T, s partner.Store, keep partner.Partner, l license.License, ghostID int64) {
+	t.Helper()
+	view(t, s, func(r partner.Reader) error {
+		_, err := r.Partner(ctx, ghostID)
+		require.ErrorIs(t, err, partner.ErrNotFound)
+		_, err = r.AccountByName(ctx, "ghost.admin")
+		require.ErrorIs(t, err, partner.ErrNotFound)
+		got, err := r.Partner(ctx, keep.ID)
+		require.NoError(t, err)
+		require.Equal(t, partner.Active, got.Status)
+		require.Equal(t, keep.Version, got.Version)
+		gotL, err := r.License(ctx, l.ID)
+		require.NoError(t, err)
+		require.Equal(t, int64(0), gotL.Used)
+		_, total, err := r.Audit(ctx, keep.ID, partner.Page{Limit: 10})
+		require.NoError(t, err)
+		require.Zero(t, total)
+		_, total, err = r.Partners(ctx, partner.Filter{Page: partner.Page{Limit: 10}})
+		require.NoError(t, err)
+		require.Equal(t, 1, total)
+		return nil
+	})
+}
+
+func testRollbackOnPanic(t *testing.T, s partner.Store) {
+	keep := createPartner(t, s, "Keep", partner.MSP, partner.Active)
+	l := createLicense(t, s, keep.ID, 10)
+	var ghostID int64
+	require.PanicsWithValue(t, "bug", func() {
+		_ = s.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
+			ghost := NewPartner("Ghost", partner.Reseller, partner.Active)
+			if err := tx.CreatePartner(ctx, &ghost); err != nil {
+				return err
+			}
+			ghostID = ghost.ID
+			if _, err := tx.AdjustUsed(ctx, l.ID, 5); err != nil {
+				return err
+			}
+			panic("bug")
+		})
+	})
+	requireUntouched(t, s, keep, l, ghostID)
+	// The store is still usable after the panic.
+	createPartner(t, s, "After", partner.MSP, partner.Active)
+}
+
+func testReadYourWrites(t *testing.T, s partner.Store) {
+	update(t, s, func(tx partner.Tx) error {
+		p := NewPartner("Fresh", partner.MSP, partner.Active)
+		require.NoError(t, tx.CreatePartner(ctx, &p))
+		l := NewLicense(p.ID, 10)
+		require.NoError(t, tx.CreateLicense(ctx, &l))
+		_, err := tx.AdjustUsed(ctx, l.ID, 3)
+		require.NoError(t, err)
+		got, err := tx.Partner(ctx, p.ID)
+		require.NoError(t, err)
+		require.Equal(t, int64(3), got.UnitsUsed)
+		list, total, err := tx.Partners(ctx, partner.Filter{Name: "fresh", Page: partner.Page{Limit: 5}})
+		require.NoError(t, err)
+		require.Equal(t, 1, total)
+		require.Equal(t, p.ID, list[0].ID)
+		return nil
+	})
+}
+
+func testCanceledContext(t *testing.T, s partner.Store) {
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	err := s.Update(cctx, func(ctx context.Context, tx partner.Tx) error {
+		p := NewPartner("Never", partner.MSP, partner.Active)
+		return tx.CreatePartner(ctx, &p)
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	view(t, s, func(r partner.Reader) error {
+		_, total, err := r.Partners(ctx, partner.Filter{Page: partner.Page{Limit: 5}})
+		require.Zero(t, total)
+		return err
+	})
+}
+
+// Goroutines is how many goroutines the concurrency tests run at once.
+const Goroutines = 64
+
+func testConcurrentAdjust(t *testing.T, s partner.Store) {
+	p := createPartner(t, s, "Acme", partner.MSP, partner.Active)
+	const k = 20
+	l := createLicense(t, s, p.ID, k)
+	var ok, short atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, Goroutines)
+	for range Goroutines {
+		wg.Go(func() {
+			err := s.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
+				_, err := tx.AdjustUsed(ctx, l.ID, 1)
+				return err
+			})
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, partner.ErrInsufficientUnits):
+				short.Add(1)
+			default:
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err, "only ErrInsufficientUnits may surface")
+	}
+	require.Equal(t, int64(k), ok.Load())
+	require.Equal(t, int64(Goroutines-k), short.Load())
+	view(t, s, func(r partner.Reader) error {
+		got, err := r.License(ctx, l.ID)
+		require.Equal(t, int64(k), got.Used)
+		return err
+	})
+}
+
+func testConcurrentVersion(t *testing.T, s partner.Store) {
+	p := createPartner(t, s, "Acme", partner.MSP, partner.Active)
+	var ok, conflict atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, Goroutines)
+	for i := range Goroutines {
+		wg.Go(func() {
+			next := p // every writer read version 1
+			next.Profile.City = fmt.Sprint("City ", i)
+			err := s.Update(ctx, func(ctx context.Context, tx partner.Tx) error { return tx.UpdatePartner(ctx, &next) })
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, partner.ErrConflict):
+				conflict.Add(1)
+			default:
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Equal(t, int64(1), ok.Load(), "exactly one writer of version 1 wins")
+	require.Equal(t, int64(Goroutines-1), conflict.Load())
+	view(t, s, func(r partner.Reader) error {
+		got, err := r.Partner(ctx, p.ID)
+		require.Equal(t, int64(2), got.Version)
+		return err
+	})
+}
