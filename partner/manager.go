@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -311,6 +312,7 @@ func (m *Manager) Subscribe(h Hook) (unsubscribe func()) {
 		hs.mu.Lock()
 		defer hs.mu.Unlock()
 		delete(hs.hooks, id)
+		hs.order = slices.DeleteFunc(hs.order, func(x int) bool { return x == id })
 	}
 }
 

@@ -129,9 +129,12 @@ func (p *Profile) Normalize() {
 	}
 }
 
-// Validate reports the first invalid field of p. Contact fields are named
-// "contact N first name" and so on, N counting from 1.
-func (p Profile) Validate() error {
+// Validate reports the first invalid field of p as an *Error of kind
+// ErrInvalid. Contact fields are named "contact N first name" and so on,
+// N counting from 1.
+func (p Profile) Validate() error { return withOp("", p.validate()) }
+
+func (p Profile) validate() error {
 	if err := checkText("company name", p.CompanyName, MaxCompanyLen, true); err != nil {
 		return err
 	}

@@ -83,13 +83,13 @@ func (m *Manager) prepareCreate(in *NewPartner) (Partner, error) {
 	if in.Admin.Role != account.Administrator {
 		return Partner{}, invalidf("role", "the first account is always an Administrator")
 	}
+	if err := in.Admin.Validate(); err != nil {
+		return Partner{}, err
+	}
 	if len(in.Profile.Contacts) == 0 {
 		in.Profile.Contacts = []Contact{{FirstName: in.Admin.FirstName, LastName: in.Admin.LastName, Email: in.Admin.Email}}
 	}
 	if err := in.Profile.Validate(); err != nil {
-		return Partner{}, err
-	}
-	if err := in.Admin.Validate(); err != nil {
 		return Partner{}, err
 	}
 	if len(in.RemoteManager) > 0 && in.Type != MSP {

@@ -1,0 +1,204 @@
+// Command quickstart walks through the scenarios of the partner screen on
+// the in-memory store and prints what happens: creating an MSP and a
+// Reseller, each tab's actions, the guards that refuse what the seed
+// forbids, suspension, cancellation and the audit trail.
+//
+//	go run ./examples/quickstart
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/partnerkit/partnerkit/account"
+	"github.com/partnerkit/partnerkit/license"
+	"github.com/partnerkit/partnerkit/partner"
+	"github.com/partnerkit/partnerkit/serviceplan"
+)
+
+func main() {
+	if err := run(os.Stdout, time.Now); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	}
+}
+
+// step prints the outcome of one action: "ok" or the refusal.
+func step(w io.Writer, what string, err error) {
+	if err != nil {
+		fmt.Fprintf(w, "  %-52s refused: %s\n", what, partner.ErrorReason(err))
+		return
+	}
+	fmt.Fprintf(w, "  %-52s ok\n", what)
+}
+
+func run(w io.Writer, now func() time.Time) error {
+	m := partner.NewManager(partner.Options{
+		Now: now,
+		ResetPassword: func(_ context.Context, a account.Account) error {
+			fmt.Fprintf(w, "  (host hook) password reset link sent to %s\n", a.Email)
+			return nil
+		},
+	})
+	m.Subscribe(func(_ context.Context, e partner.Event) error {
+		if e.Kind == partner.EventPoolBelowMinimum {
+			fmt.Fprintf(w, "  (host hook) low stock: %s %s\n", e.Target, e.After)
+		}
+		return nil
+	})
+	ctx := partner.WithActor(context.Background(), "ops@vendor.example")
+	today := now().UTC().Truncate(24 * time.Hour)
+
+	fmt.Fprintln(w, "== Service plan catalogue")
+	plan12, err := m.CreatePlan(ctx, serviceplan.Plan{Name: "Endpoint Full 12 months", Enabled: true, Product: "Endpoint Security",
+		Kind: serviceplan.Full, UnitType: "seats", DataCenter: serviceplan.EU, InitialPeriodMonths: 12, AutoRenew: true, ExpiryNoticeDays: 30})
+	if err != nil {
+		return err
+	}
+	trial, err := m.CreatePlan(ctx, serviceplan.Plan{Name: "Endpoint Trial 1 month", Enabled: true, Product: "Endpoint Security",
+		Kind: serviceplan.Trial, UnitType: "seats", DataCenter: serviceplan.EU, InitialPeriodMonths: 1, ExpiryNoticeDays: 7})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  created %q and %q\n", plan12.Name, trial.Name)
+
+	fmt.Fprintln(w, "== Create Partner")
+	msp, err := m.Create(ctx, partner.NewPartner{Type: partner.MSP,
+		Profile:       partner.Profile{CompanyName: "Acme Managed IT", City: "Lyon", State: "Auvergne-Rhône-Alpes", Country: "France"},
+		Admin:         account.New{Name: "acme.admin", FirstName: "Ada", LastName: "Martin", Email: "ada@acme.example"},
+		RemoteManager: []partner.DataCenter{serviceplan.EU}})
+	if err != nil {
+		return err
+	}
+	rs, err := m.Create(ctx, partner.NewPartner{Type: partner.Reseller,
+		Profile: partner.Profile{CompanyName: "Blue Sky Reseller", City: "Osaka", Country: "Japan"},
+		Admin:   account.New{Name: "bluesky.admin", FirstName: "Bo", LastName: "Sato", Email: "bo@bluesky.example"},
+		Plans:   []int64{plan12.ID}})
+	if err != nil {
+		return err
+	}
+	_, err = m.Create(ctx, partner.NewPartner{Type: partner.MSP,
+		Profile: partner.Profile{CompanyName: "Copycat", City: "Paris", Country: "France"},
+		Admin:   account.New{Name: "ACME.admin", FirstName: "C", LastName: "C", Email: "c@copycat.example"}})
+	step(w, `create a partner whose admin name is taken`, err)
+	for _, p := range []partner.Partner{msp, rs} {
+		fmt.Fprintf(w, "  %-20s type=%-8s status=%s tabs=%v\n", p.Profile.CompanyName, p.Type.Label(), p.Status.Label(), partner.Tabs(p.Type))
+	}
+
+	fmt.Fprintln(w, "== Licenses tab")
+	lics, err := m.AssignLicenses(ctx, msp.ID, partner.Assignment{Key: "po-2026-001", Grants: []license.Grant{
+		{Product: "Endpoint Security", UnitType: "seats", Units: 50, Kind: license.Full, Start: today, Expiry: today.AddDate(1, 0, 0)},
+		{Product: "Email Security", UnitType: "users", Units: 20, Kind: license.Trial, Start: today, Expiry: today.AddDate(0, 0, 30)},
+	}})
+	step(w, "Assign Licenses: 50 seats Full + 20 users Trial", err)
+	if err != nil {
+		return err
+	}
+	_, err = m.AssignLicenses(ctx, msp.ID, partner.Assignment{Key: "po-2026-001", Grants: []license.Grant{
+		{Product: "Endpoint Security", UnitType: "seats", Units: 50, Kind: license.Full, Start: today, Expiry: today.AddDate(1, 0, 0)},
+		{Product: "Email Security", UnitType: "users", Units: 20, Kind: license.Trial, Start: today, Expiry: today.AddDate(0, 0, 30)},
+	}})
+	step(w, "the same assignment retried (same key): no double grant", err)
+	_, err = m.SetMinimumLicenses(ctx, msp.ID, 0, 10)
+	step(w, "minimum licences threshold = 10", err)
+	bakery, _ := m.AddCustomer(ctx, msp.ID, partner.NewCustomer{Name: "Corner Bakery"})
+	dental, _ := m.AddCustomer(ctx, msp.ID, partner.NewCustomer{Name: "City Dental"})
+	_, err = m.Allocate(ctx, msp.ID, partner.Allocation{LicenseID: lics[0].ID, CustomerID: bakery.ID, Units: 30})
+	step(w, "give 30 seats to Corner Bakery", err)
+	_, err = m.Allocate(ctx, msp.ID, partner.Allocation{LicenseID: lics[0].ID, CustomerID: dental.ID, Units: 25})
+	step(w, "give 25 seats to City Dental (only 20 left)", err)
+	_, err = m.SetPoolRefill(ctx, msp.ID, 0, true)
+	step(w, "License pool refill on", err)
+	_, err = m.Allocate(ctx, msp.ID, partner.Allocation{LicenseID: lics[0].ID, CustomerID: dental.ID, Units: 25})
+	step(w, "give 25 seats to City Dental (refill tops up 5)", err)
+	_, err = m.DisableLicenses(ctx, msp.ID, []int64{lics[1].ID})
+	step(w, "Disable Licenses: the Email Security trial", err)
+	_, err = m.Allocate(ctx, msp.ID, partner.Allocation{LicenseID: lics[1].ID, CustomerID: bakery.ID, Units: 1})
+	step(w, "give a user of the disabled licence", err)
+	_, err = m.DisableLicenses(ctx, rs.ID, []int64{lics[0].ID})
+	step(w, "Disable Licenses on a Reseller", err)
+	all, _, _ := m.Licenses(ctx, msp.ID, partner.Page{})
+	for _, l := range all {
+		fmt.Fprintf(w, "  licence %d %-18s %3d/%-3d %-6s %s\n", l.ID, l.Product, l.Used, l.Units, l.UnitType, m.LicenseState(l).Label())
+	}
+
+	fmt.Fprintln(w, "== Management Licenses tab (MSP only)")
+	_, err = m.EnableRemoteManager(ctx, msp.ID, 0, serviceplan.JP)
+	step(w, "Enable Trend Micro Remote Manager for JP", err)
+	_, err = m.EnableRemoteManager(ctx, rs.ID, 0, serviceplan.JP)
+	step(w, "Enable Remote Manager on a Reseller", err)
+
+	fmt.Fprintln(w, "== Service Plans tab (Reseller only)")
+	_, err = m.AssignPlan(ctx, rs.ID, trial.ID)
+	step(w, "Assign Service Plan: trial", err)
+	err = m.RemovePlan(ctx, rs.ID, plan12.ID)
+	step(w, "Remove Service Plan: 12 months", err)
+	_, err = m.AssignPlan(ctx, msp.ID, trial.ID)
+	step(w, "Assign Service Plan on an MSP", err)
+
+	fmt.Fprintln(w, "== Accounts tab")
+	accts, _ := m.Accounts(ctx, msp.ID)
+	admin := accts[0]
+	lm, err := m.AddAccount(ctx, msp.ID, account.New{Name: "acme.licensing", FirstName: "Lee", LastName: "Roux",
+		Email: "lee@acme.example", Role: account.LicenseManager})
+	step(w, "add a License Manager", err)
+	err = m.DeleteAccount(ctx, msp.ID, admin.ID)
+	step(w, "delete the only Administrator", err)
+	_, err = m.ChangeRole(ctx, msp.ID, lm.ID, 0, account.Administrator)
+	step(w, "make the License Manager an Administrator", err)
+	_, err = m.DisableAccount(ctx, msp.ID, admin.ID, 0)
+	step(w, "disable the first Administrator (another exists)", err)
+	_, err = m.ResetPassword(ctx, msp.ID, lm.ID)
+	step(w, "reset a password", err)
+
+	fmt.Fprintln(w, "== Profile tab: Suspend")
+	msp, err = m.Suspend(ctx, msp.ID, 0)
+	step(w, "Suspend Acme Managed IT", err)
+	_, err = m.AssignLicenses(ctx, msp.ID, partner.Assignment{Grants: []license.Grant{
+		{Product: "Endpoint Security", UnitType: "seats", Units: 5, Kind: license.Full, Start: today, Expiry: today.AddDate(1, 0, 0)}}})
+	step(w, "Assign Licenses while suspended", err)
+	city := "Villeurbanne"
+	_, err = m.UpdateProfile(ctx, msp.ID, partner.ProfilePatch{City: &city})
+	step(w, "change the Profile while suspended", err)
+	_, err = m.UpdateProfile(ctx, msp.ID, partner.ProfilePatch{Version: msp.Version, City: &city})
+	step(w, "change the Profile from a stale form", err)
+	_, err = m.Reactivate(ctx, msp.ID, 0)
+	step(w, "Reactivate", err)
+
+	fmt.Fprintln(w, "== Profile tab: Cancel")
+	impact, err := m.CancelPreview(ctx, msp.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  canceling %s will hit %d customers, %d allocations, %d licences, %d accounts\n",
+		impact.Partner.Profile.CompanyName, len(impact.Customers), len(impact.Allocations), impact.Licenses, len(impact.Accounts))
+	_, err = m.Cancel(ctx, msp.ID, 0)
+	step(w, "Cancel Acme Managed IT", err)
+	_, err = m.Reactivate(ctx, msp.ID, 0)
+	step(w, "Reactivate a canceled partner", err)
+	_, err = m.UpdateProfile(ctx, msp.ID, partner.ProfilePatch{City: &city})
+	step(w, "change the Profile of a canceled partner", err)
+
+	fmt.Fprintln(w, "== Partner information banner")
+	list, _, err := m.List(ctx, partner.Filter{})
+	if err != nil {
+		return err
+	}
+	for _, p := range list {
+		fmt.Fprintf(w, "  %-20s Status: %-9s Type: %-8s Customers: %d\n", p.Profile.CompanyName, p.Status.Label(), p.Type.Label(), p.Customers)
+	}
+
+	fmt.Fprintln(w, "== Audit trail of Acme Managed IT (newest first)")
+	entries, total, err := m.Audit(ctx, msp.ID, partner.Page{Limit: 5})
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		fmt.Fprintf(w, "  %-22s %-20s %s -> %s\n", e.Action, e.Target, e.Before, e.After)
+	}
+	fmt.Fprintf(w, "  (%d entries in all)\n", total)
+	return nil
+}
