@@ -1,0 +1,669 @@
+package bunstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+
+	"github.com/partnerkit/partnerkit/account"
+	"github.com/partnerkit/partnerkit/license"
+	"github.com/partnerkit/partnerkit/partner"
+	"github.com/partnerkit/partnerkit/serviceplan"
+)
+
+var errTxDone = errors.New("bunstore: transaction already finished")
+
+// reader implements partner.Reader on a bun transaction.
+type reader struct {
+	db   bun.IDB
+	s    *Store
+	done bool
+}
+
+func (r *reader) check(ctx context.Context) error {
+	if r.done {
+		return errTxDone
+	}
+	return ctx.Err()
+}
+
+func notFound(what string, id int64) error {
+	return partner.NewError(partner.ErrNotFound, "", "%s %d does not exist", what, id)
+}
+
+// partnerSelect selects partners with their derived figures, computed by
+// correlated subqueries on indexed columns: one statement per page.
+func (r *reader) partnerSelect(rows any) *bun.SelectQuery {
+	return r.db.NewSelect().Model(rows).ColumnExpr("p.*").
+		ColumnExpr("(SELECT count(*) FROM partnerkit_customers AS c WHERE c.partner_id = p.id) AS customers").
+		ColumnExpr("(SELECT coalesce(sum(l.units), 0) FROM partnerkit_licenses AS l WHERE l.partner_id = p.id) AS units_provisioned").
+		ColumnExpr("(SELECT coalesce(sum(l.used), 0) FROM partnerkit_licenses AS l WHERE l.partner_id = p.id) AS units_used")
+}
+
+func (r *reader) Partner(ctx context.Context, id int64) (partner.Partner, error) {
+	if err := r.check(ctx); err != nil {
+		return partner.Partner{}, err
+	}
+	var row partnerRow
+	if err := r.partnerSelect(&row).Where("p.id = ?", id).Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return partner.Partner{}, notFound("partner", id)
+		}
+		return partner.Partner{}, mapErr(err)
+	}
+	return row.toPartner()
+}
+
+// likeEscaper makes a user's search text literal inside LIKE.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+func filterPartners(q *bun.SelectQuery, f partner.Filter) *bun.SelectQuery {
+	if f.Status != "" {
+		q = q.Where("p.status = ?", string(f.Status))
+	}
+	if f.Type != "" {
+		q = q.Where("p.type = ?", string(f.Type))
+	}
+	if f.Name != "" {
+		q = q.Where(`p.company_key LIKE ? ESCAPE '\'`, "%"+likeEscaper.Replace(partner.FoldName(f.Name))+"%")
+	}
+	return q
+}
+
+func window(q *bun.SelectQuery, p partner.Page) *bun.SelectQuery {
+	if p.Limit > 0 {
+		q = q.Limit(p.Limit)
+	}
+	if p.Offset > 0 {
+		q = q.Offset(p.Offset)
+	}
+	return q
+}
+
+func (r *reader) Partners(ctx context.Context, f partner.Filter) ([]partner.Partner, int, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	var rows []partnerRow
+	if err := window(filterPartners(r.partnerSelect(&rows), f), f.Page).OrderExpr("p.id ASC").Scan(ctx); err != nil {
+		return nil, 0, mapErr(err)
+	}
+	total, err := filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)), f).Count(ctx)
+	if err != nil {
+		return nil, 0, mapErr(err)
+	}
+	out := make([]partner.Partner, len(rows))
+	for i := range rows {
+		if out[i], err = rows[i].toPartner(); err != nil {
+			return nil, 0, err
+		}
+	}
+	return out, total, nil
+}
+
+// pagedCount returns the total matching q's conditions: len(rows) when
+// the page is unbounded and starts at 0, else a COUNT query.
+func pagedCount(ctx context.Context, n int, p partner.Page, count func(context.Context) (int, error)) (int, error) {
+	if p.Limit == 0 && p.Offset == 0 {
+		return n, nil
+	}
+	total, err := count(ctx)
+	return total, mapErr(err)
+}
+
+func (r *reader) License(ctx context.Context, id int64) (license.License, error) {
+	if err := r.check(ctx); err != nil {
+		return license.License{}, err
+	}
+	var row licenseRow
+	if err := r.db.NewSelect().Model(&row).Where("l.id = ?", id).Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return license.License{}, notFound("licence", id)
+		}
+		return license.License{}, mapErr(err)
+	}
+	return row.toLicense(), nil
+}
+
+func licenses(rows []licenseRow) []license.License {
+	out := make([]license.License, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toLicense()
+	}
+	return out
+}
+
+func (r *reader) Licenses(ctx context.Context, partnerID int64, p partner.Page) ([]license.License, int, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	var rows []licenseRow
+	if err := window(r.db.NewSelect().Model(&rows).Where("l.partner_id = ?", partnerID), p).OrderExpr("l.id ASC").Scan(ctx); err != nil {
+		return nil, 0, mapErr(err)
+	}
+	total, err := pagedCount(ctx, len(rows), p, r.db.NewSelect().Model((*licenseRow)(nil)).Where("l.partner_id = ?", partnerID).Count)
+	return licenses(rows), total, err
+}
+
+func (r *reader) LicensesByGrantKey(ctx context.Context, partnerID int64, key string) ([]license.License, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
+	if key == "" {
+		return nil, nil
+	}
+	var rows []licenseRow
+	err := r.db.NewSelect().Model(&rows).Where("l.partner_id = ? AND l.grant_key = ?", partnerID, key).OrderExpr("l.id ASC").Scan(ctx)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return licenses(rows), nil
+}
+
+func (r *reader) account(ctx context.Context, where string, arg any, missing func() error) (account.Account, error) {
+	if err := r.check(ctx); err != nil {
+		return account.Account{}, err
+	}
+	var row accountRow
+	if err := r.db.NewSelect().Model(&row).Where(where, arg).Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return account.Account{}, missing()
+		}
+		return account.Account{}, mapErr(err)
+	}
+	return row.toAccount(), nil
+}
+
+func (r *reader) Account(ctx context.Context, id int64) (account.Account, error) {
+	return r.account(ctx, "a.id = ?", id, func() error { return notFound("account", id) })
+}
+
+func (r *reader) AccountByName(ctx context.Context, name string) (account.Account, error) {
+	return r.account(ctx, "a.name = ?", name, func() error {
+		return partner.NewError(partner.ErrNotFound, "", "account %q does not exist", name)
+	})
+}
+
+func (r *reader) Accounts(ctx context.Context, partnerID int64) ([]account.Account, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
+	var rows []accountRow
+	if err := r.db.NewSelect().Model(&rows).Where("a.partner_id = ?", partnerID).OrderExpr("a.id ASC").Scan(ctx); err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]account.Account, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toAccount()
+	}
+	return out, nil
+}
+
+func (r *reader) Plan(ctx context.Context, id int64) (serviceplan.Plan, error) {
+	if err := r.check(ctx); err != nil {
+		return serviceplan.Plan{}, err
+	}
+	var row planRow
+	if err := r.db.NewSelect().Model(&row).Where("sp.id = ?", id).Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return serviceplan.Plan{}, notFound("service plan", id)
+		}
+		return serviceplan.Plan{}, mapErr(err)
+	}
+	return row.toPlan(), nil
+}
+
+func (r *reader) Plans(ctx context.Context) ([]serviceplan.Plan, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
+	var rows []planRow
+	if err := r.db.NewSelect().Model(&rows).OrderExpr("sp.id ASC").Scan(ctx); err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]serviceplan.Plan, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toPlan()
+	}
+	return out, nil
+}
+
+func (r *reader) AssignedPlans(ctx context.Context, partnerID int64) ([]partner.AssignedPlan, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
+	var rows []planRow
+	err := r.db.NewSelect().Model(&rows).ColumnExpr("sp.*").ColumnExpr("pa.assigned_at").
+		Join("JOIN partnerkit_plan_assignments AS pa ON pa.plan_id = sp.id").
+		Where("pa.partner_id = ?", partnerID).OrderExpr("sp.id ASC").Scan(ctx)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]partner.AssignedPlan, len(rows))
+	for i := range rows {
+		out[i] = partner.AssignedPlan{Plan: rows[i].toPlan(), AssignedAt: rows[i].AssignedAt.UTC()}
+	}
+	return out, nil
+}
+
+func (r *reader) Customer(ctx context.Context, id int64) (partner.Customer, error) {
+	if err := r.check(ctx); err != nil {
+		return partner.Customer{}, err
+	}
+	var row customerRow
+	if err := r.db.NewSelect().Model(&row).Where("c.id = ?", id).Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return partner.Customer{}, notFound("customer", id)
+		}
+		return partner.Customer{}, mapErr(err)
+	}
+	return row.toCustomer(), nil
+}
+
+func (r *reader) Customers(ctx context.Context, partnerID int64, p partner.Page) ([]partner.Customer, int, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	var rows []customerRow
+	if err := window(r.db.NewSelect().Model(&rows).Where("c.partner_id = ?", partnerID), p).OrderExpr("c.id ASC").Scan(ctx); err != nil {
+		return nil, 0, mapErr(err)
+	}
+	total, err := pagedCount(ctx, len(rows), p, r.db.NewSelect().Model((*customerRow)(nil)).Where("c.partner_id = ?", partnerID).Count)
+	out := make([]partner.Customer, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toCustomer()
+	}
+	return out, total, err
+}
+
+func (r *reader) Allocation(ctx context.Context, id int64) (license.Allocation, error) {
+	if err := r.check(ctx); err != nil {
+		return license.Allocation{}, err
+	}
+	var row allocationRow
+	if err := r.db.NewSelect().Model(&row).Where("al.id = ?", id).Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return license.Allocation{}, notFound("allocation", id)
+		}
+		return license.Allocation{}, mapErr(err)
+	}
+	return row.toAllocation(), nil
+}
+
+func (r *reader) Allocations(ctx context.Context, f partner.AllocationFilter) ([]license.Allocation, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
+	if f.PartnerID == 0 && f.LicenseID == 0 && f.CustomerID == 0 {
+		return nil, partner.NewError(partner.ErrInvalid, "allocation filter", "needs a partner, licence or customer")
+	}
+	var rows []allocationRow
+	q := r.db.NewSelect().Model(&rows)
+	if f.PartnerID != 0 {
+		q = q.Where("al.partner_id = ?", f.PartnerID)
+	}
+	if f.LicenseID != 0 {
+		q = q.Where("al.license_id = ?", f.LicenseID)
+	}
+	if f.CustomerID != 0 {
+		q = q.Where("al.customer_id = ?", f.CustomerID)
+	}
+	if err := q.OrderExpr("al.id ASC").Scan(ctx); err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]license.Allocation, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toAllocation()
+	}
+	return out, nil
+}
+
+func auditWhere(q *bun.SelectQuery, partnerID int64) *bun.SelectQuery {
+	if partnerID == 0 {
+		return q.Where("au.partner_id IS NULL")
+	}
+	return q.Where("au.partner_id = ?", partnerID)
+}
+
+func (r *reader) Audit(ctx context.Context, partnerID int64, p partner.Page) ([]partner.AuditEntry, int, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	var rows []auditRow
+	if err := window(auditWhere(r.db.NewSelect().Model(&rows), partnerID), p).OrderExpr("au.id DESC").Scan(ctx); err != nil {
+		return nil, 0, mapErr(err)
+	}
+	total, err := pagedCount(ctx, len(rows), p, auditWhere(r.db.NewSelect().Model((*auditRow)(nil)), partnerID).Count)
+	out := make([]partner.AuditEntry, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toEntry()
+	}
+	return out, total, err
+}
+
+// txn implements partner.Tx.
+type txn struct {
+	reader
+}
+
+func (t *txn) LockPartner(ctx context.Context, id int64) (partner.Partner, error) {
+	if err := t.check(ctx); err != nil {
+		return partner.Partner{}, err
+	}
+	if t.s.name == dialect.PG {
+		// SQLite's BEGIN IMMEDIATE already holds the database's write lock.
+		var got []int64
+		if err := t.db.NewRaw("SELECT id FROM partnerkit_partners WHERE id = ? FOR UPDATE", id).Scan(ctx, &got); err != nil {
+			return partner.Partner{}, mapErr(err)
+		}
+		if len(got) == 0 {
+			return partner.Partner{}, notFound("partner", id)
+		}
+	}
+	return t.Partner(ctx, id)
+}
+
+// versioned runs a conditional UPDATE ("... AND version = ?") and, when it
+// touched no row, tells a missing record from a stale version.
+func (t *txn) versioned(ctx context.Context, q *bun.UpdateQuery, table string, id, version int64, what string) error {
+	res, err := q.Where("id = ?", id).Where("version = ?", version).Exec(ctx)
+	if err != nil {
+		return mapErr(err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return mapErr(err)
+	}
+	cur, err := t.version(ctx, table, id)
+	if err != nil {
+		return err
+	}
+	if cur < 0 {
+		return notFound(what, id)
+	}
+	return partner.NewError(partner.ErrConflict, "", "%s %d is at version %d, not %d", what, id, cur, version)
+}
+
+// version returns a record's version, or -1 when there is no record.
+func (t *txn) version(ctx context.Context, table string, id int64) (int64, error) {
+	var vs []int64
+	if err := t.db.NewSelect().Table(table).Column("version").Where("id = ?", id).Scan(ctx, &vs); err != nil {
+		return 0, mapErr(err)
+	}
+	if len(vs) == 0 {
+		return -1, nil
+	}
+	return vs[0], nil
+}
+
+func (t *txn) CreatePartner(ctx context.Context, p *partner.Partner) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	p.Version = 1
+	row, err := toPartnerRow(p)
+	if err != nil {
+		return err
+	}
+	row.ID = 0
+	if _, err := t.db.NewInsert().Model(row).Exec(ctx); err != nil {
+		return mapErr(err)
+	}
+	p.ID = row.ID
+	return nil
+}
+
+func (t *txn) UpdatePartner(ctx context.Context, p *partner.Partner) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	row, err := toPartnerRow(p)
+	if err != nil {
+		return err
+	}
+	row.Version = p.Version + 1
+	q := t.db.NewUpdate().Model(row).ExcludeColumn("id", "created_at")
+	if err := t.versioned(ctx, q, "partnerkit_partners", p.ID, p.Version, "partner"); err != nil {
+		return err
+	}
+	p.Version++
+	return nil
+}
+
+func (t *txn) CreateLicense(ctx context.Context, l *license.License) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	if l.Used < 0 || l.Used > l.Units {
+		return partner.NewError(partner.ErrInvalid, "used units", "must be between 0 and the provisioned units")
+	}
+	row := toLicenseRow(l)
+	row.ID, row.Version = 0, 1
+	if _, err := t.db.NewInsert().Model(row).Exec(ctx); err != nil {
+		return mapErr(err)
+	}
+	l.ID, l.Version = row.ID, 1
+	return nil
+}
+
+func (t *txn) UpdateLicense(ctx context.Context, l *license.License) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	cur, err := t.License(ctx, l.ID)
+	if err != nil {
+		return err
+	}
+	if cur.Version == l.Version && l.Units < cur.Used {
+		return partner.NewError(partner.ErrInsufficientUnits, "units", "cannot drop below the %d units in use", cur.Used)
+	}
+	row := toLicenseRow(l)
+	row.Version = l.Version + 1
+	q := t.db.NewUpdate().Model(row).Column("units", "expiry_at", "disabled", "disabled_at", "updated_at", "version")
+	if err := t.versioned(ctx, q, "partnerkit_licenses", l.ID, l.Version, "licence"); err != nil {
+		return err
+	}
+	*l, err = t.License(ctx, l.ID)
+	return err
+}
+
+func (t *txn) AdjustUsed(ctx context.Context, licenseID, delta int64) (license.License, error) {
+	if err := t.check(ctx); err != nil {
+		return license.License{}, err
+	}
+	// The one conditional step: its affected-row count decides.
+	var row licenseRow
+	res, err := t.db.NewUpdate().Model(&row).Set("used = used + ?", delta).
+		Where("id = ?", licenseID).Where("used + ? <= units", delta).Where("used + ? >= 0", delta).
+		Returning("*").Exec(ctx)
+	if err != nil {
+		return license.License{}, mapErr(err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return row.toLicense(), nil
+	}
+	cur, err := t.License(ctx, licenseID)
+	if err != nil {
+		return cur, err
+	}
+	if delta > 0 {
+		return cur, partner.NewError(partner.ErrInsufficientUnits, "units", "%d requested, %d remaining", delta, cur.Remaining())
+	}
+	return cur, partner.NewError(partner.ErrConflict, "units", "cannot release %d units, only %d in use", -delta, cur.Used)
+}
+
+func (t *txn) ExpireLicenses(ctx context.Context, partnerID int64, at time.Time) (int, error) {
+	if err := t.check(ctx); err != nil {
+		return 0, err
+	}
+	at = at.UTC()
+	res, err := t.db.NewUpdate().Model((*licenseRow)(nil)).
+		Set("expiry_at = ?", at).Set("updated_at = ?", at).Set("version = version + 1").
+		Where("partner_id = ?", partnerID).Where("expiry_at > ?", at).Exec(ctx)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), mapErr(err)
+}
+
+func (t *txn) CreateAccount(ctx context.Context, a *account.Account) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	row := toAccountRow(a)
+	row.ID, row.Version = 0, 1
+	if _, err := t.db.NewInsert().Model(row).Exec(ctx); err != nil {
+		return mapErr(err)
+	}
+	a.ID, a.Version = row.ID, 1
+	return nil
+}
+
+func (t *txn) UpdateAccount(ctx context.Context, a *account.Account) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	row := toAccountRow(a)
+	row.Version = a.Version + 1
+	q := t.db.NewUpdate().Model(row).Column("first_name", "last_name", "email", "role", "enabled", "password_reset_at", "updated_at", "version")
+	if err := t.versioned(ctx, q, "partnerkit_accounts", a.ID, a.Version, "account"); err != nil {
+		return err
+	}
+	var err error
+	*a, err = t.Account(ctx, a.ID)
+	return err
+}
+
+// deleteByID deletes one row and reports ErrNotFound when there was none.
+func (t *txn) deleteByID(ctx context.Context, model any, alias string, id int64, what string) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	res, err := t.db.NewDelete().Model(model).Where(alias+".id = ?", id).Exec(ctx)
+	if err != nil {
+		return mapErr(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound(what, id)
+	}
+	return nil
+}
+
+func (t *txn) DeleteAccount(ctx context.Context, id int64) error {
+	return t.deleteByID(ctx, (*accountRow)(nil), "a", id, "account")
+}
+
+func (t *txn) DisableAccounts(ctx context.Context, partnerID int64, at time.Time) (int, error) {
+	if err := t.check(ctx); err != nil {
+		return 0, err
+	}
+	res, err := t.db.NewUpdate().Model((*accountRow)(nil)).
+		Set("enabled = ?", false).Set("updated_at = ?", at.UTC()).Set("version = version + 1").
+		Where("partner_id = ?", partnerID).Where("enabled = ?", true).Exec(ctx)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), mapErr(err)
+}
+
+func (t *txn) CreatePlan(ctx context.Context, p *serviceplan.Plan) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	row := toPlanRow(p)
+	row.ID, row.Version = 0, 1
+	if _, err := t.db.NewInsert().Model(row).Exec(ctx); err != nil {
+		return mapErr(err)
+	}
+	p.ID, p.Version = row.ID, 1
+	return nil
+}
+
+func (t *txn) UpdatePlan(ctx context.Context, p *serviceplan.Plan) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	row := toPlanRow(p)
+	row.Version = p.Version + 1
+	q := t.db.NewUpdate().Model(row).ExcludeColumn("id", "created_at")
+	if err := t.versioned(ctx, q, "partnerkit_plans", p.ID, p.Version, "service plan"); err != nil {
+		return err
+	}
+	p.Version++
+	return nil
+}
+
+func (t *txn) AssignPlan(ctx context.Context, a serviceplan.Assignment) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	row := &assignmentRow{PartnerID: a.PartnerID, PlanID: a.PlanID, AssignedAt: a.AssignedAt.UTC()}
+	if _, err := t.db.NewInsert().Model(row).Exec(ctx); err != nil {
+		return mapErr(err)
+	}
+	return nil
+}
+
+func (t *txn) UnassignPlan(ctx context.Context, partnerID, planID int64) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	res, err := t.db.NewDelete().Model((*assignmentRow)(nil)).Where("partner_id = ? AND plan_id = ?", partnerID, planID).Exec(ctx)
+	if err != nil {
+		return mapErr(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return partner.NewError(partner.ErrNotFound, "", "service plan %d is not assigned to partner %d", planID, partnerID)
+	}
+	return nil
+}
+
+func (t *txn) CreateCustomer(ctx context.Context, c *partner.Customer) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	row := &customerRow{PartnerID: c.PartnerID, Name: c.Name, Email: c.Email, CreatedAt: c.CreatedAt.UTC()}
+	if _, err := t.db.NewInsert().Model(row).Exec(ctx); err != nil {
+		return mapErr(err)
+	}
+	c.ID = row.ID
+	return nil
+}
+
+func (t *txn) CreateAllocation(ctx context.Context, a *license.Allocation) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	row := &allocationRow{LicenseID: a.LicenseID, PartnerID: a.PartnerID, CustomerID: a.CustomerID, Units: a.Units, CreatedAt: a.CreatedAt.UTC()}
+	if _, err := t.db.NewInsert().Model(row).Exec(ctx); err != nil {
+		return mapErr(err)
+	}
+	a.ID = row.ID
+	return nil
+}
+
+func (t *txn) DeleteAllocation(ctx context.Context, id int64) error {
+	return t.deleteByID(ctx, (*allocationRow)(nil), "al", id, "allocation")
+}
+
+func (t *txn) AppendAudit(ctx context.Context, e *partner.AuditEntry) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	row := &auditRow{PartnerID: e.PartnerID, Actor: e.Actor, Action: string(e.Action), Target: e.Target,
+		Before: e.Before, After: e.After, At: e.At.UTC()}
+	if _, err := t.db.NewInsert().Model(row).Exec(ctx); err != nil {
+		return mapErr(err)
+	}
+	e.ID = row.ID
+	return nil
+}
