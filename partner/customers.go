@@ -95,48 +95,58 @@ func (m *Manager) Allocate(ctx context.Context, partnerID int64, in Allocation) 
 	}
 	var out license.Allocation
 	err := m.partnerChange(ctx, partnerID, OpAllocateUnits, 0, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
-		l, err := partnerLicense(ctx, tx, p.ID, in.LicenseID)
-		if err != nil {
-			return err
-		}
-		cu, err := tx.Customer(ctx, in.CustomerID)
-		if err == nil && cu.PartnerID != p.ID {
-			err = NewError(ErrNotFound, "", "customer %d does not exist for partner %d", in.CustomerID, p.ID)
-		}
-		if err != nil {
-			return err
-		}
+		// Take the units first, in the store's one conditional step, then
+		// check the licence it returns: a failed check returns an error,
+		// which rolls the whole change back. The happy path costs no read.
+		l, err := tx.AdjustUsed(ctx, in.LicenseID, in.Units)
 		switch {
-		case l.Disabled:
-			return NewError(ErrLicenseDisabled, "license", "licence %d is disabled and cannot be given to additional customers", l.ID)
-		case !c.at.Before(l.Expiry):
-			return NewError(ErrLicenseExpired, "license", "licence %d expired on %s", l.ID, l.Expiry.Format(time.DateOnly))
-		case c.at.Before(l.Start):
-			return NewError(ErrLicenseNotStarted, "license", "licence %d starts on %s", l.ID, l.Start.Format(time.DateOnly))
+		case err == nil:
+			err = usable(l, p.ID, c.at)
+		case errIs(err, ErrInsufficientUnits) || errIs(err, ErrNotFound):
+			// Report the licence's own problem first; refill if allowed.
+			cur, rerr := partnerLicense(ctx, tx, p.ID, in.LicenseID)
+			if rerr == nil {
+				rerr = usable(cur, p.ID, c.at)
+			}
+			if rerr != nil {
+				return rerr
+			}
+			if p.PoolRefill {
+				l, err = m.refill(ctx, tx, c, in.LicenseID, in.Units)
+			}
 		}
-		poolBefore, err := poolRemaining(ctx, tx, *p, l, c.at)
 		if err != nil {
 			return err
 		}
-		after, err := tx.AdjustUsed(ctx, l.ID, in.Units)
-		if errIs(err, ErrInsufficientUnits) && p.PoolRefill {
-			after, err = m.refill(ctx, tx, c, l.ID, in.Units)
-		}
-		if err != nil {
-			return err
-		}
-		a := license.Allocation{LicenseID: l.ID, PartnerID: p.ID, CustomerID: cu.ID, Units: in.Units, CreatedAt: c.at}
+		a := license.Allocation{LicenseID: l.ID, PartnerID: p.ID, CustomerID: in.CustomerID, Units: in.Units, CreatedAt: c.at}
 		if err := tx.CreateAllocation(ctx, &a); err != nil {
 			return err
 		}
 		out = a
 		if err := c.record(ctx, tx, p.ID, OpAllocateUnits, fmt.Sprintf("allocation %d", a.ID),
-			summary("license", l.ID, "used", l.Used), summary("license", l.ID, "used", after.Used, "customer", cu.Name, "units", a.Units)); err != nil {
+			summary("license", l.ID, "used", l.Used-a.Units),
+			summary("license", l.ID, "used", l.Used, "customer", a.CustomerID, "units", a.Units)); err != nil {
 			return err
 		}
-		return m.warnLowPool(ctx, tx, c, *p, l, poolBefore)
+		return m.warnLowPool(ctx, tx, c, *p, l, in.Units)
 	})
 	return out, err
+}
+
+// usable checks that l is a licence of the partner that can be given to
+// additional customers at now.
+func usable(l license.License, partnerID int64, now time.Time) error {
+	switch {
+	case l.PartnerID != partnerID:
+		return NewError(ErrNotFound, "", "licence %d does not exist for partner %d", l.ID, partnerID)
+	case l.Disabled:
+		return NewError(ErrLicenseDisabled, "license", "licence %d is disabled and cannot be given to additional customers", l.ID)
+	case !now.Before(l.Expiry):
+		return NewError(ErrLicenseExpired, "license", "licence %d expired on %s", l.ID, l.Expiry.Format(time.DateOnly))
+	case now.Before(l.Start):
+		return NewError(ErrLicenseNotStarted, "license", "licence %d starts on %s", l.ID, l.Start.Format(time.DateOnly))
+	}
+	return nil
 }
 
 // refill grows a short licence by its shortfall, then allocates.
@@ -162,37 +172,27 @@ func (m *Manager) refill(ctx context.Context, tx Tx, c *changes, licenseID, unit
 	return tx.AdjustUsed(ctx, l.ID, units)
 }
 
-// poolRemaining is the remaining units of the pool of l, or -1 when the
-// partner has no threshold (nothing to warn about).
-func poolRemaining(ctx context.Context, r Reader, p Partner, l license.License, now time.Time) (int64, error) {
+// warnLowPool raises EventPoolBelowMinimum when taking units from the
+// pool of l has just made it fall below the partner's threshold. It reads
+// the pool only when the partner has a threshold.
+func (m *Manager) warnLowPool(ctx context.Context, tx Tx, c *changes, p Partner, l license.License, taken int64) error {
 	if p.MinimumLicenses == 0 {
-		return -1, nil
+		return nil
 	}
-	lics, _, err := r.Licenses(ctx, p.ID, Page{})
+	lics, _, err := tx.Licenses(ctx, p.ID, Page{})
 	if err != nil {
-		return 0, err
-	}
-	for _, pool := range poolsOf(lics, p.MinimumLicenses, now) {
-		if pool.Product == l.Product && pool.UnitType == l.UnitType {
-			return pool.Remaining, nil
-		}
-	}
-	return 0, nil
-}
-
-// warnLowPool raises EventPoolBelowMinimum when the pool of l has just
-// fallen below the partner's threshold.
-func (m *Manager) warnLowPool(ctx context.Context, tx Tx, c *changes, p Partner, l license.License, before int64) error {
-	if before < 0 || before < p.MinimumLicenses {
-		return nil // no threshold, or already low before
-	}
-	after, err := poolRemaining(ctx, tx, p, l, c.at)
-	if err != nil || after >= p.MinimumLicenses {
 		return err
 	}
-	c.emit(EventPoolBelowMinimum, AuditEntry{PartnerID: p.ID, Actor: c.actor, Action: OpAllocateUnits,
-		Target: Pool{Product: l.Product, UnitType: l.UnitType}.Name(),
-		Before: summary("remaining", before), After: summary("remaining", after, "minimum", p.MinimumLicenses), At: c.at})
+	for _, pool := range poolsOf(lics, p.MinimumLicenses, c.at) {
+		if pool.Product != l.Product || pool.UnitType != l.UnitType {
+			continue
+		}
+		if before := pool.Remaining + taken; pool.Low && before >= p.MinimumLicenses {
+			c.emit(EventPoolBelowMinimum, AuditEntry{PartnerID: p.ID, Actor: c.actor, Action: OpAllocateUnits,
+				Target: pool.Name(), Before: summary("remaining", before),
+				After: summary("remaining", pool.Remaining, "minimum", p.MinimumLicenses), At: c.at})
+		}
+	}
 	return nil
 }
 

@@ -13,18 +13,15 @@ import (
 // SetPoolRefill turns License pool refill on or off (see Allocate for
 // what it lets the partner do).
 func (m *Manager) SetPoolRefill(ctx context.Context, id, version int64, on bool) (Partner, error) {
-	var out Partner
-	err := m.partnerChange(ctx, id, OpSetPoolRefill, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+	return m.partnerUpdate(ctx, id, OpSetPoolRefill, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
 		before := p.PoolRefill
 		p.PoolRefill, p.UpdatedAt = on, c.at
 		if err := tx.UpdatePartner(ctx, p); err != nil {
 			return err
 		}
-		out = *p
 		return c.record(ctx, tx, p.ID, OpSetPoolRefill, fmt.Sprintf("partner %d", p.ID),
 			summary("pool refill", before), summary("pool refill", on))
 	})
-	return out, err
 }
 
 // SetMinimumLicenses sets the low-stock threshold of the partner's pools
@@ -34,14 +31,12 @@ func (m *Manager) SetMinimumLicenses(ctx context.Context, id, version, n int64) 
 	if n < 0 || n > MaxMinimumPool {
 		return Partner{}, withOp(OpSetMinimumLicenses, invalidf("minimum licenses", "must be 0 to %d (got %d)", MaxMinimumPool, n))
 	}
-	var out Partner
-	err := m.partnerChange(ctx, id, OpSetMinimumLicenses, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+	return m.partnerUpdate(ctx, id, OpSetMinimumLicenses, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
 		before := p.MinimumLicenses
 		p.MinimumLicenses, p.UpdatedAt = n, c.at
 		if err := tx.UpdatePartner(ctx, p); err != nil {
 			return err
 		}
-		out = *p
 		if err := c.record(ctx, tx, p.ID, OpSetMinimumLicenses, fmt.Sprintf("partner %d", p.ID),
 			summary("minimum licenses", before), summary("minimum licenses", n)); err != nil {
 			return err
@@ -58,7 +53,6 @@ func (m *Manager) SetMinimumLicenses(ctx context.Context, id, version, n int64) 
 		}
 		return nil
 	})
-	return out, err
 }
 
 // Assignment is the Assign Licenses form: one or more grants made
@@ -317,9 +311,7 @@ func (m *Manager) setRemoteManager(ctx context.Context, id, version int64, dc Da
 		return Partner{}, withOp(op, err)
 	}
 	dc = set[0]
-	var out Partner
-	err = m.partnerChange(ctx, id, op, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
-		out = *p
+	return m.partnerUpdate(ctx, id, op, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
 		if p.HasRemoteManager(dc) == on {
 			return nil
 		}
@@ -337,9 +329,7 @@ func (m *Manager) setRemoteManager(ctx context.Context, id, version int64, dc Da
 		if err := tx.UpdatePartner(ctx, p); err != nil {
 			return err
 		}
-		out = *p
 		return c.record(ctx, tx, p.ID, op, "remote manager "+string(dc), summary("data centers", before),
 			summary("data centers", fmt.Sprint(p.RemoteManager)))
 	})
-	return out, err
 }

@@ -207,6 +207,22 @@ func (m *Manager) partnerChange(ctx context.Context, id int64, op Operation, ver
 	})
 }
 
+// partnerUpdate is partnerChange for operations that return the partner:
+// after fn it reads the partner back with its derived figures.
+func (m *Manager) partnerUpdate(ctx context.Context, id int64, op Operation, version int64,
+	fn func(ctx context.Context, tx Tx, p *Partner, c *changes) error) (Partner, error) {
+	var out Partner
+	err := m.partnerChange(ctx, id, op, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+		if err := fn(ctx, tx, p, c); err != nil {
+			return err
+		}
+		var err error
+		out, err = tx.Partner(ctx, p.ID)
+		return err
+	})
+	return out, err
+}
+
 func expectVersion(what string, want, have int64) error {
 	if want != 0 && want != have {
 		return NewError(ErrConflict, "", "the %s was changed by someone else (version %d, you had %d): reload and try again", what, have, want)

@@ -420,7 +420,14 @@ func (tx *memTx) nextID(table string) int64 {
 }
 
 func (tx *memTx) LockPartner(ctx context.Context, id int64) (Partner, error) {
-	return tx.Partner(ctx, id) // writers are already serialized
+	if err := tx.check(ctx); err != nil {
+		return Partner{}, err
+	}
+	p, ok := tx.s.partners[id] // writers are already serialized
+	if !ok {
+		return Partner{}, notFound("partner", id)
+	}
+	return clonePartner(p), nil
 }
 
 func (tx *memTx) CreatePartner(ctx context.Context, p *Partner) error {
@@ -697,11 +704,11 @@ func (tx *memTx) CreateAllocation(ctx context.Context, a *license.Allocation) er
 	if err := tx.check(ctx); err != nil {
 		return err
 	}
-	if _, ok := tx.s.licenses[a.LicenseID]; !ok {
-		return notFound("licence", a.LicenseID)
+	if l, ok := tx.s.licenses[a.LicenseID]; !ok || l.PartnerID != a.PartnerID {
+		return NewError(ErrNotFound, "", "licence %d does not exist for partner %d", a.LicenseID, a.PartnerID)
 	}
-	if _, ok := tx.s.customers[a.CustomerID]; !ok {
-		return notFound("customer", a.CustomerID)
+	if c, ok := tx.s.customers[a.CustomerID]; !ok || c.PartnerID != a.PartnerID {
+		return NewError(ErrNotFound, "", "customer %d does not exist for partner %d", a.CustomerID, a.PartnerID)
 	}
 	a.ID = tx.nextID("allocation")
 	put(tx, tx.s.allocations, a.ID, *a)

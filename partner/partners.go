@@ -179,8 +179,7 @@ type ProfilePatch struct {
 // UpdateProfile changes the partner's company details and contacts. It is
 // allowed for Active and Suspended partners.
 func (m *Manager) UpdateProfile(ctx context.Context, id int64, patch ProfilePatch) (Partner, error) {
-	var out Partner
-	err := m.partnerChange(ctx, id, OpUpdateProfile, patch.Version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+	return m.partnerUpdate(ctx, id, OpUpdateProfile, patch.Version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
 		before := p.Profile
 		next := p.Profile
 		next.Contacts = slices.Clone(next.Contacts)
@@ -206,13 +205,8 @@ func (m *Manager) UpdateProfile(ctx context.Context, id int64, patch ProfilePatc
 			return err
 		}
 		b, a := profileDiff(before, next)
-		if err := c.record(ctx, tx, p.ID, OpUpdateProfile, fmt.Sprintf("partner %d", p.ID), b, a); err != nil {
-			return err
-		}
-		out = *p
-		return nil
+		return c.record(ctx, tx, p.ID, OpUpdateProfile, fmt.Sprintf("partner %d", p.ID), b, a)
 	})
-	return out, err
 }
 
 func profileDiff(a, b Profile) (before, after string) {
@@ -243,20 +237,14 @@ func (m *Manager) Reactivate(ctx context.Context, id, version int64) (Partner, e
 }
 
 func (m *Manager) setStatus(ctx context.Context, id, version int64, op Operation, to Status) (Partner, error) {
-	var out Partner
-	err := m.partnerChange(ctx, id, op, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+	return m.partnerUpdate(ctx, id, op, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
 		from := p.Status
 		p.Status, p.UpdatedAt = to, c.at
 		if err := tx.UpdatePartner(ctx, p); err != nil {
 			return err
 		}
-		if err := c.record(ctx, tx, p.ID, op, fmt.Sprintf("partner %d", p.ID), summary("status", from), summary("status", to)); err != nil {
-			return err
-		}
-		out = *p
-		return nil
+		return c.record(ctx, tx, p.ID, op, fmt.Sprintf("partner %d", p.ID), summary("status", from), summary("status", to))
 	})
-	return out, err
 }
 
 // Cancel ends the partnership for good. In the same transaction it moves
@@ -265,8 +253,7 @@ func (m *Manager) setStatus(ctx context.Context, id, version int64, op Operation
 // expire on that date — and disables every account of the partner. A
 // Canceled partner can never be changed again. See CancelPreview.
 func (m *Manager) Cancel(ctx context.Context, id, version int64) (Partner, error) {
-	var out Partner
-	err := m.partnerChange(ctx, id, OpCancel, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+	return m.partnerUpdate(ctx, id, OpCancel, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
 		from := p.Status
 		p.Status, p.CanceledAt, p.UpdatedAt = Canceled, c.at, c.at
 		if err := tx.UpdatePartner(ctx, p); err != nil {
@@ -281,13 +268,8 @@ func (m *Manager) Cancel(ctx context.Context, id, version int64) (Partner, error
 			return err
 		}
 		after := summary("status", Canceled, "licenses expired", expired, "accounts disabled", disabled)
-		if err := c.record(ctx, tx, p.ID, OpCancel, fmt.Sprintf("partner %d", p.ID), summary("status", from), after); err != nil {
-			return err
-		}
-		out = *p
-		return nil
+		return c.record(ctx, tx, p.ID, OpCancel, fmt.Sprintf("partner %d", p.ID), summary("status", from), after)
 	})
-	return out, err
 }
 
 // CancelPreview tells what Cancel would hit now: the customers, their

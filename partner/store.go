@@ -88,10 +88,12 @@ type Reader interface {
 type Tx interface {
 	Reader
 
-	// LockPartner reads the partner, as Partner does, and keeps any other
-	// transaction from changing it, or anything of it, until this one
-	// ends. The Manager calls it first in every partner-scoped change, so
-	// checks such as "last administrator" cannot race.
+	// LockPartner reads the partner's stored fields (its derived fields
+	// stay zero: a change does not need them, and they cost a query) and
+	// keeps any other transaction from changing the partner, or anything
+	// of it, until this one ends. The Manager calls it first in every
+	// partner-scoped change, so checks such as "last administrator"
+	// cannot race.
 	LockPartner(ctx context.Context, id int64) (Partner, error)
 	CreatePartner(ctx context.Context, p *Partner) error
 	// UpdatePartner stores every stored field of p (not the derived ones).
@@ -128,6 +130,9 @@ type Tx interface {
 	UnassignPlan(ctx context.Context, partnerID, planID int64) error
 
 	CreateCustomer(ctx context.Context, c *Customer) error
+	// CreateAllocation records a; it fails with ErrNotFound, writing
+	// nothing, when the licence or the customer does not exist or does
+	// not belong to a.PartnerID.
 	CreateAllocation(ctx context.Context, a *license.Allocation) error
 	DeleteAllocation(ctx context.Context, id int64) error
 

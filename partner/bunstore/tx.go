@@ -89,8 +89,11 @@ func (r *reader) Partners(ctx context.Context, f partner.Filter) ([]partner.Part
 	if err := r.check(ctx); err != nil {
 		return nil, 0, err
 	}
+	// The page's ids come first, from the filter's index, so the derived
+	// figures are computed for the page's rows only.
+	ids := window(filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)).Column("p.id"), f), f.Page).OrderExpr("p.id ASC")
 	var rows []partnerRow
-	if err := window(filterPartners(r.partnerSelect(&rows), f), f.Page).OrderExpr("p.id ASC").Scan(ctx); err != nil {
+	if err := r.partnerSelect(&rows).Where("p.id IN (?)", ids).OrderExpr("p.id ASC").Scan(ctx); err != nil {
 		return nil, 0, mapErr(err)
 	}
 	total, err := filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)), f).Count(ctx)
@@ -358,17 +361,18 @@ func (t *txn) LockPartner(ctx context.Context, id int64) (partner.Partner, error
 	if err := t.check(ctx); err != nil {
 		return partner.Partner{}, err
 	}
+	var row partnerRow
+	q := t.db.NewSelect().Model(&row).Where("p.id = ?", id)
 	if t.s.name == dialect.PG {
-		// SQLite's BEGIN IMMEDIATE already holds the database's write lock.
-		var got []int64
-		if err := t.db.NewRaw("SELECT id FROM partnerkit_partners WHERE id = ? FOR UPDATE", id).Scan(ctx, &got); err != nil {
-			return partner.Partner{}, mapErr(err)
-		}
-		if len(got) == 0 {
+		q = q.For("UPDATE") // SQLite's BEGIN IMMEDIATE already holds the write lock
+	}
+	if err := q.Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
 			return partner.Partner{}, notFound("partner", id)
 		}
+		return partner.Partner{}, mapErr(err)
 	}
-	return t.Partner(ctx, id)
+	return row.toPartner()
 }
 
 // versioned runs a conditional UPDATE ("... AND version = ?") and, when it
@@ -643,11 +647,22 @@ func (t *txn) CreateAllocation(ctx context.Context, a *license.Allocation) error
 	if err := t.check(ctx); err != nil {
 		return err
 	}
-	row := &allocationRow{LicenseID: a.LicenseID, PartnerID: a.PartnerID, CustomerID: a.CustomerID, Units: a.Units, CreatedAt: a.CreatedAt.UTC()}
-	if _, err := t.db.NewInsert().Model(row).Exec(ctx); err != nil {
+	// One statement that writes only when the licence and the customer
+	// are the partner's.
+	var ids []int64
+	err := t.db.NewRaw(`INSERT INTO partnerkit_allocations (license_id, partner_id, customer_id, units, created_at)
+		SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM partnerkit_licenses WHERE id = ? AND partner_id = ?)
+		AND EXISTS (SELECT 1 FROM partnerkit_customers WHERE id = ? AND partner_id = ?) RETURNING id`,
+		a.LicenseID, a.PartnerID, a.CustomerID, a.Units, a.CreatedAt.UTC(),
+		a.LicenseID, a.PartnerID, a.CustomerID, a.PartnerID).Scan(ctx, &ids)
+	if err != nil {
 		return mapErr(err)
 	}
-	a.ID = row.ID
+	if len(ids) == 0 {
+		return partner.NewError(partner.ErrNotFound, "", "licence %d or customer %d does not exist for partner %d",
+			a.LicenseID, a.CustomerID, a.PartnerID)
+	}
+	a.ID = ids[0]
 	return nil
 }
 

@@ -282,6 +282,11 @@ func testDerivedCounts(t *testing.T, s partner.Store) {
 		_, err := tx.AdjustUsed(ctx, l1.ID, 4)
 		return err
 	})
+	update(t, s, func(tx partner.Tx) error {
+		locked, err := tx.LockPartner(ctx, p.ID)
+		require.Zero(t, locked.Customers+int(locked.UnitsProvisioned+locked.UnitsUsed), "LockPartner leaves the derived figures zero")
+		return err
+	})
 	var got partner.Partner
 	var listed []partner.Partner
 	view(t, s, func(r partner.Reader) (err error) {
@@ -640,6 +645,16 @@ func testCustomersAllocations(t *testing.T, s partner.Store) {
 		require.Empty(t, cmp.Diff(allocs[1], one))
 		return nil
 	})
+	err := s.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
+		a := license.Allocation{LicenseID: l1.ID, PartnerID: p.ID, CustomerID: cq.ID, Units: 1, CreatedAt: T0}
+		return tx.CreateAllocation(ctx, &a)
+	})
+	requireKind(t, err, partner.ErrNotFound, "")
+	err = s.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
+		a := license.Allocation{LicenseID: lq.ID, PartnerID: p.ID, CustomerID: c1.ID, Units: 1, CreatedAt: T0}
+		return tx.CreateAllocation(ctx, &a)
+	})
+	requireKind(t, err, partner.ErrNotFound, "")
 	update(t, s, func(tx partner.Tx) error { return tx.DeleteAllocation(ctx, allocs[0].ID) })
 	view(t, s, func(r partner.Reader) error {
 		got, err := r.Allocations(ctx, partner.AllocationFilter{PartnerID: p.ID})

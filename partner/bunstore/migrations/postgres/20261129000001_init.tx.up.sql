@@ -122,6 +122,10 @@ CREATE TABLE IF NOT EXISTS partnerkit_audit (
 
 --bun:split
 
+CREATE INDEX IF NOT EXISTS partnerkit_partners_status ON partnerkit_partners (status, id)
+
+--bun:split
+
 CREATE INDEX IF NOT EXISTS partnerkit_partners_status_type ON partnerkit_partners (status, type, id)
 
 --bun:split
