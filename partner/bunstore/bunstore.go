@@ -156,6 +156,15 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
+// AddQueryHook adds a bun query hook (tracing, metrics, query counting)
+// to every database the store uses.
+func (s *Store) AddQueryHook(h bun.QueryHook) {
+	s.db.AddQueryHook(h)
+	if s.reads != s.db {
+		s.reads.AddQueryHook(h)
+	}
+}
+
 // DB returns the bun database the store writes through.
 func (s *Store) DB() *bun.DB { return s.db }
 
