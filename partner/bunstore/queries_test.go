@@ -22,8 +22,10 @@ import (
 // queryCounter is a bun query hook counting the statements run.
 type queryCounter struct{ n atomic.Int64 }
 
-func (q *queryCounter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
-func (q *queryCounter) AfterQuery(_ context.Context, _ *bun.QueryEvent)                    { q.n.Add(1) }
+func (q *queryCounter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
+	return ctx
+}
+func (q *queryCounter) AfterQuery(_ context.Context, _ *bun.QueryEvent) { q.n.Add(1) }
 
 // populate makes n partners, the first a Reseller with n of everything:
 // licences, customers, allocations, accounts, assigned plans and audit
