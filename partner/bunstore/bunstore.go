@@ -25,6 +25,7 @@ package bunstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -116,6 +117,43 @@ func SQLiteDSN(path string, writer bool) string {
 	return file + "?" + strings.Join(params, "&")
 }
 
+// connPragmas run on every new SQLite connection, for settings that not
+// every driver takes in its DSN. temp_store=MEMORY keeps statement
+// journals off the disk: a transaction of several statements otherwise
+// writes one to a temporary file for each statement after the first.
+var connPragmas = []string{"PRAGMA temp_store = MEMORY"}
+
+// SQLiteConnector returns a database/sql connector for the SQLite file at
+// path: SQLiteDSN's settings, plus the ones every new connection gets by
+// statement (temp_store). OpenSQLite uses it; a host that keeps its own
+// *sql.DB can use it too.
+func SQLiteConnector(path string, writer bool) driver.Connector {
+	return &sqliteConnector{dsn: SQLiteDSN(path, writer)}
+}
+
+type sqliteConnector struct{ dsn string }
+
+func (c *sqliteConnector) Driver() driver.Driver { return sqliteshim.Driver() }
+
+func (c *sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := sqliteshim.Driver().Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := conn.(driver.ExecerContext)
+	if !ok {
+		conn.Close()
+		return nil, errors.New("bunstore: the SQLite driver cannot execute statements on a connection")
+	}
+	for _, p := range connPragmas {
+		if _, err := ex.ExecContext(ctx, p, nil); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("bunstore: %s: %w", p, err)
+		}
+	}
+	return conn, nil
+}
+
 // OpenSQLite opens (creating if needed) the SQLite database at path,
 // configured for safe concurrent use by several goroutines and several
 // processes, and migrates it. Close the Store when done.
@@ -124,11 +162,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, errors.New("bunstore: OpenSQLite needs a file path")
 	}
 	open := func(writer bool) (*bun.DB, error) {
-		sqldb, err := sql.Open(sqliteshim.ShimName, SQLiteDSN(path, writer))
-		if err != nil {
-			return nil, fmt.Errorf("bunstore: open %s: %w", path, err)
-		}
-		return bun.NewDB(sqldb, sqlitedialect.New()), nil
+		return bun.NewDB(sql.OpenDB(SQLiteConnector(path, writer)), sqlitedialect.New()), nil
 	}
 	w, err := open(true)
 	if err != nil {

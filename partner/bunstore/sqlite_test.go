@@ -29,9 +29,7 @@ func TestSQLiteSettingsOnEveryConnection(t *testing.T) {
 	defer s.Close()
 
 	for _, writer := range []bool{true, false} {
-		sqldb, err := sql.Open(sqliteshim.ShimName, bunstore.SQLiteDSN(path, writer))
-		require.NoError(t, err)
-		db := bun.NewDB(sqldb, sqlitedialect.New())
+		db := bun.NewDB(sql.OpenDB(bunstore.SQLiteConnector(path, writer)), sqlitedialect.New())
 		var conns []bun.Conn
 		for range 4 {
 			c, err := db.Conn(ctx)
@@ -40,12 +38,12 @@ func TestSQLiteSettingsOnEveryConnection(t *testing.T) {
 		}
 		for i, c := range conns {
 			got := map[string]string{}
-			for _, pragma := range []string{"journal_mode", "foreign_keys", "busy_timeout", "query_only"} {
+			for _, pragma := range []string{"journal_mode", "foreign_keys", "busy_timeout", "query_only", "temp_store"} {
 				var v string
 				require.NoError(t, c.NewRaw("PRAGMA "+pragma).Scan(ctx, &v))
 				got[pragma] = v
 			}
-			want := map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000", "query_only": "0"}
+			want := map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000", "query_only": "0", "temp_store": "2"}
 			if !writer {
 				want["query_only"] = "1"
 			}
@@ -78,9 +76,7 @@ func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {
 	ctx := context.Background()
 	for name, open := range map[string]func(t *testing.T) *bun.DB{
 		"sqlite": func(t *testing.T) *bun.DB {
-			sqldb, err := sql.Open(sqliteshim.ShimName, bunstore.SQLiteDSN(dbtest.SQLitePath(t), true))
-			require.NoError(t, err)
-			return bun.NewDB(sqldb, sqlitedialect.New())
+			return bun.NewDB(sql.OpenDB(bunstore.SQLiteConnector(dbtest.SQLitePath(t), true)), sqlitedialect.New())
 		},
 		"postgres": func(t *testing.T) *bun.DB {
 			return dbtest.OpenPostgres(dbtest.PostgresDSN(t), dbtest.PostgresSchema(t))
