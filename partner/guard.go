@@ -179,10 +179,19 @@ func TabAvailable(t Type, tab Tab) bool { return slices.Contains(tabTypes[tab], 
 // OperationTab returns the tab an operation belongs to.
 func OperationTab(op Operation) Tab { return guards[op].tab }
 
+// otherLabels names the operations outside the guard table.
+var otherLabels = map[Operation]string{
+	OpCreatePartner: "Create Partner", OpCreatePlan: "Create service plan", OpUpdatePlan: "Edit service plan",
+	OpRefillPool: "License pool refill (automatic)", OpRead: "View",
+}
+
 // OperationLabel returns the console's name of an operation.
 func OperationLabel(op Operation) string {
 	if r, ok := guards[op]; ok {
 		return r.label
+	}
+	if l, ok := otherLabels[op]; ok {
+		return l
 	}
 	return string(op)
 }

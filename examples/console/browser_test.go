@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/partnerkit/partnerkit/internal/dbtest"
+	"github.com/partnerkit/partnerkit/partner"
+)
+
+// ChromiumEnv names the Chromium binary for the browser test.
+const ChromiumEnv = "PARTNERS_TEST_CHROMIUM"
+
+// ScreenshotsEnv, when set, names a folder for the test's screenshots
+// (docs/ keeps one of the partner screen).
+const ScreenshotsEnv = "PARTNERS_SCREENSHOTS"
+
+// TestConsoleInBrowser drives the console in headless Chromium: the list,
+// an MSP's and a Reseller's tabs, assigning licences without a full
+// reload, suspending, and a hostile company name.
+func TestConsoleInBrowser(t *testing.T) {
+	chromium := os.Getenv(ChromiumEnv)
+	if chromium == "" {
+		t.Skipf("browser test is off: set %s to a Chromium binary (e.g. /usr/bin/chromium) to run it", ChromiumEnv)
+	}
+	shots := os.Getenv(ScreenshotsEnv)
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	require.NoError(t, os.MkdirAll(shots, 0o755))
+
+	ctx := context.Background()
+	m := partner.NewManager(partner.Options{Store: dbtest.SQLite(t)})
+	seeded, err := Seed(ctx, m, time.Now())
+	require.NoError(t, err)
+	require.True(t, seeded)
+	srv := httptest.NewServer(NewHost(m, slog.New(slog.DiscardHandler)))
+	defer srv.Close()
+	base := srv.URL + "/admin/partners/"
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000))
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	bctx, cancelTimeout := context.WithTimeout(bctx, 2*time.Minute)
+	defer cancelTimeout()
+
+	// Accept hx-confirm dialogs; count any other dialog (an alert would
+	// mean injected script ran).
+	var alerts atomic.Int32
+	require.NoError(t, chromedp.Listen(bctx, func(ev any) {
+		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			if d.Type != page.DialogTypeConfirm {
+				alerts.Add(1)
+			}
+			go func() {
+				_, _ = chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+			}()
+		}
+	}), "start Chromium from %s", chromium)
+
+	b := &browser{t: t, ctx: bctx, shots: shots}
+
+	// The list, and keyboard access from the top of the page.
+	b.do(chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS(`#results table`)))
+	listText := b.text(chromedp.CSS(`#results`))
+	for _, name := range []string{"Acme Managed IT", "Blue Sky Reseller", "Harbor Networks", "Old Town Software"} {
+		require.Contains(t, listText, name)
+	}
+	b.shot("partners-list")
+	b.do(chromedp.KeyEvent("\t"))
+	require.Equal(t, "Skip to content", eval[string](b, `document.activeElement.textContent.trim()`), "the first Tab reaches the skip link")
+
+	// Search filters through htmx.
+	b.do(chromedp.SendKeys(chromedp.ID("q"), "harbor"),
+		chromedp.WaitNotPresent(chromedp.Search(`//a[text()="Acme Managed IT"]`)))
+	require.Contains(t, b.text(chromedp.CSS(`#results`)), "Harbor Networks")
+
+	// An MSP: its tabs, then Assign Licenses without a full reload.
+	b.do(chromedp.Navigate(base),
+		chromedp.Click(chromedp.Search(`//a[text()="Acme Managed IT"]`)),
+		chromedp.WaitVisible(chromedp.ID("partner-main")))
+	require.Equal(t, []string{"Licenses", "Management Licenses", "Accounts", "Profile"}, b.tabs())
+	require.Equal(t, "Licenses", b.selected())
+	b.shot("partner-licenses")
+
+	require.Equal(t, 42, eval[int](b, `window.__noReload = 42`))
+	b.do(chromedp.SendKeys(chromedp.ID("a-product"), "Cloud Backup"),
+		chromedp.SetValue(chromedp.ID("a-unit"), "GB"),
+		chromedp.SendKeys(chromedp.ID("a-units"), "500"),
+		chromedp.Click(chromedp.Search(`//button[text()="Assign Licenses"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Licenses assigned.")]`)))
+	table := b.text(chromedp.CSS(`#panel table`))
+	require.Contains(t, table, "Cloud Backup")
+	require.Contains(t, table, "0 / 500")
+	require.Contains(t, b.text(chromedp.CSS("#banner")), "75 / 640", "the banner refreshed with the tab")
+	require.Equal(t, 42, eval[int](b, `window.__noReload`), "the page was not reloaded")
+	require.True(t, strings.HasSuffix(eval[string](b, `location.pathname`), "/licenses"))
+
+	// The other tabs, swapped in place, with history.
+	for _, tab := range []string{"Management Licenses", "Accounts", "Profile"} {
+		b.do(chromedp.Click(chromedp.Search(fmt.Sprintf(`//a[@role="tab" and text()=%q]`, tab))),
+			chromedp.WaitVisible(chromedp.Search(fmt.Sprintf(`//a[@role="tab" and @aria-selected="true" and text()=%q]`, tab))))
+		require.NotEmpty(t, b.text(chromedp.CSS("#panel")))
+		require.Equal(t, 42, eval[int](b, `window.__noReload`))
+		b.shot("partner-" + strings.ToLower(strings.ReplaceAll(tab, " ", "-")))
+	}
+	path := eval[string](b, `location.pathname`)
+	require.True(t, strings.HasSuffix(path, "/profile"), "tab clicks push the URL: %s", path)
+
+	// A Reseller shows Service Plans instead of Management Licenses.
+	b.do(chromedp.Navigate(base),
+		chromedp.Click(chromedp.Search(`//a[text()="Blue Sky Reseller"]`)),
+		chromedp.WaitVisible(chromedp.ID("partner-main")))
+	require.Equal(t, []string{"Licenses", "Service Plans", "Accounts", "Profile"}, b.tabs())
+	b.do(chromedp.Click(chromedp.Search(`//a[@role="tab" and text()="Service Plans"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//h2[text()="Service Plans"]`)))
+	b.shot("partner-service-plans")
+
+	// Suspend the MSP: the banner says so and the licence controls turn off.
+	b.do(chromedp.Navigate(base),
+		chromedp.Click(chromedp.Search(`//a[text()="Acme Managed IT"]`)),
+		chromedp.WaitVisible(chromedp.ID("partner-main")),
+		chromedp.Click(chromedp.Search(`//a[@role="tab" and text()="Profile"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//button[text()="Suspend"]`)),
+		chromedp.Click(chromedp.Search(`//button[text()="Suspend"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Partnership suspended.")]`)))
+	require.Equal(t, "Suspended", b.text(chromedp.CSS(`#banner dd .badge`)))
+	require.False(t, eval[bool](b, `document.querySelector('#p-city').matches(':disabled')`), "a suspended partner's profile stays editable")
+	b.do(chromedp.Click(chromedp.Search(`//a[@role="tab" and text()="Licenses"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//a[@role="tab" and @aria-selected="true" and text()="Licenses"]`)),
+		chromedp.WaitVisible(chromedp.ID("a-product")))
+	require.Contains(t, b.text(chromedp.CSS("#guard-notice")), "only the Profile can be changed")
+	require.True(t, eval[bool](b, `document.querySelector('#a-product').matches(':disabled')`))
+	require.True(t, eval[bool](b, `document.querySelector('#disable-form button[type=submit]').matches(':disabled')`))
+	b.shot("partner-suspended")
+
+	// A hostile company name is shown as text and runs nothing.
+	name := `"><img src=x onerror="window.__xss=1"><script>window.__xss=2</script>`
+	ps, _, err := m.List(ctx, partner.Filter{Name: "Blue Sky"})
+	require.NoError(t, err)
+	_, err = m.UpdateProfile(ctx, ps[0].ID, partner.ProfilePatch{CompanyName: &name})
+	require.NoError(t, err)
+	b.do(chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS(`#results table`)))
+	require.Contains(t, b.text(chromedp.CSS(`#results`)), name)
+	b.do(chromedp.Navigate(fmt.Sprintf("%s%d/licenses", base, ps[0].ID)), chromedp.WaitVisible(chromedp.CSS(`h1`)))
+	require.Equal(t, name, b.text(chromedp.CSS(`h1`)))
+	require.False(t, eval[bool](b, `window.__xss !== undefined`), "injected script ran")
+	require.Zero(t, alerts.Load(), "no alert opened")
+}
+
+// browser wraps a chromedp tab for the test.
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	shots string
+}
+
+func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	require.NoError(b.t, chromedp.Do(b.ctx, steps...))
+}
+
+func (b *browser) text(sel chromedp.CSS) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(sel))
+	require.NoError(b.t, err)
+	return strings.TrimSpace(s)
+}
+
+func (b *browser) tabs() []string {
+	return eval[[]string](b, `[...document.querySelectorAll('[role=tab]')].map(e => e.textContent.trim())`)
+}
+
+func (b *browser) selected() string {
+	return eval[string](b, `document.querySelector('[role=tab][aria-selected=true]').textContent.trim()`)
+}
+
+// shot saves a full-page PNG screenshot.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	require.NoError(b.t, err)
+	require.NoError(b.t, os.WriteFile(filepath.Join(b.shots, name+".png"), buf, 0o644))
+}
+
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
+	require.NoError(b.t, err, expr)
+	return v
+}

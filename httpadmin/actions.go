@@ -1,0 +1,345 @@
+package httpadmin
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/partnerkit/partnerkit/account"
+	"github.com/partnerkit/partnerkit/license"
+	"github.com/partnerkit/partnerkit/partner"
+	"github.com/partnerkit/partnerkit/serviceplan"
+)
+
+// act runs one action of the partner screen and answers with the tab it
+// belongs to: re-rendered in place for htmx, or a 303 redirect to it for a
+// plain form post. Invalid input re-renders the form with each field's
+// message (422); any other refusal shows why (404, 409), and changes
+// nothing — the Manager runs each action as one transaction.
+func (a *admin) act(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, formName, done string,
+	do func(ctx context.Context, f form) error) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	f := formOf(r)
+	err := do(r.Context(), f)
+	if err == nil {
+		if !isHX(r) {
+			http.Redirect(w, r, a.url(id, string(tab))+"?done="+done, http.StatusSeeOther)
+			return
+		}
+		a.showTab(w, r, id, tab, http.StatusOK, func(v *view) { v.Msg = doneMessages[done] })
+		return
+	}
+	a.internal(r, err)
+	code := status(err)
+	if code == http.StatusNotFound {
+		if _, gerr := a.m.Get(r.Context(), id); gerr != nil {
+			a.errorPage(w, r, gerr) // the partner itself is gone
+			return
+		}
+	}
+	a.showTab(w, r, id, tab, code, func(v *view) {
+		field := partner.ErrorField(err)
+		if code == http.StatusUnprocessableEntity && field != "" {
+			v.FormName, v.Form = formName, f
+			v.Form.Errors[field] = partner.ErrorReason(err)
+			v.Err = "Please correct the highlighted field."
+			return
+		}
+		v.Err = message(err)
+	})
+}
+
+// confirmed reports whether a destructive action was confirmed: htmx asks
+// with hx-confirm and sends confirm=yes; a plain form post first gets a
+// page that asks, whose button posts again with confirm=yes.
+func (a *admin) confirmed(w http.ResponseWriter, r *http.Request, id int64, question string) bool {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return false
+	}
+	if r.PostForm.Get("confirm") == "yes" {
+		return true
+	}
+	v, err := a.screen(r.Context(), r, id, "confirm")
+	if err != nil {
+		a.errorPage(w, r, err)
+		return false
+	}
+	v.Form = formOf(r)
+	v.Title = question
+	type hidden struct{ Name, Value string }
+	var fields []hidden
+	for k, vals := range r.PostForm {
+		for _, val := range vals {
+			fields = append(fields, hidden{k, val})
+		}
+	}
+	a.page(w, r, http.StatusOK, question, "confirm-page", struct {
+		view
+		Action string
+		Fields []hidden
+	}{v, r.URL.Path, fields})
+	return false
+}
+
+func versionOf(f form) int64 {
+	n, _ := strconv.ParseInt(f.Val("version"), 10, 64)
+	return n
+}
+
+func subID(r *http.Request, name string) (int64, error) {
+	id, err := parseID(r.PathValue(name))
+	if err != nil {
+		return 0, partner.NewError(partner.ErrNotFound, "", "no such %s", name)
+	}
+	return id, nil
+}
+
+func (a *admin) setRefill(w http.ResponseWriter, r *http.Request, id int64) {
+	a.act(w, r, id, partner.TabLicenses, "refill", "refill", func(ctx context.Context, f form) error {
+		_, err := a.m.SetPoolRefill(ctx, id, versionOf(f), f.Val("on") == "true")
+		return err
+	})
+}
+
+func (a *admin) setMinimum(w http.ResponseWriter, r *http.Request, id int64) {
+	a.act(w, r, id, partner.TabLicenses, "minimum", "minimum", func(ctx context.Context, f form) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(f.Val("minimum")), 10, 64)
+		if err != nil {
+			return partner.NewError(partner.ErrInvalid, "minimum licenses", "must be a whole number")
+		}
+		_, err = a.m.SetMinimumLicenses(ctx, id, versionOf(f), n)
+		return err
+	})
+}
+
+func parseDate(field, s string) (time.Time, error) {
+	t, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
+	if err != nil {
+		return t, partner.NewError(partner.ErrInvalid, field, "must be a date (YYYY-MM-DD)")
+	}
+	return t, nil
+}
+
+func (a *admin) assignLicenses(w http.ResponseWriter, r *http.Request, id int64) {
+	a.act(w, r, id, partner.TabLicenses, "assign", "assigned", func(ctx context.Context, f form) error {
+		units, err := strconv.ParseInt(strings.TrimSpace(f.Val("units")), 10, 64)
+		if err != nil {
+			return partner.NewError(partner.ErrInvalid, "units", "must be a whole number")
+		}
+		start, err := parseDate("start", f.Val("start"))
+		if err != nil {
+			return err
+		}
+		expiry, err := parseDate("expiry", f.Val("expiry"))
+		if err != nil {
+			return err
+		}
+		_, err = a.m.AssignLicenses(ctx, id, partner.Assignment{Key: f.Val("key"), Grants: []license.Grant{{
+			Product: f.Val("product"), UnitType: f.Val("unit_type"), Units: units, Kind: license.Kind(f.Val("kind")),
+			Start: start, Expiry: expiry}}})
+		return err
+	})
+}
+
+func (a *admin) disableLicenses(w http.ResponseWriter, r *http.Request, id int64) {
+	if !a.confirmed(w, r, id, "Disable the selected licenses?") {
+		return
+	}
+	a.act(w, r, id, partner.TabLicenses, "disable", "disabled", func(ctx context.Context, f form) error {
+		var ids []int64
+		for _, s := range r.PostForm["license"] {
+			lid, err := parseID(s)
+			if err != nil {
+				return partner.NewError(partner.ErrNotFound, "", "no such licence")
+			}
+			ids = append(ids, lid)
+		}
+		_, err := a.m.DisableLicenses(ctx, id, ids)
+		return err
+	})
+}
+
+func (a *admin) remoteManager(on bool) func(http.ResponseWriter, *http.Request, int64) {
+	return func(w http.ResponseWriter, r *http.Request, id int64) {
+		done := "rm-off"
+		if on {
+			done = "rm-on"
+		} else if !a.confirmed(w, r, id, "Disable Trend Micro Remote Manager for this data center?") {
+			return
+		}
+		a.act(w, r, id, partner.TabManagementLicenses, "remote-manager", done, func(ctx context.Context, f form) error {
+			dc := partner.DataCenter(f.Val("data_center"))
+			var err error
+			if on {
+				_, err = a.m.EnableRemoteManager(ctx, id, versionOf(f), dc)
+			} else {
+				_, err = a.m.DisableRemoteManager(ctx, id, versionOf(f), dc)
+			}
+			return err
+		})
+	}
+}
+
+func (a *admin) assignPlan(w http.ResponseWriter, r *http.Request, id int64) {
+	a.act(w, r, id, partner.TabServicePlans, "assign-plan", "plan-added", func(ctx context.Context, f form) error {
+		planID, err := parseID(f.Val("plan"))
+		if err != nil {
+			return partner.NewError(partner.ErrInvalid, "service plan", "choose a plan")
+		}
+		_, err = a.m.AssignPlan(ctx, id, planID)
+		return err
+	})
+}
+
+func (a *admin) removePlan(w http.ResponseWriter, r *http.Request, id int64) {
+	if !a.confirmed(w, r, id, "Remove this service plan from the reseller?") {
+		return
+	}
+	a.act(w, r, id, partner.TabServicePlans, "remove-plan", "plan-gone", func(ctx context.Context, f form) error {
+		planID, err := subID(r, "plan")
+		if err != nil {
+			return err
+		}
+		return a.m.RemovePlan(ctx, id, planID)
+	})
+}
+
+func (a *admin) addAccount(w http.ResponseWriter, r *http.Request, id int64) {
+	a.act(w, r, id, partner.TabAccounts, "add-account", "acct-added", func(ctx context.Context, f form) error {
+		_, err := a.m.AddAccount(ctx, id, account.New{Name: f.Val("account"), FirstName: f.Val("first_name"),
+			LastName: f.Val("last_name"), Email: f.Val("email"), Role: account.Role(f.Val("role"))})
+		return err
+	})
+}
+
+func (a *admin) changeRole(w http.ResponseWriter, r *http.Request, id int64) {
+	a.act(w, r, id, partner.TabAccounts, "role", "role", func(ctx context.Context, f form) error {
+		acct, err := subID(r, "acct")
+		if err != nil {
+			return err
+		}
+		_, err = a.m.ChangeRole(ctx, id, acct, versionOf(f), account.Role(f.Val("role")))
+		return err
+	})
+}
+
+func (a *admin) setAccountEnabled(on bool) func(http.ResponseWriter, *http.Request, int64) {
+	return func(w http.ResponseWriter, r *http.Request, id int64) {
+		done := "acct-off"
+		if on {
+			done = "acct-on"
+		} else if !a.confirmed(w, r, id, "Disable this account? It will no longer be able to sign in.") {
+			return
+		}
+		a.act(w, r, id, partner.TabAccounts, "enable", done, func(ctx context.Context, f form) error {
+			acct, err := subID(r, "acct")
+			if err != nil {
+				return err
+			}
+			if on {
+				_, err = a.m.EnableAccount(ctx, id, acct, versionOf(f))
+			} else {
+				_, err = a.m.DisableAccount(ctx, id, acct, versionOf(f))
+			}
+			return err
+		})
+	}
+}
+
+func (a *admin) resetPassword(w http.ResponseWriter, r *http.Request, id int64) {
+	a.act(w, r, id, partner.TabAccounts, "reset", "reset", func(ctx context.Context, f form) error {
+		acct, err := subID(r, "acct")
+		if err != nil {
+			return err
+		}
+		_, err = a.m.ResetPassword(ctx, id, acct)
+		return err
+	})
+}
+
+func (a *admin) deleteAccount(w http.ResponseWriter, r *http.Request, id int64) {
+	if !a.confirmed(w, r, id, "Delete this account for good?") {
+		return
+	}
+	a.act(w, r, id, partner.TabAccounts, "delete", "acct-gone", func(ctx context.Context, f form) error {
+		acct, err := subID(r, "acct")
+		if err != nil {
+			return err
+		}
+		return a.m.DeleteAccount(ctx, id, acct)
+	})
+}
+
+func (a *admin) updateProfile(w http.ResponseWriter, r *http.Request, id int64) {
+	a.act(w, r, id, partner.TabProfile, "profile", "profile", func(ctx context.Context, f form) error {
+		get := func(k string) *string { s := f.Val(k); return &s }
+		contacts := []partner.Contact{{FirstName: f.Val("contact_first_name"), LastName: f.Val("contact_last_name"),
+			Email: f.Val("contact_email"), Phone: f.Val("contact_phone")}}
+		_, err := a.m.UpdateProfile(ctx, id, partner.ProfilePatch{Version: versionOf(f), CompanyName: get("company"),
+			City: get("city"), State: get("state"), Country: get("country"), SignInURL: get("sign_in_url"), Contacts: &contacts})
+		return err
+	})
+}
+
+func (a *admin) setStatus(op partner.Operation) func(http.ResponseWriter, *http.Request, int64) {
+	return func(w http.ResponseWriter, r *http.Request, id int64) {
+		done := "active"
+		if op == partner.OpSuspend {
+			done = "suspended"
+			if !a.confirmed(w, r, id, "Suspend this partnership? Only its Profile will be editable until it is reactivated.") {
+				return
+			}
+		}
+		a.act(w, r, id, partner.TabProfile, "status", done, func(ctx context.Context, f form) error {
+			var err error
+			if op == partner.OpSuspend {
+				_, err = a.m.Suspend(ctx, id, versionOf(f))
+			} else {
+				_, err = a.m.Reactivate(ctx, id, versionOf(f))
+			}
+			return err
+		})
+	}
+}
+
+// cancel ends the partnership once the operator has typed the company
+// name; the page it comes from showed what canceling hits.
+func (a *admin) cancel(w http.ResponseWriter, r *http.Request, id int64) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	f := formOf(r)
+	p, err := a.m.Get(r.Context(), id)
+	if err == nil && strings.TrimSpace(f.Val("confirm_name")) != p.Profile.CompanyName {
+		err = partner.NewError(partner.ErrInvalid, "confirmation", "must be the company name, exactly as shown")
+	}
+	if err == nil {
+		_, err = a.m.Cancel(r.Context(), id, versionOf(f))
+	}
+	if err != nil {
+		if status(err) == http.StatusNotFound {
+			a.errorPage(w, r, err)
+			return
+		}
+		a.internal(r, err)
+		a.showCancel(w, r, id, status(err), func(v *view) {
+			v.FormName, v.Form = "cancel", f
+			if field := partner.ErrorField(err); field != "" && status(err) == http.StatusUnprocessableEntity {
+				v.Form.Errors[field] = partner.ErrorReason(err)
+			} else {
+				v.Err = message(err)
+			}
+		})
+		return
+	}
+	http.Redirect(w, r, a.url(id, string(partner.TabProfile))+"?done=canceled", http.StatusSeeOther)
+}
+
+var _ = serviceplan.DataCenters

@@ -1,0 +1,322 @@
+package httpadmin
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/partnerkit/partnerkit/account"
+	"github.com/partnerkit/partnerkit/license"
+	"github.com/partnerkit/partnerkit/partner"
+	"github.com/partnerkit/partnerkit/serviceplan"
+)
+
+type listView struct {
+	Q, Status, Type string
+	Rows            []partner.Partner
+	Total           int
+	From, To        int
+	PrevURL         string
+	NextURL         string
+}
+
+const listPageSize = 25
+
+func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
+	q := r.URL.Query()
+	offset, _ := strconv.Atoi(q.Get("offset"))
+	f := partner.Filter{Name: strings.TrimSpace(q.Get("q")), Status: partner.Status(q.Get("status")),
+		Type: partner.Type(q.Get("type")), Page: partner.Page{Offset: max(0, offset), Limit: listPageSize}}
+	v := a.base(r, "Partners")
+	v.List = listView{Q: f.Name, Status: string(f.Status), Type: string(f.Type)}
+	rows, total, err := a.m.List(r.Context(), f)
+	code := http.StatusOK
+	if err != nil {
+		a.internal(r, err)
+		code, v.Err = status(err), message(err)
+	}
+	v.List.Rows, v.List.Total = rows, total
+	if len(rows) > 0 {
+		v.List.From, v.List.To = f.Offset+1, f.Offset+len(rows)
+	}
+	link := func(off int) string {
+		p := url.Values{}
+		for k, val := range map[string]string{"q": f.Name, "status": string(f.Status), "type": string(f.Type)} {
+			if val != "" {
+				p.Set(k, val)
+			}
+		}
+		if off > 0 {
+			p.Set("offset", strconv.Itoa(off))
+		}
+		if len(p) == 0 {
+			return a.url(0)
+		}
+		return a.url(0) + "?" + p.Encode()
+	}
+	if f.Offset > 0 {
+		v.List.PrevURL = link(max(0, f.Offset-listPageSize))
+	}
+	if f.Offset+len(rows) < total {
+		v.List.NextURL = link(f.Offset + listPageSize)
+	}
+	if isHX(r) && r.Header.Get("HX-Target") == "results" {
+		a.fragment(w, code, "results", v)
+		return
+	}
+	a.page(w, r, code, "Partners", "list-page", v)
+}
+
+func (a *admin) newPartner(w http.ResponseWriter, r *http.Request, _ int64) {
+	a.createForm(w, r, http.StatusOK, form{Values: map[string]string{"type": string(partner.MSP)}, Errors: map[string]string{}}, nil)
+}
+
+func (a *admin) createForm(w http.ResponseWriter, r *http.Request, code int, f form, err error) {
+	v := a.base(r, "Create Partner")
+	v.FormName, v.Form = "create", f
+	if err != nil {
+		a.internal(r, err)
+		if field := partner.ErrorField(err); field != "" && code == http.StatusUnprocessableEntity {
+			v.Form.Errors[field] = partner.ErrorReason(err)
+		} else {
+			v.Err = message(err)
+		}
+	}
+	plans, perr := a.m.Plans(r.Context())
+	if perr != nil {
+		a.errorPage(w, r, perr)
+		return
+	}
+	for _, p := range plans {
+		if p.Enabled {
+			v.Catalog = append(v.Catalog, p)
+		}
+	}
+	if isHX(r) && r.Method == http.MethodPost {
+		a.fragment(w, code, "create-form", v)
+		return
+	}
+	a.page(w, r, code, "Create Partner", "create-page", v)
+}
+
+func (a *admin) create(w http.ResponseWriter, r *http.Request, _ int64) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	f := formOf(r)
+	in := partner.NewPartner{Type: partner.Type(f.Val("type")),
+		Profile: partner.Profile{CompanyName: f.Val("company"), City: f.Val("city"), State: f.Val("state"), Country: f.Val("country")},
+		Admin:   account.New{Name: f.Val("account"), FirstName: f.Val("first_name"), LastName: f.Val("last_name"), Email: f.Val("email")}}
+	if dc := f.Val("data_center"); dc != "" {
+		in.RemoteManager = []partner.DataCenter{partner.DataCenter(dc)}
+	}
+	for _, s := range r.PostForm["plan"] {
+		id, err := parseID(s)
+		if err != nil {
+			a.createForm(w, r, http.StatusUnprocessableEntity, f, partner.NewError(partner.ErrInvalid, "service plans", "must be plans of the catalogue"))
+			return
+		}
+		in.Plans = append(in.Plans, id)
+	}
+	p, err := a.m.Create(r.Context(), in)
+	if err != nil {
+		code := status(err)
+		if code == http.StatusNotFound { // wrong type or unknown plan: a form problem here
+			code = http.StatusUnprocessableEntity
+		}
+		a.createForm(w, r, code, f, err)
+		return
+	}
+	to := a.url(p.ID, string(partner.TabLicenses)) + "?done=created"
+	if isHX(r) {
+		w.Header().Set("HX-Redirect", to)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// screenView holds a tab's data.
+type screenView struct {
+	Licenses    []licenseLine
+	Pools       []partner.Pool
+	Assigned    []partner.AssignedPlan
+	Assignable  []serviceplan.Plan
+	Accounts    []account.Account
+	DataCenters []dcLine
+	Impact      partner.CancelImpact
+	Audit       []partner.AuditEntry
+	AuditFrom   int
+	AuditTo     int
+	AuditTotal  int
+	AuditPrev   string
+	AuditNext   string
+	Today       string
+	NextYear    string
+}
+
+type licenseLine struct {
+	license.License
+	State license.State
+	Low   bool
+}
+
+type dcLine struct {
+	DC      partner.DataCenter
+	Label   string
+	Enabled bool
+}
+
+// pages are the partner's pages that are not tabs.
+var pages = map[partner.Tab]bool{"audit": true, "cancel": true, "confirm": true}
+
+var tabByPath = map[string]partner.Tab{
+	"licenses": partner.TabLicenses, "management-licenses": partner.TabManagementLicenses,
+	"service-plans": partner.TabServicePlans, "accounts": partner.TabAccounts, "profile": partner.TabProfile,
+}
+
+func (a *admin) tab(w http.ResponseWriter, r *http.Request, id int64) {
+	switch r.PathValue("tab") {
+	case "cancel":
+		a.showCancel(w, r, id, http.StatusOK, nil)
+		return
+	case "audit":
+		a.audit(w, r, id)
+		return
+	}
+	tab, ok := tabByPath[r.PathValue("tab")]
+	if !ok {
+		a.notFound(w, r)
+		return
+	}
+	a.showTab(w, r, id, tab, http.StatusOK, nil)
+}
+
+// screen loads the partner and the data of a tab into a view. A tab that
+// does not exist for the partner's type is not found.
+func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partner.Tab) (view, error) {
+	p, err := a.m.Get(ctx, id)
+	if err != nil {
+		return view{}, err
+	}
+	if !partner.TabAvailable(p.Type, tab) && !pages[tab] {
+		return view{}, partner.NewError(partner.ErrNotFound, "", "no %s tab for %s partners", tab.Label(), p.Type.Label())
+	}
+	v := a.base(r, p.Profile.CompanyName)
+	v.P, v.Tab, v.Partner = p, tab, true
+	for _, t := range partner.Tabs(p.Type) {
+		v.Tabs = append(v.Tabs, tabLink{Tab: t, Label: t.Label(), URL: a.url(id, string(t)), Selected: t == tab})
+	}
+	now := a.m.Now()
+	s := &v.Screen
+	s.Today, s.NextYear = now.Format(time.DateOnly), now.AddDate(1, 0, 0).Format(time.DateOnly)
+	v.Token = newToken()
+	switch tab {
+	case partner.TabLicenses:
+		lics, _, err := a.m.Licenses(ctx, id, partner.Page{Limit: partner.MaxLimit})
+		if err != nil {
+			return v, err
+		}
+		if s.Pools, err = a.m.Pools(ctx, id); err != nil {
+			return v, err
+		}
+		low := map[[2]string]bool{}
+		for _, pool := range s.Pools {
+			low[[2]string{pool.Product, pool.UnitType}] = pool.Low
+		}
+		for _, l := range lics {
+			s.Licenses = append(s.Licenses, licenseLine{License: l, State: a.m.LicenseState(l), Low: low[[2]string{l.Product, l.UnitType}]})
+		}
+	case partner.TabManagementLicenses:
+		for _, dc := range serviceplan.DataCenters() {
+			s.DataCenters = append(s.DataCenters, dcLine{DC: dc, Label: dc.Label(), Enabled: p.HasRemoteManager(dc)})
+		}
+	case partner.TabServicePlans:
+		if s.Assigned, err = a.m.AssignedPlans(ctx, id); err != nil {
+			return v, err
+		}
+		all, err := a.m.Plans(ctx)
+		if err != nil {
+			return v, err
+		}
+		for _, pl := range all {
+			if pl.Enabled && !slices.ContainsFunc(s.Assigned, func(x partner.AssignedPlan) bool { return x.ID == pl.ID }) {
+				s.Assignable = append(s.Assignable, pl)
+			}
+		}
+	case partner.TabAccounts:
+		if s.Accounts, err = a.m.Accounts(ctx, id); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+// showTab answers with a tab of the partner screen: the tab strip and the
+// panel, plus the banner out of band (htmx), or the full page.
+func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, code int, edit func(*view)) {
+	v, err := a.screen(r.Context(), r, id, tab)
+	if err != nil {
+		a.errorPage(w, r, err)
+		return
+	}
+	if edit != nil {
+		edit(&v)
+	}
+	if isHX(r) {
+		a.fragment(w, code, "hx-partner", v)
+		return
+	}
+	a.page(w, r, code, v.P.Profile.CompanyName+" · "+tab.Label(), "partner-page", v)
+}
+
+func (a *admin) showCancel(w http.ResponseWriter, r *http.Request, id int64, code int, edit func(*view)) {
+	v, err := a.screen(r.Context(), r, id, "cancel")
+	if err == nil {
+		v.Screen.Impact, err = a.m.CancelPreview(r.Context(), id)
+	}
+	if err != nil && v.P.ID == 0 {
+		a.errorPage(w, r, err)
+		return
+	}
+	if err != nil { // the guard refuses: the page says why
+		v.Err = message(err)
+	}
+	if edit != nil {
+		edit(&v)
+	}
+	a.page(w, r, code, "Cancel "+v.P.Profile.CompanyName, "cancel-page", v)
+}
+
+const auditPageSize = 50
+
+func (a *admin) audit(w http.ResponseWriter, r *http.Request, id int64) {
+	v, err := a.screen(r.Context(), r, id, "audit")
+	if err != nil {
+		a.errorPage(w, r, err)
+		return
+	}
+	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+	offset = max(0, offset)
+	s := &v.Screen
+	s.Audit, s.AuditTotal, err = a.m.Audit(r.Context(), id, partner.Page{Offset: offset, Limit: auditPageSize})
+	if err != nil {
+		a.errorPage(w, r, err)
+		return
+	}
+	if len(s.Audit) > 0 {
+		s.AuditFrom, s.AuditTo = offset+1, offset+len(s.Audit)
+	}
+	if offset > 0 {
+		s.AuditPrev = a.url(id, "audit") + "?offset=" + strconv.Itoa(max(0, offset-auditPageSize))
+	}
+	if offset+len(s.Audit) < s.AuditTotal {
+		s.AuditNext = a.url(id, "audit") + "?offset=" + strconv.Itoa(offset+auditPageSize)
+	}
+	a.page(w, r, http.StatusOK, v.P.Profile.CompanyName+" · Audit trail", "audit-page", v)
+}

@@ -1,0 +1,286 @@
+// Package httpadmin is the optional HTMX admin console of the library: the
+// partners list and the partner screen (banner plus the Licenses,
+// Management Licenses, Service Plans, Accounts and Profile tabs), served
+// as one http.Handler that a host mounts under a prefix of its own:
+//
+//	admin := httpadmin.New(m, httpadmin.Options{
+//		Prefix:    "/admin/partners",
+//		Authorize: func(r *http.Request, a httpadmin.Access) error { return nil }, // or the host's own check
+//		Actor:     func(r *http.Request) string { return currentUser(r) },
+//	})
+//	mux.Handle("/admin/partners/", http.StripPrefix("/admin/partners", admin))
+//
+// Each tab is an HTMX fragment; the same URL without HX-Request returns the
+// full page, so links, reloads and history work, and every form is a real
+// <form method="post"> that works without JavaScript. The controls a
+// partner's status or type forbids are disabled from the library's guard
+// table (partner.Check), and the server refuses the same actions whatever
+// the page showed. This package alone maps the library's errors to HTTP
+// status codes.
+package httpadmin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/partnerkit/partnerkit/partner"
+)
+
+// Access describes what a request is about to do, for Options.Authorize.
+type Access struct {
+	// Operation is the partner operation a POST performs, OpCreatePartner
+	// for the Create Partner form, or OpRead for every GET.
+	Operation partner.Operation
+	// PartnerID is the partner addressed, or 0 (list, create, assets).
+	PartnerID int64
+}
+
+// Write reports whether the request changes something.
+func (a Access) Write() bool { return a.Operation != partner.OpRead }
+
+// Page is what a full page hands to the layout.
+type Page struct {
+	// Title is the page title, without the product name.
+	Title string
+	// Head holds the <meta>, <link> and <script> elements the console
+	// needs (htmx, its configuration, the stylesheet). A layout must put
+	// it inside <head>.
+	Head template.HTML
+	// Body is the console's content. A layout puts it inside <main>.
+	Body template.HTML
+}
+
+// Options configure the console.
+type Options struct {
+	// Prefix is the path the host mounts the handler under, e.g.
+	// "/admin/partners"; every URL the console writes starts with it. The
+	// host strips it before the request reaches the handler.
+	Prefix string
+	// Authorize is called on every request, before anything is read or
+	// changed; an error refuses the request with 403 and is logged.
+	// Required: pass AllowAll explicitly to go without.
+	Authorize func(r *http.Request, a Access) error
+	// Actor names the user acting, for the audit trail. nil records the
+	// library's SystemActor.
+	Actor func(r *http.Request) string
+	// Layout wraps full pages in the host's chrome; nil uses DefaultLayout.
+	Layout func(w http.ResponseWriter, r *http.Request, p Page)
+	// Logger receives refusals and internal errors; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// AllowAll is an Authorize hook that lets every request through, for hosts
+// that authorize before the console is reached (or demos).
+func AllowAll(*http.Request, Access) error { return nil }
+
+type admin struct {
+	m      *partner.Manager
+	opts   Options
+	log    *slog.Logger
+	tmpl   *template.Template
+	head   template.HTML
+	prefix string
+}
+
+// New returns the console for m. It panics when opts.Authorize is nil: a
+// host must decide who may manage partners, if only with AllowAll.
+func New(m *partner.Manager, opts Options) http.Handler {
+	if opts.Authorize == nil {
+		panic("httpadmin: Options.Authorize is required (use httpadmin.AllowAll to allow every request)")
+	}
+	a := &admin{m: m, opts: opts, log: opts.Logger, prefix: strings.TrimRight(opts.Prefix, "/")}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	if a.opts.Layout == nil {
+		a.opts.Layout = DefaultLayout
+	}
+	a.tmpl = template.Must(template.New("").Funcs(a.funcs()).ParseFS(templateFS, "templates/*.html"))
+	a.head = a.headHTML()
+
+	mux := http.NewServeMux()
+	route := func(pattern string, op partner.Operation, h func(w http.ResponseWriter, r *http.Request, id int64)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			var id int64
+			if s := r.PathValue("id"); s != "" {
+				var err error
+				if id, err = parseID(s); err != nil {
+					a.notFound(w, r)
+					return
+				}
+			}
+			if err := a.opts.Authorize(r, Access{Operation: op, PartnerID: id}); err != nil {
+				a.log.WarnContext(r.Context(), "httpadmin: request refused", "method", r.Method, "path", r.URL.Path, "operation", op, "partner", id, "err", err)
+				http.Error(w, "You are not allowed to do this.", http.StatusForbidden)
+				return
+			}
+			if a.opts.Actor != nil {
+				r = r.WithContext(partner.WithActor(r.Context(), a.opts.Actor(r)))
+			}
+			h(w, r, id)
+		})
+	}
+	read := partner.OpRead
+	route("GET /assets/{file}", read, a.asset)
+	route("GET /{$}", read, a.list)
+	route("GET /new", read, a.newPartner)
+	route("POST /{$}", partner.OpCreatePartner, a.create)
+	route("GET /{id}", read, func(w http.ResponseWriter, r *http.Request, id int64) {
+		http.Redirect(w, r, a.url(id, string(partner.TabLicenses)), http.StatusSeeOther)
+	})
+	route("GET /{id}/{tab}", read, a.tab) // the tabs, plus the cancel and audit pages
+
+	route("POST /{id}/licenses/refill", partner.OpSetPoolRefill, a.setRefill)
+	route("POST /{id}/licenses/minimum", partner.OpSetMinimumLicenses, a.setMinimum)
+	route("POST /{id}/licenses/assign", partner.OpAssignLicenses, a.assignLicenses)
+	route("POST /{id}/licenses/disable", partner.OpDisableLicenses, a.disableLicenses)
+	route("POST /{id}/management-licenses/enable", partner.OpEnableRemoteManager, a.remoteManager(true))
+	route("POST /{id}/management-licenses/disable", partner.OpDisableRemoteManager, a.remoteManager(false))
+	route("POST /{id}/service-plans/assign", partner.OpAssignPlan, a.assignPlan)
+	route("POST /{id}/service-plans/{plan}/remove", partner.OpRemovePlan, a.removePlan)
+	route("POST /{id}/accounts/add", partner.OpAddAccount, a.addAccount)
+	route("POST /{id}/accounts/{acct}/role", partner.OpChangeRole, a.changeRole)
+	route("POST /{id}/accounts/{acct}/enable", partner.OpEnableAccount, a.setAccountEnabled(true))
+	route("POST /{id}/accounts/{acct}/disable", partner.OpDisableAccount, a.setAccountEnabled(false))
+	route("POST /{id}/accounts/{acct}/reset-password", partner.OpResetPassword, a.resetPassword)
+	route("POST /{id}/accounts/{acct}/delete", partner.OpDeleteAccount, a.deleteAccount)
+	route("POST /{id}/profile", partner.OpUpdateProfile, a.updateProfile)
+	route("POST /{id}/suspend", partner.OpSuspend, a.setStatus(partner.OpSuspend))
+	route("POST /{id}/reactivate", partner.OpReactivate, a.setStatus(partner.OpReactivate))
+	route("POST /{id}/cancel", partner.OpCancel, a.cancel)
+
+	return securityHeaders(http.NewCrossOriginProtection().Handler(mux))
+}
+
+// contentSecurityPolicy forbids inline script and style: htmx is loaded
+// from the plugin's own assets and configured by a <meta> tag.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Add("Vary", "HX-Request")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// htmxConfig swaps 4xx form and error fragments in place (htmx 2 does not
+// by default), keeps htmx from evaluating code or injecting styles (the
+// CSP forbids both), and makes history restores fetch full pages.
+const htmxConfig = `{"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},` +
+	`{"code":"(403|404|409|422)","swap":true,"error":false},{"code":"[45]..","swap":false,"error":true}],` +
+	`"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true,` +
+	`"historyRestoreAsHxRequest":false}`
+
+func (a *admin) headHTML() template.HTML {
+	return template.HTML(fmt.Sprintf(`<meta name="htmx-config" content="%s">
+<link rel="stylesheet" href="%s">
+<script src="%s" defer></script>`,
+		template.HTMLEscapeString(htmxConfig), a.prefix+"/assets/admin.css", a.prefix+"/assets/htmx.min.js"))
+}
+
+// DefaultLayout is a plain page: language, title, the console's head, a
+// skip link and a <main> landmark.
+func DefaultLayout(w http.ResponseWriter, r *http.Request, p Page) {
+	fmt.Fprintf(w, `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>%s · Partners</title>
+%s
+</head>
+<body>
+<a class="skip" href="#main">Skip to content</a>
+<main id="main" class="pk-main">
+%s
+</main>
+</body>
+</html>
+`, template.HTMLEscapeString(p.Title), p.Head, p.Body)
+}
+
+// isHX reports a request made by htmx for a fragment; a history restore
+// gets the full page.
+func isHX(r *http.Request) bool {
+	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-History-Restore-Request") != "true"
+}
+
+// status maps the library's errors to HTTP status codes; the one place
+// that does.
+func status(err error) int {
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, partner.ErrNotFound), errors.Is(err, partner.ErrWrongType):
+		return http.StatusNotFound
+	case errors.Is(err, partner.ErrInvalid), errors.Is(err, partner.ErrDuplicate), errors.Is(err, partner.ErrPlanDisabled):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, partner.ErrConflict), errors.Is(err, partner.ErrSuspended), errors.Is(err, partner.ErrCanceled),
+		errors.Is(err, partner.ErrTransition), errors.Is(err, partner.ErrLastAdministrator),
+		errors.Is(err, partner.ErrInsufficientUnits), errors.Is(err, partner.ErrLicenseDisabled),
+		errors.Is(err, partner.ErrLicenseExpired), errors.Is(err, partner.ErrLicenseNotStarted):
+		return http.StatusConflict
+	case errors.Is(err, partner.ErrNotConfigured):
+		return http.StatusNotImplemented
+	case errors.Is(err, context.Canceled):
+		return 499 // the client went away
+	}
+	return http.StatusInternalServerError
+}
+
+// message is what an error says to an operator; internal errors say
+// nothing of their cause (it is logged instead).
+func message(err error) string {
+	switch status(err) {
+	case http.StatusInternalServerError:
+		return "Something went wrong on our side; the change was not made."
+	case http.StatusNotFound:
+		if errors.Is(err, partner.ErrWrongType) {
+			return partner.ErrorReason(err) + "."
+		}
+		return "This no longer exists; it may have been removed."
+	}
+	r := partner.ErrorReason(err)
+	if f := partner.ErrorField(err); f != "" && !strings.HasPrefix(r, f) {
+		r = f + " " + r
+	}
+	if r == "" {
+		return "The change was not made."
+	}
+	return strings.ToUpper(r[:1]) + r[1:] + "."
+}
+
+func (a *admin) internal(r *http.Request, err error) {
+	if status(err) == http.StatusInternalServerError {
+		a.log.ErrorContext(r.Context(), "httpadmin: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+}
+
+func (a *admin) notFound(w http.ResponseWriter, r *http.Request) {
+	a.errorPage(w, r, partner.NewError(partner.ErrNotFound, "", "no such page"))
+}
+
+// errorPage answers a request that has no page to show the error on.
+func (a *admin) errorPage(w http.ResponseWriter, r *http.Request, err error) {
+	a.internal(r, err)
+	code := status(err)
+	v := a.base(r, "Error")
+	v.Err = message(err)
+	if isHX(r) {
+		w.Header().Set("HX-Retarget", "#messages")
+		w.Header().Set("HX-Reswap", "innerHTML")
+		a.fragment(w, code, "messages", v)
+		return
+	}
+	a.page(w, r, code, "Error", "error-page", v)
+}

@@ -1,0 +1,277 @@
+package httpadmin
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/partnerkit/partnerkit/account"
+	"github.com/partnerkit/partnerkit/license"
+	"github.com/partnerkit/partnerkit/partner"
+	"github.com/partnerkit/partnerkit/serviceplan"
+)
+
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("bad id %q", s)
+	}
+	return id, nil
+}
+
+// url builds a console URL under the prefix: url(12, "licenses") is
+// "/admin/partners/12/licenses".
+func (a *admin) url(id int64, parts ...string) string {
+	p := a.prefix + "/"
+	if id != 0 {
+		p += strconv.FormatInt(id, 10)
+		for _, s := range parts {
+			p += "/" + url.PathEscape(s)
+		}
+	}
+	return p
+}
+
+// form carries a form's submitted values and its errors by field, the
+// field named as the library names it ("units", "company name").
+type form struct {
+	Values map[string]string
+	Errors map[string]string
+}
+
+// Val returns a submitted value.
+func (f form) Val(name string) string { return f.Values[name] }
+
+// Err returns the error of a field, or "".
+func (f form) Err(field string) string { return f.Errors[field] }
+
+// Any reports whether the form has errors.
+func (f form) Any() bool { return len(f.Errors) > 0 }
+
+func formOf(r *http.Request) form {
+	f := form{Values: map[string]string{}, Errors: map[string]string{}}
+	for k, v := range r.PostForm {
+		if len(v) > 0 {
+			f.Values[k] = v[0]
+		}
+	}
+	return f
+}
+
+// control says whether an action is allowed and, if not, why; screens
+// read it from the guard table through partner.Check.
+type control struct {
+	Allowed bool
+	Reason  string
+}
+
+// view is the data of every template.
+type view struct {
+	Prefix string
+	Title  string
+	Msg    string // success message
+	Err    string // error message
+	Form   form   // the form being re-rendered with errors, by name in FormName
+	// FormName names the form Form belongs to ("assign", "profile"...).
+	FormName string
+	Token    string // a fresh idempotency key for forms that create
+
+	P       partner.Partner
+	Tab     partner.Tab
+	Tabs    []tabLink
+	Partner bool // a partner screen
+
+	List    listView
+	Screen  screenView
+	Catalog []serviceplan.Plan // enabled plans, for Create Partner
+}
+
+type tabLink struct {
+	Tab      partner.Tab
+	Label    string
+	URL      string
+	Selected bool
+}
+
+// Can reads the guard table for the partner on screen.
+func (v view) Can(op string) control {
+	err := partner.Check(v.P.Status, v.P.Type, partner.Operation(op))
+	if err != nil {
+		return control{Reason: sentence(partner.ErrorReason(err))}
+	}
+	return control{Allowed: true}
+}
+
+// sentence capitalizes the first letter of a reason.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// Notice is the guard's word for the whole screen: why controls outside
+// the Profile (Suspended) or everywhere (Canceled) are disabled.
+func (v view) Notice() string {
+	switch v.P.Status {
+	case partner.Suspended:
+		return sentence(partner.ErrorReason(partner.Check(v.P.Status, v.P.Type, partner.OpAssignLicenses))) + "."
+	case partner.Canceled:
+		return sentence(partner.ErrorReason(partner.Check(v.P.Status, v.P.Type, partner.OpUpdateProfile))) + "."
+	}
+	return ""
+}
+
+// FormErr returns the error of a field of the named form.
+func (v view) FormErr(name, field string) string {
+	if v.FormName != name {
+		return ""
+	}
+	return v.Form.Err(field)
+}
+
+// FormVal returns the re-rendered value of a field of the named form, or
+// def when that form is not being re-rendered.
+func (v view) FormVal(name, field, def string) string {
+	if v.FormName != name {
+		return def
+	}
+	return v.Form.Val(field)
+}
+
+func (a *admin) base(r *http.Request, title string) view {
+	v := view{Prefix: a.prefix, Title: title}
+	if code := r.URL.Query().Get("done"); code != "" {
+		v.Msg = doneMessages[code]
+	}
+	return v
+}
+
+// doneMessages are the success messages a redirect may name (?done=...),
+// so no text from the URL is ever shown.
+var doneMessages = map[string]string{
+	"created":    "Partner created.",
+	"refill":     "License pool refill saved.",
+	"minimum":    "Minimum licenses saved.",
+	"assigned":   "Licenses assigned.",
+	"disabled":   "Selected licenses disabled.",
+	"rm-on":      "Trend Micro Remote Manager enabled.",
+	"rm-off":     "Trend Micro Remote Manager disabled.",
+	"plan-added": "Service plan assigned.",
+	"plan-gone":  "Service plan removed.",
+	"acct-added": "Account added.",
+	"role":       "Role changed.",
+	"acct-on":    "Account enabled.",
+	"acct-off":   "Account disabled.",
+	"reset":      "Password reset requested.",
+	"acct-gone":  "Account deleted.",
+	"profile":    "Profile saved.",
+	"suspended":  "Partnership suspended.",
+	"active":     "Partnership reactivated.",
+	"canceled":   "Partnership canceled.",
+}
+
+func newToken() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (a *admin) funcs() template.FuncMap {
+	return template.FuncMap{
+		"url": func(id int64, parts ...string) string { return a.url(id, parts...) },
+		"date": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return t.UTC().Format("2006-01-02")
+		},
+		"datetime": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return t.UTC().Format("2006-01-02 15:04 UTC")
+		},
+		// meterMax keeps a <meter> valid when nothing is provisioned.
+		"meterMax": func(units int64) int64 { return max(units, 1) },
+		// high is where seat usage turns amber: 80% of the units.
+		"high":        func(units int64) int64 { return max(units, 1) * 8 / 10 },
+		// primary is the first contact, or an empty one.
+		"primary": func(p partner.Profile) partner.Contact {
+			if len(p.Contacts) == 0 {
+				return partner.Contact{}
+			}
+			return p.Contacts[0]
+		},
+		"roles":       account.Roles,
+		"dataCenters": serviceplan.DataCenters,
+		"statuses":    partner.Statuses,
+		"types":       partner.Types,
+		"opLabel":     func(op partner.Operation) string { return partner.OperationLabel(op) },
+		"kindLabel":   func(k serviceplan.Kind) string { return license.Kind(k).Label() },
+		"add":         func(a, b int) int { return a + b },
+		"str":         func(v any) string { return fmt.Sprint(v) },
+	}
+}
+
+// render executes a named template into a buffer, so a failure never
+// sends half a page.
+func (a *admin) render(name string, v any) (template.HTML, error) {
+	var b bytes.Buffer
+	if err := a.tmpl.ExecuteTemplate(&b, name, v); err != nil {
+		return "", err
+	}
+	return template.HTML(b.String()), nil
+}
+
+// fragment writes a template alone, for htmx.
+func (a *admin) fragment(w http.ResponseWriter, code int, name string, v any) {
+	html, err := a.render(name, v)
+	if err != nil {
+		a.log.Error("httpadmin: template", "template", name, "err", err)
+		http.Error(w, "template error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(html))
+}
+
+// page writes a template inside the host's layout.
+func (a *admin) page(w http.ResponseWriter, r *http.Request, code int, title, name string, v any) {
+	body, err := a.render(name, v)
+	if err != nil {
+		a.log.ErrorContext(r.Context(), "httpadmin: template", "template", name, "err", err)
+		http.Error(w, "template error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	a.opts.Layout(w, r, Page{Title: title, Head: a.head, Body: body})
+}
+
+func (a *admin) asset(w http.ResponseWriter, r *http.Request, _ int64) {
+	name := r.PathValue("file")
+	data, err := fs.ReadFile(Assets(), name)
+	if err != nil || strings.Contains(name, "/") {
+		http.NotFound(w, r)
+		return
+	}
+	switch path.Ext(name) {
+	case ".js":
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	case ".css":
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	}
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(data)
+}
