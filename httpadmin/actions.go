@@ -10,7 +10,6 @@ import (
 	"github.com/partnerkit/partnerkit/account"
 	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
-	"github.com/partnerkit/partnerkit/serviceplan"
 )
 
 // act runs one action of the partner screen and answers with the tab it
@@ -341,5 +340,3 @@ func (a *admin) cancel(w http.ResponseWriter, r *http.Request, id int64) {
 	}
 	http.Redirect(w, r, a.url(id, string(partner.TabProfile))+"?done=canceled", http.StatusSeeOther)
 }
-
-var _ = serviceplan.DataCenters

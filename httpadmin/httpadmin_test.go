@@ -28,13 +28,13 @@ var now = time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
 
 // world is a Manager with a partner of each kind the screens show.
 type world struct {
-	m                                      *partner.Manager
-	h                                      http.Handler
-	logs                                   *bytes.Buffer
+	m                                         *partner.Manager
+	h                                         http.Handler
+	logs                                      *bytes.Buffer
 	msp, reseller, suspended, canceled, other partner.Partner
-	mspLic, otherLic                       license.License
-	mspAdmin, mspUser, otherUser           account.Account
-	planA, planB, planOff                  serviceplan.Plan
+	mspLic, otherLic                          license.License
+	mspAdmin, mspUser, otherUser              account.Account
+	planA, planB, planOff                     serviceplan.Plan
 }
 
 func newWorld(t *testing.T) *world {
@@ -216,7 +216,7 @@ func TestScenarios(t *testing.T) {
 		// Partner screen: full pages and fragments, tabs by type
 		{name: "partner redirects to licenses", method: "GET", path: "/{msp}", status: 303, location: "/admin/partners/{msp}/licenses"},
 		{name: "msp licenses full", method: "GET", path: "/{msp}/licenses", status: 200,
-			want: []string{"<html", `aria-current="page">Acme MSP`, `id="banner"`, `role="tablist"`, `aria-selected="true" aria-controls="panel"`, "Management Licenses", "Disable Licenses", "License pool refill", "Assign Licenses", "<meter"},
+			want:    []string{"<html", `aria-current="page">Acme MSP`, `id="banner"`, `role="tablist"`, `aria-selected="true" aria-controls="panel"`, "Management Licenses", "Disable Licenses", "License pool refill", "Assign Licenses", "<meter"},
 			notWant: []string{"Service Plans</a>", "hx-swap-oob"}},
 		{name: "msp licenses fragment", method: "GET", path: "/{msp}/licenses", hx: true, status: 200,
 			want: []string{`id="partner-main"`, `role="tabpanel"`, `hx-swap-oob="true"`}, notWant: []string{"<html", "<h1>"}},

@@ -204,7 +204,7 @@ func (a *admin) funcs() template.FuncMap {
 		// meterMax keeps a <meter> valid when nothing is provisioned.
 		"meterMax": func(units int64) int64 { return max(units, 1) },
 		// high is where seat usage turns amber: 80% of the units.
-		"high":        func(units int64) int64 { return max(units, 1) * 8 / 10 },
+		"high": func(units int64) int64 { return max(units, 1) * 8 / 10 },
 		// primary is the first contact, or an empty one.
 		"primary": func(p partner.Profile) partner.Contact {
 			if len(p.Contacts) == 0 {

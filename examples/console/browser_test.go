@@ -77,6 +77,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	}), "start Chromium from %s", chromium)
 
 	b := &browser{t: t, ctx: bctx, shots: shots}
+	// idle waits until htmx has finished swapping and settling, so a
+	// click never lands on a node that is being replaced.
+	idle := chromedp.WaitNotPresent(chromedp.CSS(".htmx-request, .htmx-swapping, .htmx-settling"))
 
 	// The list, and keyboard access from the top of the page.
 	b.do(chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS(`#results table`)))
@@ -106,7 +109,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.ID("a-unit"), "GB"),
 		chromedp.SendKeys(chromedp.ID("a-units"), "500"),
 		chromedp.Click(chromedp.Search(`//button[text()="Assign Licenses"]`)),
-		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Licenses assigned.")]`)))
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Licenses assigned.")]`)), idle)
 	table := b.text(chromedp.CSS(`#panel table`))
 	require.Contains(t, table, "Cloud Backup")
 	require.Contains(t, table, "0 / 500")
@@ -117,7 +120,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// The other tabs, swapped in place, with history.
 	for _, tab := range []string{"Management Licenses", "Accounts", "Profile"} {
 		b.do(chromedp.Click(chromedp.Search(fmt.Sprintf(`//a[@role="tab" and text()=%q]`, tab))),
-			chromedp.WaitVisible(chromedp.Search(fmt.Sprintf(`//a[@role="tab" and @aria-selected="true" and text()=%q]`, tab))))
+			chromedp.WaitVisible(chromedp.Search(fmt.Sprintf(`//a[@role="tab" and @aria-selected="true" and text()=%q]`, tab))), idle)
 		require.NotEmpty(t, b.text(chromedp.CSS("#panel")))
 		require.Equal(t, 42, eval[int](b, `window.__noReload`))
 		b.shot("partner-" + strings.ToLower(strings.ReplaceAll(tab, " ", "-")))
@@ -135,18 +138,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.shot("partner-service-plans")
 
 	// Suspend the MSP: the banner says so and the licence controls turn off.
-	b.do(chromedp.Navigate(base),
+	b.step("open the MSP", chromedp.Navigate(base),
 		chromedp.Click(chromedp.Search(`//a[text()="Acme Managed IT"]`)),
-		chromedp.WaitVisible(chromedp.ID("partner-main")),
-		chromedp.Click(chromedp.Search(`//a[@role="tab" and text()="Profile"]`)),
-		chromedp.WaitVisible(chromedp.Search(`//button[text()="Suspend"]`)),
-		chromedp.Click(chromedp.Search(`//button[text()="Suspend"]`)),
-		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Partnership suspended.")]`)))
+		chromedp.WaitVisible(chromedp.ID("partner-main")))
+	b.step("open its Profile tab", chromedp.Click(chromedp.Search(`//a[@role="tab" and text()="Profile"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//a[@role="tab" and @aria-selected="true" and text()="Profile"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//button[text()="Suspend"]`)), idle)
+	b.step("click Suspend", chromedp.Click(chromedp.Search(`//button[text()="Suspend"]`)))
+	b.step("see it suspended", chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Partnership suspended.")]`)))
 	require.Equal(t, "Suspended", b.text(chromedp.CSS(`#banner dd .badge`)))
 	require.False(t, eval[bool](b, `document.querySelector('#p-city').matches(':disabled')`), "a suspended partner's profile stays editable")
 	b.do(chromedp.Click(chromedp.Search(`//a[@role="tab" and text()="Licenses"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//a[@role="tab" and @aria-selected="true" and text()="Licenses"]`)),
-		chromedp.WaitVisible(chromedp.ID("a-product")))
+		chromedp.WaitVisible(chromedp.ID("a-product")), idle)
 	require.Contains(t, b.text(chromedp.CSS("#guard-notice")), "only the Profile can be changed")
 	require.True(t, eval[bool](b, `document.querySelector('#a-product').matches(':disabled')`))
 	require.True(t, eval[bool](b, `document.querySelector('#disable-form button[type=submit]').matches(':disabled')`))
@@ -176,6 +180,15 @@ type browser struct {
 func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	require.NoError(b.t, chromedp.Do(b.ctx, steps...))
+}
+
+// step runs named actions with a time limit of their own, so a failure
+// says which step did not happen.
+func (b *browser) step(name string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	require.NoError(b.t, chromedp.Do(ctx, steps...), "step %q", name)
 }
 
 func (b *browser) text(sel chromedp.CSS) string {
