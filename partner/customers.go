@@ -2,6 +2,7 @@ package partner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -102,7 +103,7 @@ func (m *Manager) Allocate(ctx context.Context, partnerID int64, in Allocation) 
 		switch {
 		case err == nil:
 			err = usable(l, p.ID, c.at)
-		case errIs(err, ErrInsufficientUnits) || errIs(err, ErrNotFound):
+		case errors.Is(err, ErrInsufficientUnits) || errors.Is(err, ErrNotFound):
 			// Report the licence's own problem first; refill if allowed.
 			cur, rerr := partnerLicense(ctx, tx, p.ID, in.LicenseID)
 			if rerr == nil {

@@ -1,7 +1,10 @@
 package partner_test
 
 import (
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -9,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnerkit/partnerkit/account"
+	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
 )
 
@@ -63,7 +67,7 @@ func outcome(err error) string {
 		return "ok"
 	}
 	for name, kind := range outcomeOf {
-		if kind != nil && partner.ErrorField(err) == "" && errorsIs(err, kind) {
+		if kind != nil && partner.ErrorField(err) == "" && errors.Is(err, kind) {
 			return name
 		}
 	}
@@ -73,7 +77,7 @@ func outcome(err error) string {
 func row(ops string) []string { return strings.Fields(ops) }
 
 func TestGuardTableMatrix(t *testing.T) {
-	require.ElementsMatch(t, partner.Operations(), mapKeys(expected), "every operation has a row, and only those")
+	require.ElementsMatch(t, partner.Operations(), slices.Collect(maps.Keys(expected)), "every operation has a row, and only those")
 	got := map[string]string{}
 	want := map[string]string{}
 	for _, op := range partner.Operations() {
@@ -144,7 +148,7 @@ func invoke(e *env, f fixture, op partner.Operation) error {
 	case partner.OpSetMinimumLicenses:
 		_, err = m.SetMinimumLicenses(ctx, id, 0, 10)
 	case partner.OpAssignLicenses:
-		_, err = m.AssignLicenses(ctx, id, partner.Assignment{Grants: []licenseGrant{grant(5)}})
+		_, err = m.AssignLicenses(ctx, id, partner.Assignment{Grants: []license.Grant{grant(5)}})
 	case partner.OpDisableLicenses:
 		_, err = m.DisableLicenses(ctx, id, []int64{f.lic.ID})
 	case partner.OpEnableRemoteManager:

@@ -2,7 +2,6 @@ package partner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -361,6 +360,3 @@ func (m *Manager) callHook(ctx context.Context, h Hook, e Event) {
 		m.log.ErrorContext(ctx, "partner: event hook failed", "event", e.Kind, "partner", e.PartnerID, "err", err)
 	}
 }
-
-// errIs is errors.Is, kept short for the many checks below.
-func errIs(err, target error) bool { return errors.Is(err, target) }

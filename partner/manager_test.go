@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/partnerkit/partnerkit/account"
 	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
+	"github.com/partnerkit/partnerkit/partner/storetest"
 	"github.com/partnerkit/partnerkit/serviceplan"
 )
 
@@ -599,29 +599,12 @@ func TestConcurrentAllocationNeverOverbooks(t *testing.T) {
 		ls, err := e.m.AssignLicenses(e.ctx, f.p.ID, partner.Assignment{Grants: []license.Grant{grant(k)}})
 		require.NoError(t, err)
 		const workers = 64
-		var ok, short atomic.Int64
-		var wg sync.WaitGroup
-		errs := make(chan error, workers)
-		for range workers {
-			wg.Go(func() {
-				_, err := e.m.Allocate(e.ctx, f.p.ID, partner.Allocation{LicenseID: ls[0].ID, CustomerID: f.customer.ID, Units: 1})
-				switch {
-				case err == nil:
-					ok.Add(1)
-				case errors.Is(err, partner.ErrInsufficientUnits):
-					short.Add(1)
-				default:
-					errs <- err
-				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			require.NoError(t, err)
-		}
-		require.Equal(t, int64(k), ok.Load())
-		require.Equal(t, int64(workers-k), short.Load())
+		ok, short := storetest.Race(t, workers, partner.ErrInsufficientUnits, func() error {
+			_, err := e.m.Allocate(e.ctx, f.p.ID, partner.Allocation{LicenseID: ls[0].ID, CustomerID: f.customer.ID, Units: 1})
+			return err
+		})
+		require.Equal(t, k, ok)
+		require.Equal(t, workers-k, short)
 		lics, _, err := e.m.Licenses(e.ctx, f.p.ID, partner.Page{})
 		require.NoError(t, err)
 		require.Equal(t, int64(k), lics[1].Used)

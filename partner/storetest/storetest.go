@@ -817,32 +817,14 @@ func testConcurrentAdjust(t *testing.T, s partner.Store) {
 	p := createPartner(t, s, "Acme", partner.MSP, partner.Active)
 	const k = 20
 	l := createLicense(t, s, p.ID, k)
-	var ok, short atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, Goroutines)
-	for range Goroutines {
-		wg.Go(func() {
-			err := s.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
-				_, err := tx.AdjustUsed(ctx, l.ID, 1)
-				return err
-			})
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.Is(err, partner.ErrInsufficientUnits):
-				short.Add(1)
-			default:
-				errs <- err
-			}
+	ok, short := Race(t, Goroutines, partner.ErrInsufficientUnits, func() error {
+		return s.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
+			_, err := tx.AdjustUsed(ctx, l.ID, 1)
+			return err
 		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err, "only ErrInsufficientUnits may surface")
-	}
-	require.Equal(t, int64(k), ok.Load())
-	require.Equal(t, int64(Goroutines-k), short.Load())
+	})
+	require.Equal(t, k, ok)
+	require.Equal(t, Goroutines-k, short)
 	view(t, s, func(r partner.Reader) error {
 		got, err := r.License(ctx, l.ID)
 		require.Equal(t, int64(k), got.Used)
@@ -852,34 +834,49 @@ func testConcurrentAdjust(t *testing.T, s partner.Store) {
 
 func testConcurrentVersion(t *testing.T, s partner.Store) {
 	p := createPartner(t, s, "Acme", partner.MSP, partner.Active)
-	var ok, conflict atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, Goroutines)
-	for i := range Goroutines {
-		wg.Go(func() {
-			next := p // every writer read version 1
-			next.Profile.City = fmt.Sprint("City ", i)
-			err := s.Update(ctx, func(ctx context.Context, tx partner.Tx) error { return tx.UpdatePartner(ctx, &next) })
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.Is(err, partner.ErrConflict):
-				conflict.Add(1)
-			default:
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
-	require.Equal(t, int64(1), ok.Load(), "exactly one writer of version 1 wins")
-	require.Equal(t, int64(Goroutines-1), conflict.Load())
+	var attempt atomic.Int64
+	ok, conflict := Race(t, Goroutines, partner.ErrConflict, func() error {
+		next := p // every writer read version 1
+		next.Profile.City = fmt.Sprint("City ", attempt.Add(1))
+		return s.Update(ctx, func(ctx context.Context, tx partner.Tx) error { return tx.UpdatePartner(ctx, &next) })
+	})
+	require.Equal(t, 1, ok, "exactly one writer of version 1 wins")
+	require.Equal(t, Goroutines-1, conflict)
 	view(t, s, func(r partner.Reader) error {
 		got, err := r.Partner(ctx, p.ID)
 		require.Equal(t, int64(2), got.Version)
 		return err
 	})
+}
+
+// Race runs fn in n goroutines started together and counts the calls that
+// succeeded and those refused with an error wrapping refusal. Any other
+// error fails the test: under contention a store may make callers wait,
+// never fail them with its own busy or locked errors.
+func Race(t testing.TB, n int, refusal error, fn func() error) (ok, refused int) {
+	t.Helper()
+	var okN, refusedN atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			<-start
+			switch err := fn(); {
+			case err == nil:
+				okN.Add(1)
+			case errors.Is(err, refusal):
+				refusedN.Add(1)
+			default:
+				errs <- err
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err, "only %v may surface", refusal)
+	}
+	return int(okN.Load()), int(refusedN.Load())
 }
