@@ -33,7 +33,7 @@ type world struct {
 	logs                                      *bytes.Buffer
 	msp, reseller, suspended, canceled, other partner.Partner
 	mspLic, otherLic                          license.License
-	mspAdmin, mspUser, otherUser              account.Account
+	mspAdmin, mspUser, otherUser, offUser     account.Account
 	planA, planB, planOff                     serviceplan.Plan
 }
 
@@ -79,6 +79,10 @@ func newWorld(t *testing.T) *world {
 	require.NoError(t, err)
 	w.otherUser, err = w.m.AddAccount(ctx, w.other.ID, account.New{Name: "other.user", FirstName: "O", LastName: "Ther", Email: "o@example.com", Role: account.SupportEngineer})
 	require.NoError(t, err)
+	w.offUser, err = w.m.AddAccount(ctx, w.msp.ID, account.New{Name: "acme.off", FirstName: "O", LastName: "Ff", Email: "off@example.com", Role: account.BillingManager})
+	require.NoError(t, err)
+	w.offUser, err = w.m.DisableAccount(ctx, w.msp.ID, w.offUser.ID, 0)
+	require.NoError(t, err)
 	accts, err := w.m.Accounts(ctx, w.msp.ID)
 	require.NoError(t, err)
 	w.mspAdmin = accts[0]
@@ -110,6 +114,7 @@ func (w *world) expand(s string) string {
 		"{canceled}", fmt.Sprint(w.canceled.ID), "{other}", fmt.Sprint(w.other.ID),
 		"{lic}", fmt.Sprint(w.mspLic.ID), "{otherlic}", fmt.Sprint(w.otherLic.ID),
 		"{admin}", fmt.Sprint(w.mspAdmin.ID), "{user}", fmt.Sprint(w.mspUser.ID), "{otheruser}", fmt.Sprint(w.otherUser.ID),
+		"{offuser}", fmt.Sprint(w.offUser.ID),
 		"{planA}", fmt.Sprint(w.planA.ID), "{planB}", fmt.Sprint(w.planB.ID), "{planOff}", fmt.Sprint(w.planOff.ID),
 	).Replace(s)
 }
@@ -266,7 +271,28 @@ func TestScenarios(t *testing.T) {
 			form: form("company", "Acme MSP", "city", "Grenoble", "country", "France", "contact_first_name", "Ada", "contact_last_name", "Admin", "contact_email", "ada@example.com"),
 			want: []string{"Profile saved.", `value="Grenoble"`}},
 
+		{name: "disable licences", method: "POST", path: "/{msp}/licenses/disable", hx: true, form: form("confirm", "yes", "license", "{lic}"), status: 200,
+			want: []string{"Selected licenses disabled.", "b-disabled"}},
+		{name: "rm disable", method: "POST", path: "/{msp}/management-licenses/disable", hx: true, form: form("confirm", "yes", "data_center", "EU"), status: 200,
+			want: []string{"Trend Micro Remote Manager disabled."}, notWant: []string{"<span class=\"badge b-on\">Enabled</span>"}},
+		{name: "remove plan", method: "POST", path: "/{reseller}/service-plans/{planA}/remove", hx: true, form: form("confirm", "yes"), status: 200,
+			want: []string{"Service plan removed.", "No service plan is assigned yet."}},
+		{name: "disable account", method: "POST", path: "/{msp}/accounts/{user}/disable", hx: true, form: form("confirm", "yes"), status: 200,
+			want: []string{"Account disabled.", "b-off"}},
+		{name: "delete account", method: "POST", path: "/{msp}/accounts/{user}/delete", form: form("confirm", "yes"), status: 303,
+			location: "/admin/partners/{msp}/accounts?done=acct-gone"},
+		{name: "suspend", method: "POST", path: "/{msp}/suspend", hx: true, form: form("confirm", "yes"), status: 200,
+			want: []string{"Partnership suspended.", `<span class="badge b-suspended">Suspended</span>`}},
+		{name: "reactivate", method: "POST", path: "/{suspended}/reactivate", hx: true, status: 200,
+			want: []string{"Partnership reactivated.", `<span class="badge b-active">Active</span>`}},
+		{name: "cancel", method: "POST", path: "/{msp}/cancel", form: form("confirm_name", "Acme MSP"), status: 303,
+			location: "/admin/partners/{msp}/profile?done=canceled"},
+		{name: "done message after redirect", method: "GET", path: "/{msp}/licenses?done=assigned", status: 200, want: []string{"Licenses assigned."}},
+		{name: "unknown done code shows nothing", method: "GET", path: "/{msp}/licenses?done=<script>", status: 200, notWant: []string{"&lt;script&gt;", "<script>"}},
+
 		// Destructive actions ask first
+		{name: "enable account", method: "POST", path: "/{msp}/accounts/{offuser}/enable", hx: true, status: 200, want: []string{"Account enabled."}},
+		{name: "enable account on canceled", method: "POST", path: "/{canceled}/accounts/{offuser}/enable", hx: true, status: 409, unchanged: true},
 		{name: "delete without confirm asks", method: "POST", path: "/{msp}/accounts/{user}/delete", status: 200, unchanged: true,
 			want: []string{"Delete this account for good?", `name="confirm" value="yes"`}},
 		{name: "suspend without confirm asks", method: "POST", path: "/{msp}/suspend", status: 200, unchanged: true, want: []string{"Suspend this partnership?"}},
