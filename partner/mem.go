@@ -166,7 +166,7 @@ func (v *memView) Partners(ctx context.Context, f Filter) ([]Partner, int, error
 			(name != "" && !strings.Contains(foldName(p.Profile.CompanyName), name)) {
 			continue
 		}
-		if total >= f.Offset && len(out) < f.Limit {
+		if total >= f.Offset && (f.Limit == 0 || len(out) < f.Limit) {
 			out = append(out, v.derive(p))
 		}
 		total++

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"strings"
 	"time"
 
@@ -76,8 +77,13 @@ func filterPartners(q *bun.SelectQuery, f partner.Filter) *bun.SelectQuery {
 }
 
 func window(q *bun.SelectQuery, p partner.Page) *bun.SelectQuery {
-	if p.Limit > 0 {
+	switch {
+	case p.Limit > 0:
 		q = q.Limit(p.Limit)
+	case p.Offset > 0:
+		// bun writes OFFSET alone when there is no limit, which SQLite
+		// refuses; the largest limit bun can write means "every row".
+		q = q.Limit(math.MaxInt32)
 	}
 	if p.Offset > 0 {
 		q = q.Offset(p.Offset)
