@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -88,6 +89,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		require.Contains(t, listText, name)
 	}
 	b.shot("partners-list")
+	b.accessible("partners list")
+	// The check can fail: an unlabelled field is caught.
+	eval[bool](b, `(() => { const i = document.createElement("input"); i.id = "planted"; document.querySelector("main").append(i); return true })()`)
+	require.NotEmpty(t, b.violations(), "axe-core must flag an unlabelled input")
+	eval[bool](b, `(() => { document.getElementById("planted").remove(); return true })()`)
 	b.do(chromedp.KeyEvent("\t"))
 	require.Equal(t, "Skip to content", eval[string](b, `document.activeElement.textContent.trim()`), "the first Tab reaches the skip link")
 
@@ -103,6 +109,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	require.Equal(t, []string{"Licenses", "Management Licenses", "Accounts", "Profile"}, b.tabs())
 	require.Equal(t, "Licenses", b.selected())
 	b.shot("partner-licenses")
+	b.accessible("Licenses tab")
 
 	require.Equal(t, 42, eval[int](b, `window.__noReload = 42`))
 	b.do(chromedp.SendKeys(chromedp.ID("a-product"), "Cloud Backup"),
@@ -124,6 +131,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		require.NotEmpty(t, b.text(chromedp.CSS("#panel")))
 		require.Equal(t, 42, eval[int](b, `window.__noReload`))
 		b.shot("partner-" + strings.ToLower(strings.ReplaceAll(tab, " ", "-")))
+		b.accessible(tab + " tab")
 	}
 	path := eval[string](b, `location.pathname`)
 	require.True(t, strings.HasSuffix(path, "/profile"), "tab clicks push the URL: %s", path)
@@ -136,6 +144,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(chromedp.Click(chromedp.Search(`//a[@role="tab" and text()="Service Plans"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//h2[text()="Service Plans"]`)))
 	b.shot("partner-service-plans")
+	b.accessible("Service Plans tab")
+
+	// Create Partner, its errors, the cancel preview and the audit trail.
+	b.step("open Create Partner", chromedp.Navigate(base+"new"), chromedp.WaitVisible(chromedp.ID("create-form")))
+	b.accessible("Create Partner")
+	b.step("submit it empty", chromedp.Click(chromedp.Search(`//button[text()="Create Partner"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#create-form [aria-invalid=true]`)), idle)
+	require.Contains(t, b.text(chromedp.CSS("#create-form")), "Account name is required")
+	b.accessible("Create Partner with errors")
+	b.step("open the cancel preview", chromedp.Navigate(base+"1/cancel"), chromedp.WaitVisible(chromedp.ID("confirm-name")))
+	b.accessible("cancel preview")
+	b.step("open the audit trail", chromedp.Navigate(base+"1/audit"), chromedp.WaitVisible(chromedp.CSS("table")))
+	b.accessible("audit trail")
 
 	// Suspend the MSP: the banner says so and the licence controls turn off.
 	b.step("open the MSP", chromedp.Navigate(base),
@@ -155,6 +176,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	require.True(t, eval[bool](b, `document.querySelector('#a-product').matches(':disabled')`))
 	require.True(t, eval[bool](b, `document.querySelector('#disable-form button[type=submit]').matches(':disabled')`))
 	b.shot("partner-suspended")
+	b.accessible("Licenses tab of a suspended partner")
 
 	// A hostile company name is shown as text and runs nothing.
 	name := `"><img src=x onerror="window.__xss=1"><script>window.__xss=2</script>`
@@ -168,13 +190,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	require.Equal(t, name, b.text(chromedp.CSS(`h1`)))
 	require.False(t, eval[bool](b, `window.__xss !== undefined`), "injected script ran")
 	require.Zero(t, alerts.Load(), "no alert opened")
+	t.Logf("axe-core found no WCAG 2.1 A/AA violation on: %s", strings.Join(b.checked, ", "))
 }
 
 // browser wraps a chromedp tab for the test.
 type browser struct {
-	t     *testing.T
-	ctx   context.Context
-	shots string
+	t       *testing.T
+	ctx     context.Context
+	shots   string
+	checked []string // screens axe-core checked
 }
 
 func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
@@ -212,6 +236,34 @@ func (b *browser) shot(name string) {
 	buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	require.NoError(b.t, err)
 	require.NoError(b.t, os.WriteFile(filepath.Join(b.shots, name+".png"), buf, 0o644))
+}
+
+// axeSource is axe-core, injected into each screen to check it against
+// the WCAG 2.1 A and AA rules (testdata/axe/README.md).
+//
+//go:embed testdata/axe/axe.min.js
+var axeSource string
+
+// violations runs axe-core on the current screen and returns its WCAG 2.1
+// A and AA violations, each naming the rule and the elements.
+func (b *browser) violations() []string {
+	b.t.Helper()
+	if !eval[bool](b, `typeof window.axe !== "undefined"`) {
+		_, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]byte](axeSource))
+		require.NoError(b.t, err)
+	}
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`axe.run(document, {runOnly: {type: "tag",
+		values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}).then(r => r.violations.map(v =>
+		v.id + ": " + v.help + " — " + v.nodes.map(n => n.target.join(" ")).join(", ")))`, chromedp.EvalAwaitPromise))
+	require.NoError(b.t, err)
+	return v
+}
+
+// accessible fails the test on any violation axe-core finds.
+func (b *browser) accessible(screen string) {
+	b.t.Helper()
+	require.Empty(b.t, b.violations(), "accessibility violations on %s", screen)
+	b.checked = append(b.checked, screen)
 }
 
 func eval[T any](b *browser, expr string) T {
