@@ -7,6 +7,7 @@
 package account
 
 import (
+	"errors"
 	"fmt"
 	"net/mail"
 	"regexp"
@@ -154,24 +155,19 @@ func (n *New) Normalize() {
 	n.Email = strings.TrimSpace(n.Email)
 }
 
-// Validate reports the first invalid field of n as a *FieldError.
+// Validate reports every invalid field of n, each as a *FieldError, in
+// field order (errors.Join); errors.As finds the first.
 func (n New) Validate() error {
-	if err := ValidateName(n.Name); err != nil {
-		return err
-	}
-	if err := ValidatePerson("first name", n.FirstName); err != nil {
-		return err
-	}
-	if err := ValidatePerson("last name", n.LastName); err != nil {
-		return err
-	}
-	if err := ValidateEmail("email", n.Email); err != nil {
-		return err
+	errs := []error{
+		ValidateName(n.Name),
+		ValidatePerson("first name", n.FirstName),
+		ValidatePerson("last name", n.LastName),
+		ValidateEmail("email", n.Email),
 	}
 	if !n.Role.Valid() {
-		return invalid("role", "is not a built-in role (got %q)", n.Role)
+		errs = append(errs, invalid("role", "is not a built-in role (got %q)", n.Role))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Account is a partner user that may sign in to the console.

@@ -87,3 +87,14 @@ func FuzzNewValidate(f *testing.F) {
 		require.Contains(t, n.Email, "@")
 	})
 }
+
+func TestNewValidateReportsEveryField(t *testing.T) {
+	err := account.New{Name: "x", FirstName: "", LastName: "Ok", Email: "bad", Role: "root"}.Validate()
+	var fields []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var fe *account.FieldError
+		require.True(t, errors.As(e, &fe))
+		fields = append(fields, fe.Field)
+	}
+	require.Equal(t, []string{"account name", "first name", "email", "role"}, fields)
+}

@@ -42,11 +42,9 @@ func (a *admin) act(w http.ResponseWriter, r *http.Request, id int64, tab partne
 		}
 	}
 	a.showTab(w, r, id, tab, code, func(v *view) {
-		field := partner.ErrorField(err)
-		if code == http.StatusUnprocessableEntity && field != "" {
+		if code == http.StatusUnprocessableEntity && f.mark(err) {
 			v.FormName, v.Form = formName, f
-			v.Form.Errors[field] = partner.ErrorReason(err)
-			v.Err = "Please correct the highlighted field."
+			v.Err = "Please correct the highlighted fields."
 			return
 		}
 		v.Err = message(err)
@@ -330,9 +328,7 @@ func (a *admin) cancel(w http.ResponseWriter, r *http.Request, id int64) {
 		a.internal(r, err)
 		a.showCancel(w, r, id, status(err), func(v *view) {
 			v.FormName, v.Form = "cancel", f
-			if field := partner.ErrorField(err); field != "" && status(err) == http.StatusUnprocessableEntity {
-				v.Form.Errors[field] = partner.ErrorReason(err)
-			} else {
+			if status(err) != http.StatusUnprocessableEntity || !f.mark(err) {
 				v.Err = message(err)
 			}
 		})

@@ -80,8 +80,8 @@ func (a *admin) createForm(w http.ResponseWriter, r *http.Request, code int, f f
 	v.FormName, v.Form = "create", f
 	if err != nil {
 		a.internal(r, err)
-		if field := partner.ErrorField(err); field != "" && code == http.StatusUnprocessableEntity {
-			v.Form.Errors[field] = partner.ErrorReason(err)
+		if code == http.StatusUnprocessableEntity && v.Form.mark(err) {
+			v.Err = "Please correct the highlighted fields."
 		} else {
 			v.Err = message(err)
 		}

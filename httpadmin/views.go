@@ -54,8 +54,15 @@ func (f form) Val(name string) string { return f.Values[name] }
 // Err returns the error of a field, or "".
 func (f form) Err(field string) string { return f.Errors[field] }
 
-// Any reports whether the form has errors.
-func (f form) Any() bool { return len(f.Errors) > 0 }
+// mark records every field problem err reports and says whether there
+// was any.
+func (f form) mark(err error) bool {
+	probs := partner.FieldErrors(err)
+	for _, p := range probs {
+		f.Errors[p.Field] = p.Reason
+	}
+	return len(probs) > 0
+}
 
 func formOf(r *http.Request) form {
 	f := form{Values: map[string]string{}, Errors: map[string]string{}}

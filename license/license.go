@@ -8,6 +8,7 @@
 package license
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -131,33 +132,27 @@ func (g *Grant) Normalize() {
 	g.UnitType = strings.TrimSpace(g.UnitType)
 }
 
-// Validate reports the first invalid field of g as a *FieldError.
+// Validate reports every invalid field of g, each as a *FieldError, in
+// field order (errors.Join); errors.As finds the first.
 func (g Grant) Validate() error {
-	if err := checkText("product", g.Product, MaxTextLen); err != nil {
-		return err
-	}
-	if err := checkText("unit type", g.UnitType, MaxTextLen); err != nil {
-		return err
-	}
-	if err := ValidateUnits("units", g.Units); err != nil {
-		return err
+	errs := []error{
+		checkText("product", g.Product, MaxTextLen),
+		checkText("unit type", g.UnitType, MaxTextLen),
+		ValidateUnits("units", g.Units),
 	}
 	if !g.Kind.Valid() {
-		return invalid("kind", "must be %q or %q (got %q)", Trial, Full, g.Kind)
+		errs = append(errs, invalid("kind", "must be %q or %q (got %q)", Trial, Full, g.Kind))
 	}
-	if err := validDate("start", g.Start); err != nil {
-		return err
+	start, expiry := validDate("start", g.Start), validDate("expiry", g.Expiry)
+	errs = append(errs, start, expiry)
+	switch {
+	case start != nil || expiry != nil:
+	case !g.Expiry.After(g.Start):
+		errs = append(errs, invalid("expiry", "must be after the start date"))
+	case g.Expiry.Sub(g.Start) > MaxTerm:
+		errs = append(errs, invalid("expiry", "must be at most ten years after the start date"))
 	}
-	if err := validDate("expiry", g.Expiry); err != nil {
-		return err
-	}
-	if !g.Expiry.After(g.Start) {
-		return invalid("expiry", "must be after the start date")
-	}
-	if g.Expiry.Sub(g.Start) > MaxTerm {
-		return invalid("expiry", "must be at most ten years after the start date")
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // ValidateUnits refuses a unit count below 1 or above MaxUnits.

@@ -105,3 +105,19 @@ func FuzzGrantValidate(f *testing.F) {
 		require.True(t, g.Kind.Valid())
 	})
 }
+
+func TestGrantValidateReportsEveryField(t *testing.T) {
+	g := validGrant()
+	g.Product, g.Units, g.Kind = "", 0, "gift"
+	err := g.Validate()
+	var fields []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var fe *license.FieldError
+		require.True(t, errors.As(e, &fe))
+		fields = append(fields, fe.Field)
+	}
+	require.Equal(t, []string{"product", "units", "kind"}, fields)
+	var first *license.FieldError
+	require.True(t, errors.As(err, &first))
+	require.Equal(t, "product", first.Field, "errors.As still finds the first")
+}

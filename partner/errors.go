@@ -133,10 +133,15 @@ func ErrorReason(err error) string {
 }
 
 // withOp stamps op on err, turning a leaf package's field error into an
-// *Error of kind ErrInvalid. nil stays nil.
+// *Error of kind ErrInvalid. When err holds several field problems, the
+// *Error names the first and wraps them all, for FieldErrors. nil stays nil.
 func withOp(op Operation, err error) error {
 	if err == nil {
 		return nil
+	}
+	if probs := FieldErrors(err); len(probs) > 1 {
+		first := probs[0]
+		return &Error{Op: op, Kind: ErrInvalid, Field: first.Field, Reason: first.Reason, Err: err}
 	}
 	var e *Error
 	if errors.As(err, &e) {
@@ -152,13 +157,70 @@ func withOp(op Operation, err error) error {
 		InvalidField() string
 	}
 	if errors.As(err, &fe) {
-		reason := fe.Error()
-		if i := strings.Index(reason, fe.InvalidField()+" "); i >= 0 {
-			reason = reason[i+len(fe.InvalidField())+1:]
-		}
-		return &Error{Op: op, Kind: ErrInvalid, Field: fe.InvalidField(), Reason: reason, Err: err}
+		return &Error{Op: op, Kind: ErrInvalid, Field: fe.InvalidField(), Reason: leafReason(fe), Err: err}
 	}
 	return &Error{Op: op, Err: err}
+}
+
+// leafReason is a leaf field error's message without its package and field.
+func leafReason(fe interface {
+	error
+	InvalidField() string
+}) string {
+	reason := fe.Error()
+	if i := strings.Index(reason, fe.InvalidField()+" "); i >= 0 {
+		reason = reason[i+len(fe.InvalidField())+1:]
+	}
+	return reason
+}
+
+// FieldError is one invalid field and what is wrong with it.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+// FieldErrors lists every invalid field err reports, in the order the
+// validation met them, one entry per field. An operation refuses invalid
+// input with all its problems at once, so a form can mark every field;
+// ErrorField names the first.
+func FieldErrors(err error) []FieldError {
+	var out []FieldError
+	seen := map[string]bool{}
+	var walk func(error)
+	walk = func(err error) {
+		if err == nil {
+			return
+		}
+		switch e := err.(type) {
+		case *Error:
+			if e.Field != "" {
+				if !seen[e.Field] {
+					seen[e.Field] = true
+					out = append(out, FieldError{Field: e.Field, Reason: e.Reason})
+				}
+			}
+			walk(e.Err)
+			return
+		case interface {
+			error
+			InvalidField() string
+		}:
+			if f := e.InvalidField(); !seen[f] {
+				seen[f] = true
+				out = append(out, FieldError{Field: f, Reason: leafReason(e)})
+			}
+			return
+		case interface{ Unwrap() []error }:
+			for _, x := range e.Unwrap() {
+				walk(x)
+			}
+		case interface{ Unwrap() error }:
+			walk(e.Unwrap())
+		}
+	}
+	walk(err)
+	return out
 }
 
 // invalidf reports invalid input in field.

@@ -2,6 +2,7 @@ package partner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -135,23 +136,23 @@ func sameGrants(prior []license.License, grants []license.Grant) bool {
 }
 
 // normalizeGrants trims, validates and puts the dates of each grant in UTC
-// at microsecond precision.
+// at microsecond precision. It reports every problem of every grant; when
+// there are several grants each reason says which one.
 func normalizeGrants(gs []license.Grant) error {
+	var errs []error
 	for i := range gs {
 		g := &gs[i]
 		g.Normalize()
 		g.Start = g.Start.UTC().Truncate(time.Microsecond)
 		g.Expiry = g.Expiry.UTC().Truncate(time.Microsecond)
-		if err := g.Validate(); err != nil {
+		for _, p := range FieldErrors(g.Validate()) {
 			if len(gs) > 1 {
-				e := withOp("", err).(*Error)
-				e.Reason = fmt.Sprintf("(grant %d) %s", i+1, e.Reason)
-				return e
+				p.Reason = fmt.Sprintf("(grant %d) %s", i+1, p.Reason)
 			}
-			return err
+			errs = append(errs, invalidf(p.Field, "%s", p.Reason))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func newLicense(partnerID int64, g license.Grant, key string, now time.Time) license.License {

@@ -139,6 +139,29 @@ func TestCreatePartnerRefusesBadInputAndChangesNothing(t *testing.T) {
 	})
 }
 
+func TestCreateReportsEveryInvalidFieldAtOnce(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		in := newPartnerInput("", partner.Reseller, "ok.admin")
+		in.Admin.Email = "not-mail"
+		in.Profile.SignInURL = "ftp://x"
+		in.RemoteManager = []serviceplan.DataCenter{serviceplan.EU}
+		bad := grant(0)
+		in.Licenses = []license.Grant{grant(5), bad}
+		_, err := e.m.Create(e.ctx, in)
+		requireErr(t, err, partner.ErrInvalid, "email")
+		require.ErrorIs(t, err, partner.ErrWrongType, "every kind stays reachable")
+		want := []partner.FieldError{
+			{Field: "email", Reason: "is not a valid e-mail address"},
+			{Field: "company name", Reason: "is required"},
+			{Field: "sign-in URL", Reason: "must be an absolute http or https address"},
+			{Field: "data center", Reason: "Remote Manager is for MSP partners only"},
+			{Field: "units", Reason: "(grant 2) must be at least 1 (got 0)"},
+		}
+		require.Empty(t, cmp.Diff(want, partner.FieldErrors(err)))
+		require.Zero(t, countPartners(t, e))
+	})
+}
+
 func TestProfileUpdateVersionAndAudit(t *testing.T) {
 	forEachStore(t, func(t *testing.T, e *env) {
 		p, err := e.m.Create(e.ctx, newPartnerInput("Acme", partner.MSP, "acme.admin"))

@@ -15,6 +15,7 @@
 package partner
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -129,49 +130,36 @@ func (p *Profile) Normalize() {
 	}
 }
 
-// Validate reports the first invalid field of p as an *Error of kind
-// ErrInvalid. Contact fields are named "contact N first name" and so on,
-// N counting from 1.
+// Validate reports every invalid field of p as an *Error of kind
+// ErrInvalid (see FieldErrors); ErrorField names the first. Contact
+// fields are named "contact N first name" and so on, N counting from 1.
 func (p Profile) Validate() error { return withOp("", p.validate()) }
 
 func (p Profile) validate() error {
-	if err := checkText("company name", p.CompanyName, MaxCompanyLen, true); err != nil {
-		return err
-	}
-	if err := checkText("city", p.City, MaxPlaceLen, true); err != nil {
-		return err
-	}
-	if err := checkText("state", p.State, MaxPlaceLen, false); err != nil {
-		return err
-	}
-	if err := checkText("country", p.Country, MaxPlaceLen, true); err != nil {
-		return err
+	errs := []error{
+		checkText("company name", p.CompanyName, MaxCompanyLen, true),
+		checkText("city", p.City, MaxPlaceLen, true),
+		checkText("state", p.State, MaxPlaceLen, false),
+		checkText("country", p.Country, MaxPlaceLen, true),
 	}
 	if len(p.Contacts) > MaxContacts {
-		return invalidf("contacts", "must be at most %d (got %d)", MaxContacts, len(p.Contacts))
+		errs = append(errs, invalidf("contacts", "must be at most %d (got %d)", MaxContacts, len(p.Contacts)))
 	}
 	for i, c := range p.Contacts {
 		prefix := fmt.Sprintf("contact %d ", i+1)
-		if err := account.ValidatePerson(prefix+"first name", c.FirstName); err != nil {
-			return err
-		}
-		if err := account.ValidatePerson(prefix+"last name", c.LastName); err != nil {
-			return err
-		}
-		if err := account.ValidateEmail(prefix+"email", c.Email); err != nil {
-			return err
-		}
-		if err := checkText(prefix+"phone", c.Phone, MaxPhoneLen, false); err != nil {
-			return err
-		}
+		errs = append(errs,
+			account.ValidatePerson(prefix+"first name", c.FirstName),
+			account.ValidatePerson(prefix+"last name", c.LastName),
+			account.ValidateEmail(prefix+"email", c.Email),
+			checkText(prefix+"phone", c.Phone, MaxPhoneLen, false))
 	}
 	if p.SignInURL != "" {
 		u, err := url.Parse(p.SignInURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(p.SignInURL) > MaxURLLen {
-			return invalidf("sign-in URL", "must be an absolute http or https address")
+			errs = append(errs, invalidf("sign-in URL", "must be an absolute http or https address"))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func checkText(field, s string, max int, required bool) error {

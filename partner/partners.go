@@ -2,6 +2,7 @@ package partner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -72,8 +73,10 @@ func (m *Manager) Create(ctx context.Context, in NewPartner) (Partner, error) {
 }
 
 func (m *Manager) prepareCreate(in *NewPartner) (Partner, error) {
+	// Check every part and report every problem at once.
+	var errs []error
 	if !in.Type.Valid() {
-		return Partner{}, invalidf("type", "must be MSP or Reseller (got %q)", in.Type)
+		errs = append(errs, invalidf("type", "must be MSP or Reseller (got %q)", in.Type))
 	}
 	in.Profile.Normalize()
 	in.Admin.Normalize()
@@ -81,28 +84,23 @@ func (m *Manager) prepareCreate(in *NewPartner) (Partner, error) {
 		in.Admin.Role = account.Administrator
 	}
 	if in.Admin.Role != account.Administrator {
-		return Partner{}, invalidf("role", "the first account is always an Administrator")
+		errs = append(errs, invalidf("role", "the first account is always an Administrator"))
 	}
-	if err := in.Admin.Validate(); err != nil {
-		return Partner{}, err
-	}
-	if len(in.Profile.Contacts) == 0 {
+	adminErr := in.Admin.Validate()
+	errs = append(errs, adminErr)
+	if len(in.Profile.Contacts) == 0 && adminErr == nil {
 		in.Profile.Contacts = []Contact{{FirstName: in.Admin.FirstName, LastName: in.Admin.LastName, Email: in.Admin.Email}}
 	}
-	if err := in.Profile.Validate(); err != nil {
-		return Partner{}, err
+	errs = append(errs, in.Profile.validate())
+	if len(in.RemoteManager) > 0 && in.Type == Reseller {
+		errs = append(errs, NewError(ErrWrongType, "data center", "Remote Manager is for MSP partners only"))
 	}
-	if len(in.RemoteManager) > 0 && in.Type != MSP {
-		return Partner{}, NewError(ErrWrongType, "data center", "Remote Manager is for MSP partners only")
-	}
-	if len(in.Plans) > 0 && in.Type != Reseller {
-		return Partner{}, NewError(ErrWrongType, "service plans", "service plans are for Reseller partners only")
+	if len(in.Plans) > 0 && in.Type == MSP {
+		errs = append(errs, NewError(ErrWrongType, "service plans", "service plans are for Reseller partners only"))
 	}
 	dcs, err := dataCenterSet(in.RemoteManager)
-	if err != nil {
-		return Partner{}, err
-	}
-	if err := normalizeGrants(in.Licenses); err != nil {
+	errs = append(errs, err, normalizeGrants(in.Licenses))
+	if err := errors.Join(errs...); err != nil {
 		return Partner{}, err
 	}
 	in.Plans = slices.Compact(slices.Sorted(slices.Values(in.Plans)))

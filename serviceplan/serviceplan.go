@@ -8,6 +8,7 @@
 package serviceplan
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -141,31 +142,25 @@ func (p *Plan) Normalize() {
 	p.DataCenter = DataCenter(strings.ToUpper(strings.TrimSpace(string(p.DataCenter))))
 }
 
-// Validate reports the first invalid field of p as a *FieldError. The
-// uniqueness of the name and of NFR plans is the store's to check.
+// Validate reports every invalid field of p, each as a *FieldError, in
+// field order (errors.Join); errors.As finds the first. The uniqueness of
+// the name and of NFR plans is the store's to check.
 func (p Plan) Validate() error {
-	if err := checkText("name", p.Name, MaxNameLen); err != nil {
-		return err
-	}
-	if err := checkText("product", p.Product, MaxTextLen); err != nil {
-		return err
-	}
+	errs := []error{checkText("name", p.Name, MaxNameLen), checkText("product", p.Product, MaxTextLen)}
 	if !p.Kind.Valid() {
-		return invalid("kind", "must be %q or %q (got %q)", Trial, Full, p.Kind)
+		errs = append(errs, invalid("kind", "must be %q or %q (got %q)", Trial, Full, p.Kind))
 	}
-	if err := checkText("unit type", p.UnitType, MaxTextLen); err != nil {
-		return err
-	}
+	errs = append(errs, checkText("unit type", p.UnitType, MaxTextLen))
 	if !p.DataCenter.Valid() {
-		return invalid("data center", "must be one of US, CA, UK, EU, SG, JP, IN, AU (got %q)", p.DataCenter)
+		errs = append(errs, invalid("data center", "must be one of US, CA, UK, EU, SG, JP, IN, AU (got %q)", p.DataCenter))
 	}
 	if p.InitialPeriodMonths < 1 || p.InitialPeriodMonths > MaxInitialPeriod {
-		return invalid("initial period", "must be 1 to %d months (got %d)", MaxInitialPeriod, p.InitialPeriodMonths)
+		errs = append(errs, invalid("initial period", "must be 1 to %d months (got %d)", MaxInitialPeriod, p.InitialPeriodMonths))
 	}
 	if p.ExpiryNoticeDays < 0 || p.ExpiryNoticeDays > MaxExpiryNoticeDays {
-		return invalid("expiry notice", "must be 0 to %d days (got %d)", MaxExpiryNoticeDays, p.ExpiryNoticeDays)
+		errs = append(errs, invalid("expiry notice", "must be 0 to %d days (got %d)", MaxExpiryNoticeDays, p.ExpiryNoticeDays))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Patch changes the mutable fields of a plan; nil fields stay as they are.

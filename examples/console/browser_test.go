@@ -151,7 +151,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.accessible("Create Partner")
 	b.step("submit it empty", chromedp.Click(chromedp.Search(`//button[text()="Create Partner"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#create-form [aria-invalid=true]`)), idle)
-	require.Contains(t, b.text(chromedp.CSS("#create-form")), "Account name is required")
+	createErrors := b.text(chromedp.CSS("#create-form"))
+	for _, msg := range []string{"Company name is required", "City is required", "Country is required", "Account name is required", "Email is required"} {
+		require.Contains(t, createErrors, msg, "every invalid field is marked at once")
+	}
 	b.accessible("Create Partner with errors")
 	b.step("open the cancel preview", chromedp.Navigate(base+"1/cancel"), chromedp.WaitVisible(chromedp.ID("confirm-name")))
 	b.accessible("cancel preview")
