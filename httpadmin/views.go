@@ -126,6 +126,10 @@ func sentence(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
+// Applies reads from the guard table whether an operation exists for the
+// partner's type at all, so a control that never applies is not shown.
+func (v view) Applies(op string) bool { return partner.Applies(v.P.Type, partner.Operation(op)) }
+
 // Notice is the guard's word for the whole screen: why controls outside
 // the Profile (Suspended) or everywhere (Canceled) are disabled.
 func (v view) Notice() string {

@@ -176,6 +176,14 @@ func Tabs(t Type) []Tab {
 // (Management Licenses for MSPs, Service Plans for Resellers).
 func TabAvailable(t Type, tab Tab) bool { return slices.Contains(tabTypes[tab], t) }
 
+// Applies reports whether op exists at all for a partner type, whatever
+// the status (Disable Licenses applies to MSPs only): a screen shows the
+// control when it applies and enables it when Check allows it.
+func Applies(t Type, op Operation) bool {
+	r, ok := guards[op]
+	return ok && slices.Contains(r.types, t)
+}
+
 // OperationTab returns the tab an operation belongs to.
 func OperationTab(op Operation) Tab { return guards[op].tab }
 

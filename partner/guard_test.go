@@ -97,6 +97,25 @@ func TestGuardTableMatrix(t *testing.T) {
 	require.ErrorIs(t, partner.Check(partner.Active, partner.MSP, "fly"), partner.ErrInvalid)
 }
 
+func TestApplies(t *testing.T) {
+	got := map[string]bool{}
+	for _, op := range partner.Operations() {
+		for _, typ := range partner.Types() {
+			got[fmt.Sprintf("%s/%s", op, typ)] = partner.Applies(typ, op)
+		}
+	}
+	// An operation applies to a type unless the matrix says "type" for
+	// it in the Active column of that type.
+	want := map[string]bool{}
+	for op, row := range expected {
+		cellsOf := strings.Fields(row)
+		want[fmt.Sprintf("%s/%s", op, partner.MSP)] = cellsOf[0] != "type"
+		want[fmt.Sprintf("%s/%s", op, partner.Reseller)] = cellsOf[1] != "type"
+	}
+	require.Empty(t, cmp.Diff(want, got))
+	require.False(t, partner.Applies(partner.MSP, "fly"))
+}
+
 func TestGuardReasons(t *testing.T) {
 	cases := map[string]struct {
 		s    partner.Status
