@@ -2,6 +2,8 @@ package httpadmin
 
 import (
 	"context"
+	"encoding/csv"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -188,6 +190,9 @@ func (a *admin) tab(w http.ResponseWriter, r *http.Request, id int64) {
 	case "audit":
 		a.audit(w, r, id)
 		return
+	case "audit.csv":
+		a.auditCSV(w, r, id)
+		return
 	}
 	tab, ok := tabByPath[r.PathValue("tab")]
 	if !ok {
@@ -319,4 +324,41 @@ func (a *admin) audit(w http.ResponseWriter, r *http.Request, id int64) {
 		s.AuditNext = a.url(id, "audit") + "?offset=" + strconv.Itoa(offset+auditPageSize)
 	}
 	a.page(w, r, http.StatusOK, v.P.Profile.CompanyName+" · Audit trail", "audit-page", v)
+}
+
+// auditCSV exports the partner's whole audit trail, newest first, as CSV.
+// Cells that a spreadsheet would read as a formula are quoted with a
+// leading apostrophe.
+func (a *admin) auditCSV(w http.ResponseWriter, r *http.Request, id int64) {
+	p, err := a.m.Get(r.Context(), id)
+	if err != nil {
+		a.errorPage(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="audit-partner-%d.csv"`, p.ID))
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"at", "actor", "action", "target", "before", "after"})
+	for offset := 0; ; offset += partner.MaxLimit {
+		entries, total, err := a.m.Audit(r.Context(), id, partner.Page{Offset: offset, Limit: partner.MaxLimit})
+		if err != nil {
+			a.internal(r, err) // the header is sent: the file ends short
+			return
+		}
+		for _, e := range entries {
+			_ = cw.Write([]string{e.At.UTC().Format(time.RFC3339), cell(e.Actor), string(e.Action), cell(e.Target), cell(e.Before), cell(e.After)})
+		}
+		if offset+len(entries) >= total || len(entries) == 0 {
+			break
+		}
+	}
+	cw.Flush()
+}
+
+// cell neutralises text a spreadsheet would run as a formula.
+func cell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }

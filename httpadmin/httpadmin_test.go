@@ -247,6 +247,9 @@ func TestScenarios(t *testing.T) {
 		{name: "audit", method: "GET", path: "/{msp}/audit", status: 200, want: []string{"Audit trail of Acme MSP", "Create Partner", "tier1"}[0:2]},
 		{name: "cancel preview", method: "GET", path: "/{msp}/cancel", status: 200,
 			want: []string{"What canceling will hit", "enabled accounts lose access", "acme.admin", "Type the company name"}},
+		{name: "audit export", method: "GET", path: "/{msp}/audit.csv", status: 200,
+			want: []string{"at,actor,action,target,before,after\n", ",system,create_partner,partner {msp},,company=Acme MSP;", ",system,add_account,account acme.user,"}},
+		{name: "audit export of unknown partner", method: "GET", path: "/9999/audit.csv", status: 404},
 		{name: "unknown partner", method: "GET", path: "/9999/licenses", status: 404, want: []string{"This no longer exists"}},
 		{name: "bad id", method: "GET", path: "/abc/licenses", status: 404},
 		{name: "unknown tab", method: "GET", path: "/{msp}/billing", status: 404},
@@ -395,6 +398,28 @@ func TestHostileNamesAreText(t *testing.T) {
 			require.True(t, strings.Contains(body, "&lt;script&gt;") || strings.Contains(body, "&lt;img src=x"), path)
 		}
 	}
+}
+
+func TestAuditExportNeutralisesFormulas(t *testing.T) {
+	w := newWorld(t)
+	city := "Paris"
+	actor := `=HYPERLINK("http://evil.example")`
+	_, err := w.m.UpdateProfile(partner.WithActor(context.Background(), actor), w.msp.ID, partner.ProfilePatch{City: &city})
+	require.NoError(t, err)
+	for i := range partner.MaxLimit + 10 { // more entries than one page holds
+		_, err := w.m.SetPoolRefill(context.Background(), w.msp.ID, 0, i%2 == 0)
+		require.NoError(t, err)
+	}
+	rec := w.do("GET", "/{msp}/audit.csv", false, nil, nil)
+	require.Equal(t, 200, rec.Code)
+	require.Equal(t, "text/csv; charset=utf-8", rec.Header().Get("Content-Type"))
+	require.Contains(t, rec.Header().Get("Content-Disposition"), "attachment")
+	require.Contains(t, rec.Body.String(), `,"'=HYPERLINK(""http://evil.example"")",update_profile,`)
+	require.NotContains(t, rec.Body.String(), `,"=HYPERLINK`)
+	lines := strings.Split(strings.TrimSpace(rec.Body.String()), "\n")
+	_, total, err := w.m.Audit(context.Background(), w.msp.ID, partner.Page{})
+	require.NoError(t, err)
+	require.Len(t, lines, total+1, "every entry, plus the header")
 }
 
 func TestAuthorizeRunsOnEveryRequestAndRefusalsAreLogged(t *testing.T) {
