@@ -100,6 +100,7 @@ func (m *Manager) Allocate(ctx context.Context, partnerID int64, in Allocation) 
 		// check the licence it returns: a failed check returns an error,
 		// which rolls the whole change back. The happy path costs no read.
 		l, err := tx.AdjustUsed(ctx, in.LicenseID, in.Units)
+		fromStock := in.Units // units the pool gave, as opposed to units a refill added
 		switch {
 		case err == nil:
 			err = usable(l, p.ID, c.at)
@@ -114,6 +115,7 @@ func (m *Manager) Allocate(ctx context.Context, partnerID int64, in Allocation) 
 			}
 			if p.PoolRefill {
 				l, err = m.refill(ctx, tx, c, in.LicenseID, in.Units)
+				fromStock = cur.Remaining()
 			}
 		}
 		if err != nil {
@@ -129,7 +131,7 @@ func (m *Manager) Allocate(ctx context.Context, partnerID int64, in Allocation) 
 			summary("license", l.ID, "used", l.Used, "customer", a.CustomerID, "units", a.Units)); err != nil {
 			return err
 		}
-		return m.warnLowPool(ctx, tx, c, *p, l, in.Units)
+		return m.warnLowPool(ctx, tx, c, *p, l, fromStock)
 	})
 	return out, err
 }
@@ -173,10 +175,11 @@ func (m *Manager) refill(ctx context.Context, tx Tx, c *changes, licenseID, unit
 	return tx.AdjustUsed(ctx, l.ID, units)
 }
 
-// warnLowPool raises EventPoolBelowMinimum when taking units from the
-// pool of l has just made it fall below the partner's threshold. It reads
-// the pool only when the partner has a threshold.
-func (m *Manager) warnLowPool(ctx context.Context, tx Tx, c *changes, p Partner, l license.License, taken int64) error {
+// warnLowPool raises EventPoolBelowMinimum when taking fromStock units
+// from the pool of l (units a refill added do not count) has just made it
+// fall below the partner's threshold. It reads the pool only when the
+// partner has a threshold.
+func (m *Manager) warnLowPool(ctx context.Context, tx Tx, c *changes, p Partner, l license.License, fromStock int64) error {
 	if p.MinimumLicenses == 0 {
 		return nil
 	}
@@ -188,7 +191,7 @@ func (m *Manager) warnLowPool(ctx context.Context, tx Tx, c *changes, p Partner,
 		if pool.Product != l.Product || pool.UnitType != l.UnitType {
 			continue
 		}
-		if before := pool.Remaining + taken; pool.Low && before >= p.MinimumLicenses {
+		if before := pool.Remaining + fromStock; pool.Low && before >= p.MinimumLicenses {
 			c.emit(EventPoolBelowMinimum, AuditEntry{PartnerID: p.ID, Actor: c.actor, Action: OpAllocateUnits,
 				Target: pool.Name(), Before: summary("remaining", before),
 				After: summary("remaining", pool.Remaining, "minimum", p.MinimumLicenses), At: c.at})

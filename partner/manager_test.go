@@ -387,6 +387,24 @@ func TestPoolBelowMinimumEvent(t *testing.T) {
 	})
 }
 
+func TestPoolRefillDoesNotReportADropThatDidNotHappen(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		f := e.fixture(t, partner.MSP, partner.Active) // licence of 100, 5 used
+		_, err := e.m.Allocate(e.ctx, f.p.ID, partner.Allocation{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 90})
+		require.NoError(t, err) // 5 remaining
+		_, err = e.m.SetMinimumLicenses(e.ctx, f.p.ID, 0, 10) // already low: 5 < 10
+		require.NoError(t, err)
+		_, err = e.m.SetPoolRefill(e.ctx, f.p.ID, 0, true)
+		require.NoError(t, err)
+		e.resetEvents()
+		// 12 units: 5 from the pool, 7 by refill. The pool was low before
+		// and is low after; it did not fall below the minimum now.
+		_, err = e.m.Allocate(e.ctx, f.p.ID, partner.Allocation{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 12})
+		require.NoError(t, err)
+		require.Equal(t, []partner.EventKind{partner.EventPoolRefilled, partner.EventUnitsAllocated}, e.eventKinds())
+	})
+}
+
 func TestRemoteManager(t *testing.T) {
 	forEachStore(t, func(t *testing.T, e *env) {
 		f := e.fixture(t, partner.MSP, partner.Active)
