@@ -229,7 +229,6 @@ func (a *admin) funcs() template.FuncMap {
 		"types":       partner.Types,
 		"opLabel":     func(op partner.Operation) string { return partner.OperationLabel(op) },
 		"kindLabel":   func(k serviceplan.Kind) string { return license.Kind(k).Label() },
-		"add":         func(a, b int) int { return a + b },
 		"str":         func(v any) string { return fmt.Sprint(v) },
 	}
 }

@@ -391,7 +391,7 @@ func TestPoolRefillDoesNotReportADropThatDidNotHappen(t *testing.T) {
 	forEachStore(t, func(t *testing.T, e *env) {
 		f := e.fixture(t, partner.MSP, partner.Active) // licence of 100, 5 used
 		_, err := e.m.Allocate(e.ctx, f.p.ID, partner.Allocation{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 90})
-		require.NoError(t, err) // 5 remaining
+		require.NoError(t, err)                               // 5 remaining
 		_, err = e.m.SetMinimumLicenses(e.ctx, f.p.ID, 0, 10) // already low: 5 < 10
 		require.NoError(t, err)
 		_, err = e.m.SetPoolRefill(e.ctx, f.p.ID, 0, true)

@@ -14,8 +14,6 @@ import (
 	"github.com/partnerkit/partnerkit/serviceplan"
 )
 
-func foldName(s string) string { return strings.ToLower(s) }
-
 // errTxDone is returned when a transaction is used after its function
 // returned.
 var errTxDone = errors.New("partner: transaction already finished")
@@ -157,13 +155,13 @@ func (v *memView) Partners(ctx context.Context, f Filter) ([]Partner, int, error
 	if err := v.check(ctx); err != nil {
 		return nil, 0, err
 	}
-	name := foldName(f.Name)
+	name := FoldName(f.Name)
 	var out []Partner
 	total := 0
 	for _, id := range v.s.partnerIDs {
 		p := v.s.partners[id]
 		if (f.Status != "" && p.Status != f.Status) || (f.Type != "" && p.Type != f.Type) ||
-			(name != "" && !strings.Contains(foldName(p.Profile.CompanyName), name)) {
+			(name != "" && !strings.Contains(FoldName(p.Profile.CompanyName), name)) {
 			continue
 		}
 		if total >= f.Offset && (f.Limit == 0 || len(out) < f.Limit) {
@@ -603,7 +601,7 @@ func (tx *memTx) DisableAccounts(ctx context.Context, partnerID int64, at time.T
 }
 
 func (tx *memTx) checkPlanUnique(p *serviceplan.Plan) error {
-	if id, taken := tx.s.planNames[foldName(p.Name)]; taken && id != p.ID {
+	if id, taken := tx.s.planNames[FoldName(p.Name)]; taken && id != p.ID {
 		return NewError(ErrDuplicate, "name", "a service plan named %q already exists", p.Name)
 	}
 	if id, taken := tx.s.nfr[nfrKey{p.Product, p.DataCenter}]; p.NFR && taken && id != p.ID {
@@ -621,7 +619,7 @@ func (tx *memTx) CreatePlan(ctx context.Context, p *serviceplan.Plan) error {
 	}
 	p.ID, p.Version = tx.nextID("plan"), 1
 	put(tx, tx.s.plans, p.ID, *p)
-	put(tx, tx.s.planNames, foldName(p.Name), p.ID)
+	put(tx, tx.s.planNames, FoldName(p.Name), p.ID)
 	if p.NFR {
 		put(tx, tx.s.nfr, nfrKey{p.Product, p.DataCenter}, p.ID)
 	}
@@ -642,13 +640,13 @@ func (tx *memTx) UpdatePlan(ctx context.Context, p *serviceplan.Plan) error {
 	if err := tx.checkPlanUnique(p); err != nil {
 		return err
 	}
-	del(tx, tx.s.planNames, foldName(cur.Name))
+	del(tx, tx.s.planNames, FoldName(cur.Name))
 	if cur.NFR {
 		del(tx, tx.s.nfr, nfrKey{cur.Product, cur.DataCenter})
 	}
 	p.Version++
 	put(tx, tx.s.plans, p.ID, *p)
-	put(tx, tx.s.planNames, foldName(p.Name), p.ID)
+	put(tx, tx.s.planNames, FoldName(p.Name), p.ID)
 	if p.NFR {
 		put(tx, tx.s.nfr, nfrKey{p.Product, p.DataCenter}, p.ID)
 	}

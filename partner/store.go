@@ -2,6 +2,7 @@ package partner
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/partnerkit/partnerkit/account"
@@ -144,4 +145,4 @@ type Tx interface {
 // FoldName is the case-folded form of a name that stores compare and
 // search by (company names, plan names). Stores call it rather than their
 // database's own lower(), whose Unicode handling differs between engines.
-func FoldName(s string) string { return foldName(s) }
+func FoldName(s string) string { return strings.ToLower(s) }
