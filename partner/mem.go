@@ -516,21 +516,27 @@ func (tx *memTx) AdjustUsed(ctx context.Context, licenseID, delta int64) (licens
 	return cur, nil
 }
 
-func (tx *memTx) ExpireLicenses(ctx context.Context, partnerID int64, at time.Time) (int, error) {
+func (tx *memTx) EndLicenses(ctx context.Context, partnerID int64, at time.Time) (expired, disabled int, err error) {
 	if err := tx.check(ctx); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	n := 0
 	for id := range tx.s.licByP[partnerID] {
 		l := tx.s.licenses[id]
-		if l.Expiry.After(at) {
-			l.Expiry, l.UpdatedAt = at, at
-			l.Version++
-			put(tx, tx.s.licenses, id, l)
-			n++
+		switch {
+		case l.Start.Before(at) && l.Expiry.After(at):
+			l.Expiry = at
+			expired++
+		case !l.Start.Before(at) && !l.Disabled:
+			l.Disabled, l.DisabledAt = true, at
+			disabled++
+		default:
+			continue
 		}
+		l.UpdatedAt = at
+		l.Version++
+		put(tx, tx.s.licenses, id, l)
 	}
-	return n, nil
+	return expired, disabled, nil
 }
 
 func (tx *memTx) CreateAccount(ctx context.Context, a *account.Account) error {

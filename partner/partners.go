@@ -257,7 +257,7 @@ func (m *Manager) Cancel(ctx context.Context, id, version int64) (Partner, error
 		if err := tx.UpdatePartner(ctx, p); err != nil {
 			return err
 		}
-		expired, err := tx.ExpireLicenses(ctx, p.ID, c.at)
+		expired, notStarted, err := tx.EndLicenses(ctx, p.ID, c.at)
 		if err != nil {
 			return err
 		}
@@ -265,7 +265,8 @@ func (m *Manager) Cancel(ctx context.Context, id, version int64) (Partner, error
 		if err != nil {
 			return err
 		}
-		after := summary("status", Canceled, "licenses expired", expired, "accounts disabled", disabled)
+		after := summary("status", Canceled, "licenses expired", expired, "licenses not started disabled", notStarted,
+			"accounts disabled", disabled)
 		return c.record(ctx, tx, p.ID, OpCancel, fmt.Sprintf("partner %d", p.ID), summary("status", from), after)
 	})
 }

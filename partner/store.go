@@ -2,8 +2,10 @@ package partner
 
 import (
 	"context"
-	"strings"
 	"time"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/partnerkit/partnerkit/account"
 	"github.com/partnerkit/partnerkit/license"
@@ -110,9 +112,18 @@ type Tx interface {
 	// provisioned units, and with ErrConflict when used would go below
 	// zero. It does not change the licence's Version.
 	AdjustUsed(ctx context.Context, licenseID, delta int64) (license.License, error)
-	// ExpireLicenses moves the expiry of every licence of the partner that
-	// expires after at back to at, and returns how many it moved.
-	ExpireLicenses(ctx context.Context, partnerID int64, at time.Time) (int, error)
+	// EndLicenses ends the partner's licences at the instant at, as Cancel
+	// does, so that no licence of the partner is usable after it and every
+	// licence keeps its start before its expiry:
+	//   - a licence running at at (start before at, expiry after it) has its
+	//     expiry moved back to at, and is counted in expired;
+	//   - a licence that has not started by at (start at or after it) and is
+	//     not disabled is disabled at at, keeping its dates, and is counted
+	//     in disabled;
+	//   - every other licence stays as it is.
+	// Each licence it changes gets UpdatedAt = at and its Version
+	// incremented.
+	EndLicenses(ctx context.Context, partnerID int64, at time.Time) (expired, disabled int, err error)
 
 	CreateAccount(ctx context.Context, a *account.Account) error
 	// UpdateAccount stores every field of a but its Name, which never
@@ -143,6 +154,12 @@ type Tx interface {
 }
 
 // FoldName is the case-folded form of a name that stores compare and
-// search by (company names, plan names). Stores call it rather than their
-// database's own lower(), whose Unicode handling differs between engines.
-func FoldName(s string) string { return strings.ToLower(s) }
+// search by (company names, plan names): Unicode full case folding of the
+// canonically decomposed text, recomposed (NFC), so that "ΣΑΣ" and "σας",
+// "STAR" and "ſtar", "STRASSE" and "straße", or a precomposed and a
+// decomposed "é" fold alike. Stores call it rather than their database's
+// own lower(), whose Unicode handling differs between engines; it is
+// safe for concurrent use.
+func FoldName(s string) string {
+	return norm.NFC.String(cases.Fold().String(norm.NFD.String(s)))
+}

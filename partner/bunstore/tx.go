@@ -564,19 +564,29 @@ func (t *txn) AdjustUsed(ctx context.Context, licenseID, delta int64) (license.L
 	return cur, partner.NewError(partner.ErrConflict, "units", "cannot release %d units, only %d in use", -delta, cur.Used)
 }
 
-func (t *txn) ExpireLicenses(ctx context.Context, partnerID int64, at time.Time) (int, error) {
+func (t *txn) EndLicenses(ctx context.Context, partnerID int64, at time.Time) (expired, disabled int, err error) {
 	if err := t.check(ctx); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	at = at.UTC()
 	res, err := t.db.NewUpdate().Model((*licenseRow)(nil)).
 		Set("expiry_at = ?", at).Set("updated_at = ?", at).Set("version = version + 1").
-		Where("partner_id = ?", partnerID).Where("expiry_at > ?", at).Exec(ctx)
+		Where("partner_id = ?", partnerID).Where("start_at < ?", at).Where("expiry_at > ?", at).Exec(ctx)
 	if err != nil {
-		return 0, mapErr(err)
+		return 0, 0, mapErr(err)
 	}
 	n, err := res.RowsAffected()
-	return int(n), mapErr(err)
+	if err != nil {
+		return 0, 0, mapErr(err)
+	}
+	res, err = t.db.NewUpdate().Model((*licenseRow)(nil)).
+		Set("disabled = ?", true).Set("disabled_at = ?", at).Set("updated_at = ?", at).Set("version = version + 1").
+		Where("partner_id = ?", partnerID).Where("start_at >= ?", at).Where("disabled = ?", false).Exec(ctx)
+	if err != nil {
+		return 0, 0, mapErr(err)
+	}
+	d, err := res.RowsAffected()
+	return int(n), int(d), mapErr(err)
 }
 
 func (t *txn) CreateAccount(ctx context.Context, a *account.Account) error {

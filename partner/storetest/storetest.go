@@ -45,7 +45,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Licenses/CreateListAndGrantKey", testLicenses},
 		{"Licenses/AdjustUsedBounds", testAdjustUsed},
 		{"Licenses/UpdateVersionAndFloor", testUpdateLicense},
-		{"Licenses/ExpireLicenses", testExpireLicenses},
+		{"Licenses/EndLicenses", testEndLicenses},
 		{"Accounts/UniqueNameAcrossPartners", testAccountsUnique},
 		{"Accounts/UpdateDeleteDisable", testAccountsUpdate},
 		{"Plans/UniqueNameAndNFR", testPlansUnique},
@@ -402,28 +402,51 @@ func testUpdateLicense(t *testing.T, s partner.Store) {
 	require.Empty(t, cmp.Diff(next, got))
 }
 
-func testExpireLicenses(t *testing.T, s partner.Store) {
+func testEndLicenses(t *testing.T, s partner.Store) {
 	p := createPartner(t, s, "Acme", partner.MSP, partner.Active)
 	other := createPartner(t, s, "Other", partner.MSP, partner.Active)
+	at := T0.Add(2 * time.Hour)
 	later := createLicense(t, s, p.ID, 10)
 	early := NewLicense(p.ID, 5)
 	early.Expiry = T0.Add(time.Hour)
-	update(t, s, func(tx partner.Tx) error { return tx.CreateLicense(ctx, &early) })
+	future := NewLicense(p.ID, 7) // starts after the cancellation
+	future.Start, future.Expiry = at.AddDate(0, 0, 5), at.AddDate(1, 0, 5)
+	startsAt := NewLicense(p.ID, 3) // starts at the very instant
+	startsAt.Start = at
+	offFuture := NewLicense(p.ID, 4) // not started, already disabled
+	offFuture.Start, offFuture.Expiry, offFuture.Disabled, offFuture.DisabledAt = at.AddDate(0, 1, 0), at.AddDate(1, 0, 0), true, T0
+	update(t, s, func(tx partner.Tx) error {
+		for _, l := range []*license.License{&early, &future, &startsAt, &offFuture} {
+			if err := tx.CreateLicense(ctx, l); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	foreign := createLicense(t, s, other.ID, 10)
 
-	at := T0.Add(2 * time.Hour)
-	var n int
-	update(t, s, func(tx partner.Tx) (err error) { n, err = tx.ExpireLicenses(ctx, p.ID, at); return err })
-	require.Equal(t, 1, n)
+	var expired, disabled int
+	update(t, s, func(tx partner.Tx) (err error) { expired, disabled, err = tx.EndLicenses(ctx, p.ID, at); return err })
+	require.Equal(t, 1, expired)
+	require.Equal(t, 2, disabled)
+
+	wantLater := later
+	wantLater.Expiry, wantLater.UpdatedAt, wantLater.Version = at, at, 2
+	wantFuture := future
+	wantFuture.Disabled, wantFuture.DisabledAt, wantFuture.UpdatedAt, wantFuture.Version = true, at, at, 2
+	wantStartsAt := startsAt
+	wantStartsAt.Disabled, wantStartsAt.DisabledAt, wantStartsAt.UpdatedAt, wantStartsAt.Version = true, at, at, 2
+	want := []license.License{wantLater, early, wantFuture, wantStartsAt, offFuture}
 	view(t, s, func(r partner.Reader) error {
-		got := map[string]time.Time{}
-		for name, id := range map[string]int64{"later": later.ID, "early": early.ID, "foreign": foreign.ID} {
-			l, err := r.License(ctx, id)
-			require.NoError(t, err)
-			got[name] = l.Expiry
-		}
-		want := map[string]time.Time{"later": at, "early": early.Expiry, "foreign": foreign.Expiry}
+		got, _, err := r.Licenses(ctx, p.ID, partner.Page{})
+		require.NoError(t, err)
 		require.Empty(t, cmp.Diff(want, got))
+		for _, l := range got {
+			require.True(t, l.Start.Before(l.Expiry), "licence %d must keep its start before its expiry", l.ID)
+		}
+		f, err := r.License(ctx, foreign.ID)
+		require.NoError(t, err)
+		require.Empty(t, cmp.Diff(foreign, f), "another partner's licence is untouched")
 		return nil
 	})
 }
