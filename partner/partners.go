@@ -265,8 +265,10 @@ func (m *Manager) Cancel(ctx context.Context, id, version int64) (Partner, error
 		if err != nil {
 			return err
 		}
-		after := summary("status", Canceled, "licenses expired", expired, "licenses not started disabled", notStarted,
-			"accounts disabled", disabled)
+		after := summary("status", Canceled, "licenses expired", expired, "accounts disabled", disabled)
+		if notStarted > 0 {
+			after += "; " + summary("licenses not started disabled", notStarted)
+		}
 		return c.record(ctx, tx, p.ID, OpCancel, fmt.Sprintf("partner %d", p.ID), summary("status", from), after)
 	})
 }
