@@ -46,6 +46,14 @@ var (
 	ErrPlanDisabled = errors.New("service plan is disabled")
 	// ErrNotConfigured: the host did not supply a hook the operation needs.
 	ErrNotConfigured = errors.New("not configured")
+	// ErrBusy: the store stayed busy (its database locked by another
+	// writer) until its retries or the context's deadline ran out; nothing
+	// was changed and the call may be tried again.
+	ErrBusy = errors.New("store busy")
+	// ErrHook: a host hook with effects outside the store (such as
+	// Options.ResetPassword) failed after the change was committed. The
+	// change stands; the hook's error is wrapped.
+	ErrHook = errors.New("host hook failed")
 )
 
 // Error is the one typed error of the library. It carries the operation,
