@@ -77,7 +77,8 @@ const (
 	MaxTerm = 10 * 366 * 24 * time.Hour
 	// MaxTextLen is the longest product or unit type, in characters.
 	MaxTextLen = 100
-	// MaxKeyLen is the longest idempotency key, in characters.
+	// MaxKeyLen is the longest idempotency key, in characters (runes, not
+	// bytes).
 	MaxKeyLen = 128
 )
 
@@ -112,6 +113,30 @@ func checkText(field, s string, max int) error {
 		return invalid(field, "must be at most %d characters (got %d)", max, n)
 	case strings.IndexFunc(s, unicode.IsControl) >= 0:
 		return invalid(field, "must not contain control characters")
+	}
+	return nil
+}
+
+// KeyField is the field name idempotency key errors carry.
+const KeyField = "idempotency key"
+
+// ValidateKey checks an idempotency key: valid UTF-8, at most MaxKeyLen
+// characters, no control characters, and no white space at either end.
+// The empty key is valid and means "no idempotency". A key is compared
+// exactly as given: "key" and "Key" are two keys, and nothing ever trims,
+// folds or otherwise alters one.
+func ValidateKey(key string) error {
+	switch n := utf8.RuneCountInString(key); {
+	case key == "":
+		return nil
+	case !utf8.ValidString(key):
+		return invalid(KeyField, "is not valid UTF-8")
+	case n > MaxKeyLen:
+		return invalid(KeyField, "must be at most %d characters (got %d)", MaxKeyLen, n)
+	case strings.IndexFunc(key, unicode.IsControl) >= 0:
+		return invalid(KeyField, "must not contain control characters")
+	case strings.TrimSpace(key) != key:
+		return invalid(KeyField, "must not begin or end with white space")
 	}
 	return nil
 }
@@ -193,6 +218,11 @@ type License struct {
 	Disabled bool
 	// DisabledAt is when the licence was disabled; zero while it is not.
 	DisabledAt time.Time
+	// GrantedUnits and GrantedExpiry are the units and expiry the licence
+	// was granted with; they never change, while Units and Expiry may
+	// (pool refill, cancellation). An idempotent replay compares with them.
+	GrantedUnits  int64
+	GrantedExpiry time.Time
 	// GrantKey is the idempotency key of the assignment that created the
 	// licence, or empty.
 	GrantKey  string

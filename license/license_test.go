@@ -2,6 +2,7 @@ package license_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,4 +121,34 @@ func TestGrantValidateReportsEveryField(t *testing.T) {
 	var first *license.FieldError
 	require.True(t, errors.As(err, &first))
 	require.Equal(t, "product", first.Field, "errors.As still finds the first")
+}
+
+func TestValidateKey(t *testing.T) {
+	cases := []struct {
+		name, key string
+		reason    string // "" when valid
+	}{
+		{"empty means no idempotency", "", ""},
+		{"plain", "po-2026-0042", ""},
+		{"128 two-byte characters", strings.Repeat("é", license.MaxKeyLen), ""},
+		{"inner space", "order 42", ""},
+		{"129 characters", strings.Repeat("k", license.MaxKeyLen+1), "must be at most 128 characters (got 129)"},
+		{"NUL", "k\x00ey", "must not contain control characters"},
+		{"newline", "key\n2", "must not contain control characters"},
+		{"invalid UTF-8", "k\xffey", "is not valid UTF-8"},
+		{"leading space", " key", "must not begin or end with white space"},
+		{"trailing tab-like space", "key\u00a0", "must not begin or end with white space"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := license.ValidateKey(tc.key)
+			if tc.reason == "" {
+				require.NoError(t, err)
+				return
+			}
+			var fe *license.FieldError
+			require.ErrorAs(t, err, &fe)
+			require.Empty(t, cmp.Diff(license.FieldError{Field: license.KeyField, Reason: tc.reason}, *fe))
+		})
+	}
 }

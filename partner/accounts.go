@@ -10,12 +10,13 @@ import (
 // AddAccount adds a console account to the partner. The account name is
 // unique across the whole channel (ErrDuplicate) and never changes.
 func (m *Manager) AddAccount(ctx context.Context, partnerID int64, in account.New) (account.Account, error) {
-	in.Normalize()
-	if err := in.Validate(); err != nil {
-		return account.Account{}, withOp(OpAddAccount, err)
-	}
 	var out account.Account
 	err := m.partnerChange(ctx, partnerID, OpAddAccount, 0, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+		in := in
+		in.Normalize()
+		if err := in.Validate(); err != nil {
+			return err
+		}
 		a := account.Account{PartnerID: p.ID, Name: in.Name, FirstName: in.FirstName, LastName: in.LastName,
 			Email: in.Email, Role: in.Role, Enabled: true, CreatedAt: c.at, UpdatedAt: c.at}
 		if err := tx.CreateAccount(ctx, &a); err != nil {
@@ -42,8 +43,9 @@ func (m *Manager) Accounts(ctx context.Context, partnerID int64) ([]account.Acco
 }
 
 // accountChange locks the partner, checks the guard, finds the account of
-// that partner (ErrNotFound otherwise) and checks its version (0 skips).
-func (m *Manager) accountChange(ctx context.Context, partnerID, accountID, version int64, op Operation,
+// that partner (ErrNotFound otherwise), checks its version (0 skips),
+// validates the input (check, may be nil), then runs fn.
+func (m *Manager) accountChange(ctx context.Context, partnerID, accountID, version int64, op Operation, check func() error,
 	fn func(ctx context.Context, tx Tx, a *account.Account, c *changes) error) (account.Account, error) {
 	var out account.Account
 	err := m.partnerChange(ctx, partnerID, op, 0, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
@@ -56,6 +58,11 @@ func (m *Manager) accountChange(ctx context.Context, partnerID, accountID, versi
 		}
 		if err := expectVersion("account", version, a.Version); err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(); err != nil {
+				return err
+			}
 		}
 		if err := fn(ctx, tx, &a, c); err != nil {
 			return err
@@ -87,10 +94,13 @@ func keepsAdmin(ctx context.Context, tx Tx, a account.Account, what string) erro
 // ChangeRole gives an account another built-in role. The last enabled
 // Administrator cannot be demoted (ErrLastAdministrator).
 func (m *Manager) ChangeRole(ctx context.Context, partnerID, accountID, version int64, role account.Role) (account.Account, error) {
-	if !role.Valid() {
-		return account.Account{}, withOp(OpChangeRole, invalidf("role", "is not a built-in role (got %q)", role))
+	check := func() error {
+		if !role.Valid() {
+			return invalidf("role", "is not a built-in role (got %q)", role)
+		}
+		return nil
 	}
-	return m.accountChange(ctx, partnerID, accountID, version, OpChangeRole, func(ctx context.Context, tx Tx, a *account.Account, c *changes) error {
+	return m.accountChange(ctx, partnerID, accountID, version, OpChangeRole, check, func(ctx context.Context, tx Tx, a *account.Account, c *changes) error {
 		if a.Role == role {
 			return nil
 		}
@@ -124,7 +134,7 @@ func (m *Manager) setEnabled(ctx context.Context, partnerID, accountID, version 
 	if on {
 		op = OpEnableAccount
 	}
-	return m.accountChange(ctx, partnerID, accountID, version, op, func(ctx context.Context, tx Tx, a *account.Account, c *changes) error {
+	return m.accountChange(ctx, partnerID, accountID, version, op, nil, func(ctx context.Context, tx Tx, a *account.Account, c *changes) error {
 		if a.Enabled == on {
 			return nil
 		}
@@ -142,13 +152,20 @@ func (m *Manager) setEnabled(ctx context.Context, partnerID, accountID, version 
 }
 
 // ResetPassword asks the host, through Options.ResetPassword, to reset an
-// enabled account's password, and records that it did. The hook runs
-// inside the transaction: if it fails, nothing is recorded.
+// enabled account's password, and records that it did. The record is
+// committed first; the hook then runs once, after the commit (after
+// RunInTx's commit inside a batch), never for a refused reset and never
+// twice when the store retried the transaction. If the hook fails, the
+// record stands and the error wraps ErrHook: the reset may be asked for
+// again. Without the hook it fails with ErrNotConfigured.
 func (m *Manager) ResetPassword(ctx context.Context, partnerID, accountID int64) (account.Account, error) {
-	if m.reset == nil {
-		return account.Account{}, withOp(OpResetPassword, NewError(ErrNotConfigured, "", "no password reset hook: set Options.ResetPassword"))
+	check := func() error {
+		if m.reset == nil {
+			return NewError(ErrNotConfigured, "", "no password reset hook: set Options.ResetPassword")
+		}
+		return nil
 	}
-	return m.accountChange(ctx, partnerID, accountID, 0, OpResetPassword, func(ctx context.Context, tx Tx, a *account.Account, c *changes) error {
+	return m.accountChange(ctx, partnerID, accountID, 0, OpResetPassword, check, func(ctx context.Context, tx Tx, a *account.Account, c *changes) error {
 		if !a.Enabled {
 			return invalidf("account", "%s is disabled: enable it before resetting its password", a.Name)
 		}
@@ -161,9 +178,13 @@ func (m *Manager) ResetPassword(ctx context.Context, partnerID, accountID int64)
 			summary("password reset", stamp(before)), summary("password reset", stamp(c.at))); err != nil {
 			return err
 		}
-		if err := m.reset(ctx, *a); err != nil {
-			return fmt.Errorf("password reset hook: %w", err)
-		}
+		reset := *a
+		c.after(func(ctx context.Context) error {
+			if err := m.reset(ctx, reset); err != nil {
+				return fmt.Errorf("password reset hook for %s: %w", reset.Name, err)
+			}
+			return nil
+		})
 		return nil
 	})
 }
@@ -171,7 +192,7 @@ func (m *Manager) ResetPassword(ctx context.Context, partnerID, accountID int64)
 // DeleteAccount removes an account for good. The last enabled
 // Administrator cannot be deleted (ErrLastAdministrator).
 func (m *Manager) DeleteAccount(ctx context.Context, partnerID, accountID int64) error {
-	_, err := m.accountChange(ctx, partnerID, accountID, 0, OpDeleteAccount, func(ctx context.Context, tx Tx, a *account.Account, c *changes) error {
+	_, err := m.accountChange(ctx, partnerID, accountID, 0, OpDeleteAccount, nil, func(ctx context.Context, tx Tx, a *account.Account, c *changes) error {
 		if err := keepsAdmin(ctx, tx, *a, "deleted"); err != nil {
 			return err
 		}

@@ -27,18 +27,17 @@ type NewCustomer struct {
 // AddCustomer adds a customer that the partner manages. The partner's
 // customer count (Partner.Customers) is derived from these records.
 func (m *Manager) AddCustomer(ctx context.Context, partnerID int64, in NewCustomer) (Customer, error) {
-	in.Name, in.Email = strings.TrimSpace(in.Name), strings.TrimSpace(in.Email)
-	if err := checkText("customer name", in.Name, MaxCompanyLen, true); err != nil {
-		return Customer{}, withOp(OpAddCustomer, err)
-	}
-	if in.Email != "" {
-		if err := account.ValidateEmail("customer email", in.Email); err != nil {
-			return Customer{}, withOp(OpAddCustomer, err)
-		}
-	}
 	var out Customer
 	err := m.partnerChange(ctx, partnerID, OpAddCustomer, 0, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
-		cu := Customer{PartnerID: p.ID, Name: in.Name, Email: in.Email, CreatedAt: c.at}
+		name, email := strings.TrimSpace(in.Name), strings.TrimSpace(in.Email)
+		errs := []error{checkText("customer name", name, MaxCompanyLen, true)}
+		if email != "" {
+			errs = append(errs, account.ValidateEmail("customer email", email))
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		cu := Customer{PartnerID: p.ID, Name: name, Email: email, CreatedAt: c.at}
 		if err := tx.CreateCustomer(ctx, &cu); err != nil {
 			return err
 		}
@@ -50,15 +49,14 @@ func (m *Manager) AddCustomer(ctx context.Context, partnerID int64, in NewCustom
 
 // Customers returns one page of the partner's customers and the total.
 func (m *Manager) Customers(ctx context.Context, partnerID int64, pg Page) ([]Customer, int, error) {
-	pg, err := pg.normalize()
-	if err != nil {
-		return nil, 0, withOp(OpRead, err)
-	}
 	var (
 		out   []Customer
 		total int
 	)
-	err = m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+		if pg, err = pg.normalize(); err != nil {
+			return err
+		}
 		if _, err := r.Partner(ctx, partnerID); err != nil {
 			return err
 		}
@@ -91,11 +89,11 @@ type Allocation struct {
 // Units are taken in one conditional step of the store, so concurrent
 // allocations never hand out more units than the licence provisions.
 func (m *Manager) Allocate(ctx context.Context, partnerID int64, in Allocation) (license.Allocation, error) {
-	if err := license.ValidateUnits("units", in.Units); err != nil {
-		return license.Allocation{}, withOp(OpAllocateUnits, err)
-	}
 	var out license.Allocation
 	err := m.partnerChange(ctx, partnerID, OpAllocateUnits, 0, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+		if err := license.ValidateUnits("units", in.Units); err != nil {
+			return err
+		}
 		// Take the units first, in the store's one conditional step, then
 		// check the licence it returns: a failed check returns an error,
 		// which rolls the whole change back. The happy path costs no read.

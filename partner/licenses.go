@@ -12,10 +12,13 @@ import (
 )
 
 // SetPoolRefill turns License pool refill on or off (see Allocate for
-// what it lets the partner do).
+// what it lets the partner do). Setting the current value is a no-op.
 func (m *Manager) SetPoolRefill(ctx context.Context, id, version int64, on bool) (Partner, error) {
 	return m.partnerUpdate(ctx, id, OpSetPoolRefill, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
 		before := p.PoolRefill
+		if before == on {
+			return nil
+		}
 		p.PoolRefill, p.UpdatedAt = on, c.at
 		if err := tx.UpdatePartner(ctx, p); err != nil {
 			return err
@@ -27,13 +30,16 @@ func (m *Manager) SetPoolRefill(ctx context.Context, id, version int64, on bool)
 
 // SetMinimumLicenses sets the low-stock threshold of the partner's pools
 // (0 turns it off). Pools already below the new threshold raise
-// EventPoolBelowMinimum.
+// EventPoolBelowMinimum. Setting the current value is a no-op.
 func (m *Manager) SetMinimumLicenses(ctx context.Context, id, version, n int64) (Partner, error) {
-	if n < 0 || n > MaxMinimumPool {
-		return Partner{}, withOp(OpSetMinimumLicenses, invalidf("minimum licenses", "must be 0 to %d (got %d)", MaxMinimumPool, n))
-	}
 	return m.partnerUpdate(ctx, id, OpSetMinimumLicenses, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+		if n < 0 || n > MaxMinimumPool {
+			return invalidf("minimum licenses", "must be 0 to %d (got %d)", MaxMinimumPool, n)
+		}
 		before := p.MinimumLicenses
+		if before == n {
+			return nil
+		}
 		p.MinimumLicenses, p.UpdatedAt = n, c.at
 		if err := tx.UpdatePartner(ctx, p); err != nil {
 			return err
@@ -59,46 +65,58 @@ func (m *Manager) SetMinimumLicenses(ctx context.Context, id, version, n int64) 
 // Assignment is the Assign Licenses form: one or more grants made
 // together, all or none.
 type Assignment struct {
-	// Key makes the assignment safe to retry: a second assignment with the
-	// same key for the same partner returns the licences of the first and
-	// grants nothing more. A reused key with different grants fails with
-	// ErrDuplicate. Empty means no idempotency.
+	// Key makes the assignment safe to retry. A second assignment with the
+	// same key and the same grants for the same partner is a replay: it
+	// returns the licences the first one created, as they are now, and
+	// writes nothing — whatever the partner's status has become since. The
+	// same key with different grants fails with ErrDuplicate. Empty means
+	// no idempotency. Keys are compared exactly as given and never
+	// altered; license.ValidateKey says which keys are valid.
 	Key    string
 	Grants []license.Grant
 }
 
-// AssignLicenses grants new licences to the partner. It fails with
-// ErrInvalid naming the field (the reason says which grant when there are
-// several), or with the guard's error.
+// AssignLicenses grants new licences to the partner. It fails with the
+// guard's error, then with ErrInvalid naming the field (the reason says
+// which grant when there are several), or ErrDuplicate for a key already
+// used with other grants. It never writes to a.Grants.
 func (m *Manager) AssignLicenses(ctx context.Context, partnerID int64, a Assignment) ([]license.License, error) {
-	a.Key = strings.TrimSpace(a.Key)
-	if len(a.Grants) == 0 {
-		return nil, withOp(OpAssignLicenses, invalidf("licenses", "at least one grant is required"))
-	}
-	if len(a.Key) > license.MaxKeyLen {
-		return nil, withOp(OpAssignLicenses, invalidf("idempotency key", "must be at most %d characters", license.MaxKeyLen))
-	}
-	if err := normalizeGrants(a.Grants); err != nil {
-		return nil, withOp(OpAssignLicenses, err)
-	}
 	var out []license.License
-	err := m.partnerChange(ctx, partnerID, OpAssignLicenses, 0, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+	err := m.write(ctx, OpAssignLicenses, func(ctx context.Context, tx Tx, c *changes) error {
 		out = nil
-		if a.Key != "" {
-			prior, err := tx.LicensesByGrantKey(ctx, p.ID, a.Key)
-			if err != nil {
+		p, err := tx.LockPartner(ctx, partnerID)
+		if err != nil {
+			return err
+		}
+		grants := slices.Clone(a.Grants)
+		keyErr := license.ValidateKey(a.Key)
+		var prior []license.License
+		if a.Key != "" && keyErr == nil {
+			// A replay returns the original result before any other check:
+			// the request was accepted once, and a retry must learn that.
+			if prior, err = tx.LicensesByGrantKey(ctx, p.ID, a.Key); err != nil {
 				return err
 			}
-			if len(prior) > 0 {
-				if !sameGrants(prior, a.Grants) {
-					return NewError(ErrDuplicate, "idempotency key", "%q was used for a different assignment", a.Key)
-				}
+			if len(prior) > 0 && sameGrants(prior, normalizedCopy(grants)) {
 				out = prior
 				return nil
 			}
 		}
+		if err := Check(p.Status, p.Type, OpAssignLicenses); err != nil {
+			return err
+		}
+		var errs []error
+		if len(grants) == 0 {
+			errs = append(errs, invalidf("licenses", "at least one grant is required"))
+		}
+		if err := errors.Join(append(errs, keyErr, normalizeGrants(grants))...); err != nil {
+			return err
+		}
+		if len(prior) > 0 {
+			return NewError(ErrDuplicate, license.KeyField, "%q was used for a different assignment", a.Key)
+		}
 		var ids []string
-		for _, g := range a.Grants {
+		for _, g := range grants {
 			l := newLicense(p.ID, g, a.Key, c.at)
 			if err := tx.CreateLicense(ctx, &l); err != nil {
 				return err
@@ -111,6 +129,22 @@ func (m *Manager) AssignLicenses(ctx context.Context, partnerID int64, a Assignm
 			summary("granted", strings.Join(ids, ", ")))
 	})
 	return out, err
+}
+
+// normalizedCopy returns the grants trimmed and with their dates in UTC at
+// microsecond precision, as they would be stored, without validating.
+func normalizedCopy(gs []license.Grant) []license.Grant {
+	out := slices.Clone(gs)
+	for i := range out {
+		normalizeGrant(&out[i])
+	}
+	return out
+}
+
+func normalizeGrant(g *license.Grant) {
+	g.Normalize()
+	g.Start = g.Start.UTC().Truncate(time.Microsecond)
+	g.Expiry = g.Expiry.UTC().Truncate(time.Microsecond)
 }
 
 func licenseIDs(ls []license.License) string {
@@ -127,24 +161,23 @@ func sameGrants(prior []license.License, grants []license.Grant) bool {
 	}
 	for i, g := range grants {
 		l := prior[i]
-		if l.Product != g.Product || l.UnitType != g.UnitType || l.Units != g.Units || l.Kind != g.Kind ||
-			!l.Start.Equal(g.Start) || !l.Expiry.Equal(g.Expiry) {
+		if l.Product != g.Product || l.UnitType != g.UnitType || l.GrantedUnits != g.Units || l.Kind != g.Kind ||
+			!l.Start.Equal(g.Start) || !l.GrantedExpiry.Equal(g.Expiry) {
 			return false
 		}
 	}
 	return true
 }
 
-// normalizeGrants trims, validates and puts the dates of each grant in UTC
-// at microsecond precision. It reports every problem of every grant; when
-// there are several grants each reason says which one.
+// normalizeGrants trims, validates and puts the dates of each grant of gs,
+// which the caller owns, in UTC at microsecond precision. It reports every
+// problem of every grant; when there are several grants each reason says
+// which one.
 func normalizeGrants(gs []license.Grant) error {
 	var errs []error
 	for i := range gs {
 		g := &gs[i]
-		g.Normalize()
-		g.Start = g.Start.UTC().Truncate(time.Microsecond)
-		g.Expiry = g.Expiry.UTC().Truncate(time.Microsecond)
+		normalizeGrant(g)
 		for _, p := range FieldErrors(g.Validate()) {
 			if len(gs) > 1 {
 				p.Reason = fmt.Sprintf("(grant %d) %s", i+1, p.Reason)
@@ -157,20 +190,22 @@ func normalizeGrants(gs []license.Grant) error {
 
 func newLicense(partnerID int64, g license.Grant, key string, now time.Time) license.License {
 	return license.License{PartnerID: partnerID, Product: g.Product, UnitType: g.UnitType, Kind: g.Kind,
-		Units: g.Units, Start: g.Start, Expiry: g.Expiry, GrantKey: key, CreatedAt: now, UpdatedAt: now}
+		Units: g.Units, Start: g.Start, Expiry: g.Expiry, GrantedUnits: g.Units, GrantedExpiry: g.Expiry,
+		GrantKey: key, CreatedAt: now, UpdatedAt: now}
 }
 
 // DisableLicenses disables the selected licences of an MSP partner: they
 // can no longer be given to additional customers; customers keep the
-// units they have. Licences already disabled stay as they are. Every id
-// must be a licence of this partner, or nothing changes (ErrNotFound).
+// units they have. Licences already disabled stay as they are (when all
+// are, nothing is written). Every id must be a licence of this partner, or
+// nothing changes (ErrNotFound).
 func (m *Manager) DisableLicenses(ctx context.Context, partnerID int64, ids []int64) ([]license.License, error) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
-	if len(ids) == 0 {
-		return nil, withOp(OpDisableLicenses, invalidf("licenses", "select at least one licence"))
-	}
 	var out []license.License
 	err := m.partnerChange(ctx, partnerID, OpDisableLicenses, 0, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+		if len(ids) == 0 {
+			return invalidf("licenses", "select at least one licence")
+		}
 		out = nil
 		var changed []license.License
 		for _, id := range ids {
@@ -208,15 +243,14 @@ func partnerLicense(ctx context.Context, r Reader, partnerID, id int64) (license
 // Licenses returns one page of the partner's licences, with their used
 // and provisioned units, and the total.
 func (m *Manager) Licenses(ctx context.Context, partnerID int64, pg Page) ([]license.License, int, error) {
-	pg, err := pg.normalize()
-	if err != nil {
-		return nil, 0, withOp(OpRead, err)
-	}
 	var (
 		out   []license.License
 		total int
 	)
-	err = m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+		if pg, err = pg.normalize(); err != nil {
+			return err
+		}
 		if _, err := r.Partner(ctx, partnerID); err != nil {
 			return err
 		}
@@ -290,14 +324,15 @@ func poolsOf(lics []license.License, minimum int64, now time.Time) []Pool {
 }
 
 // EnableRemoteManager gives the MSP access to the Remote Manager console
-// for a data center. Enabling it again for the same data center changes
-// nothing.
+// for a data center. Enabling it for a data center already enabled is a
+// no-op.
 func (m *Manager) EnableRemoteManager(ctx context.Context, id, version int64, dc DataCenter) (Partner, error) {
 	return m.setRemoteManager(ctx, id, version, dc, true)
 }
 
 // DisableRemoteManager takes the MSP's Remote Manager access for a data
-// center away.
+// center away. Disabling it for a data center not enabled is a no-op
+// (Partner.HasRemoteManager tells beforehand).
 func (m *Manager) DisableRemoteManager(ctx context.Context, id, version int64, dc DataCenter) (Partner, error) {
 	return m.setRemoteManager(ctx, id, version, dc, false)
 }
@@ -307,12 +342,12 @@ func (m *Manager) setRemoteManager(ctx context.Context, id, version int64, dc Da
 	if on {
 		op = OpEnableRemoteManager
 	}
-	set, err := dataCenterSet([]DataCenter{dc})
-	if err != nil {
-		return Partner{}, withOp(op, err)
-	}
-	dc = set[0]
 	return m.partnerUpdate(ctx, id, op, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+		set, err := dataCenterSet([]DataCenter{dc})
+		if err != nil {
+			return err
+		}
+		dc := set[0]
 		if p.HasRemoteManager(dc) == on {
 			return nil
 		}

@@ -2,6 +2,7 @@ package partner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -20,10 +21,11 @@ type Options struct {
 	Store Store
 	// Now is the clock; nil means time.Now. Tests inject a fixed clock.
 	Now func() time.Time
-	// ResetPassword is called, inside the transaction, when an operator
-	// resets an account's password. The library stores no passwords: the
-	// host sends the reset link. Without it, ResetPassword fails with
-	// ErrNotConfigured. A failing hook undoes the reset's audit record.
+	// ResetPassword is called when an operator resets an account's
+	// password, once, after the reset is committed. The library stores no
+	// passwords: the host sends the reset link. Without it,
+	// Manager.ResetPassword fails with ErrNotConfigured; when it fails, the
+	// recorded reset stands and the error wraps ErrHook.
 	ResetPassword func(ctx context.Context, a account.Account) error
 	// Logger receives the errors of event hooks; nil means slog.Default().
 	Logger *slog.Logger
@@ -51,7 +53,8 @@ type Manager struct {
 type binding struct {
 	tx      Tx
 	pending []Event
-	failed  error
+	effects []func(context.Context) error
+	failed  error // the first error; every later call fails with it
 }
 
 // NewManager returns a Manager configured by opts.
@@ -103,39 +106,56 @@ func ActorFrom(ctx context.Context) string {
 }
 
 // RunInTx runs fn with a Manager bound to one store transaction, so that
-// several operations commit together or not at all. The first error any
-// operation returns inside fn aborts the whole transaction, even if fn
-// goes on and returns nil. Hooks hear of the changes after the commit.
-// Calling RunInTx on a bound Manager joins the outer transaction.
+// several operations commit together or not at all.
+//
+// The first error any method of the bound Manager returns inside fn —
+// a refusal, invalid input or a failed read alike — aborts the whole
+// transaction: RunInTx returns that error even if fn goes on and returns
+// nil, nothing of the batch is committed, no hook hears of it, and every
+// later call on the bound Manager fails too. An error fn itself returns
+// aborts it the same way.
+//
+// After the commit, the effects outside the store (the ResetPassword
+// hook) run once each, then the subscribed hooks hear of the changes; a
+// failed effect makes RunInTx return an error wrapping ErrHook although
+// the batch is committed. Calling RunInTx on a bound Manager joins the
+// outer transaction.
 func (m *Manager) RunInTx(ctx context.Context, fn func(ctx context.Context, m *Manager) error) error {
 	if m.bound != nil {
 		return fn(ctx, m)
 	}
-	var events []Event
+	var done *binding
 	err := m.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		bm := *m
-		bm.bound = &binding{tx: tx}
-		if err := fn(ctx, &bm); err != nil {
+		bm.bound = &binding{tx: tx} // fresh on a store retry
+		err := fn(ctx, &bm)
+		if f := bm.bound.failed; f != nil {
+			return f
+		}
+		bm.bound.failed = errTxFinished
+		if err != nil {
 			return err
 		}
-		if bm.bound.failed != nil {
-			return bm.bound.failed
-		}
-		events = bm.bound.pending
+		done = bm.bound
 		return nil
 	})
-	if err == nil {
-		m.publish(ctx, events)
+	if err != nil {
+		return err
 	}
-	return err
+	return m.afterCommit(ctx, done.effects, done.pending)
 }
 
+// errTxFinished refuses calls on a bound Manager after its RunInTx ended.
+var errTxFinished = errors.New("the transaction of RunInTx has ended")
+
 // changes collects what one operation did: its audit entries, written in
-// its transaction, and its events, published after commit.
+// its transaction, its events, published after commit, and its effects
+// outside the store, run once after commit.
 type changes struct {
-	actor  string
-	at     time.Time
-	events []Event
+	actor   string
+	at      time.Time
+	events  []Event
+	effects []func(ctx context.Context) error
 }
 
 // record appends an audit entry in tx and queues its event.
@@ -153,7 +173,25 @@ func (c *changes) emit(kind EventKind, e AuditEntry) {
 		At: e.At, Target: e.Target, Before: e.Before, After: e.After})
 }
 
-// write runs fn as one all-or-nothing change.
+// after queues an effect outside the store, run once after the commit.
+func (c *changes) after(fn func(ctx context.Context) error) { c.effects = append(c.effects, fn) }
+
+// fail records err on a bound Manager's transaction, which then aborts,
+// and returns it stamped with op. Every error a method returns passes
+// through write, read or fail.
+func (m *Manager) fail(op Operation, err error) error {
+	if err == nil {
+		return nil
+	}
+	err = withOp(op, err)
+	if b := m.bound; b != nil && b.failed == nil {
+		b.failed = err
+	}
+	return err
+}
+
+// write runs fn as one all-or-nothing change: its own store transaction,
+// or the bound one inside RunInTx.
 func (m *Manager) write(ctx context.Context, op Operation, fn func(ctx context.Context, tx Tx, c *changes) error) error {
 	var c *changes
 	run := func(ctx context.Context, tx Tx) error {
@@ -165,41 +203,67 @@ func (m *Manager) write(ctx context.Context, op Operation, fn func(ctx context.C
 			return withOp(op, fmt.Errorf("transaction aborted by an earlier error: %w", b.failed))
 		}
 		if err := run(ctx, b.tx); err != nil {
-			err = withOp(op, err)
-			b.failed = err
-			return err
+			return m.fail(op, err)
 		}
 		b.pending = append(b.pending, c.events...)
+		b.effects = append(b.effects, c.effects...)
 		return nil
 	}
 	if err := m.store.Update(ctx, run); err != nil {
 		return withOp(op, err)
 	}
-	m.publish(ctx, c.events)
+	return withOp(op, m.afterCommit(ctx, c.effects, c.events))
+}
+
+// afterCommit runs the effects of committed changes once each, then tells
+// the hooks. A failed effect is returned wrapping ErrHook.
+func (m *Manager) afterCommit(ctx context.Context, effects []func(context.Context) error, events []Event) error {
+	var errs []error
+	for _, fx := range effects {
+		if err := fx(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	m.publish(ctx, events)
+	if err := errors.Join(errs...); err != nil {
+		return &Error{Kind: ErrHook, Reason: "the change was committed, but " + err.Error(), Err: err}
+	}
 	return nil
 }
 
 // read runs fn against the bound transaction or a read-only view.
 func (m *Manager) read(ctx context.Context, fn func(ctx context.Context, r Reader) error) error {
 	if b := m.bound; b != nil {
-		return withOp(OpRead, fn(ctx, b.tx))
+		if b.failed != nil {
+			return withOp(OpRead, fmt.Errorf("transaction aborted by an earlier error: %w", b.failed))
+		}
+		return m.fail(OpRead, fn(ctx, b.tx))
 	}
 	return withOp(OpRead, m.store.View(ctx, fn))
 }
 
+// lockChecked locks the partner and applies, in order, the guard table
+// and the caller's expected version (0 skips it).
+func lockChecked(ctx context.Context, tx Tx, id int64, op Operation, version int64) (Partner, error) {
+	p, err := tx.LockPartner(ctx, id)
+	if err != nil {
+		return p, err
+	}
+	if err := Check(p.Status, p.Type, op); err != nil {
+		return p, err
+	}
+	return p, expectVersion("partner", version, p.Version)
+}
+
 // partnerChange locks the partner, checks the guard table and the
-// caller's expected version (0 skips it), then runs fn.
+// caller's expected version (0 skips it), then runs fn, which validates
+// its input first: so a Suspended or Canceled partner gets its status
+// error whatever the input.
 func (m *Manager) partnerChange(ctx context.Context, id int64, op Operation, version int64,
 	fn func(ctx context.Context, tx Tx, p *Partner, c *changes) error) error {
 	return m.write(ctx, op, func(ctx context.Context, tx Tx, c *changes) error {
-		p, err := tx.LockPartner(ctx, id)
+		p, err := lockChecked(ctx, tx, id, op, version)
 		if err != nil {
-			return err
-		}
-		if err := Check(p.Status, p.Type, op); err != nil {
-			return err
-		}
-		if err := expectVersion("partner", version, p.Version); err != nil {
 			return err
 		}
 		return fn(ctx, tx, &p, c)

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -128,6 +129,13 @@ func (p *Profile) Normalize() {
 		c.FirstName, c.LastName = strings.TrimSpace(c.FirstName), strings.TrimSpace(c.LastName)
 		c.Email, c.Phone = strings.TrimSpace(c.Email), strings.TrimSpace(c.Phone)
 	}
+}
+
+// equal reports whether p and o hold the same values (nil and empty
+// contact lists alike).
+func (p Profile) equal(o Profile) bool {
+	return p.CompanyName == o.CompanyName && p.City == o.City && p.State == o.State && p.Country == o.Country &&
+		p.SignInURL == o.SignInURL && slices.Equal(p.Contacts, o.Contacts)
 }
 
 // Validate reports every invalid field of p as an *Error of kind
@@ -284,9 +292,13 @@ type CancelImpact struct {
 	Customers []Customer
 	// Allocations are the customer licences that expire on cancellation.
 	Allocations []AllocationView
-	// Licenses are the partner's licences; their expiry moves to the
-	// cancellation date where it is later.
+	// Licenses is the number of the partner's licences.
 	Licenses int
+	// LicensesExpiring is how many of them run now and will expire at
+	// the cancellation; LicensesNotStarted how many have not started and
+	// will be disabled (see Manager.Cancel).
+	LicensesExpiring   int
+	LicensesNotStarted int
 	// Accounts are the enabled accounts that lose access.
 	Accounts []account.Account
 }

@@ -35,11 +35,13 @@ type NewPartner struct {
 // Reseller or plans for an MSP, ErrDuplicate when the account name is
 // taken, ErrNotFound or ErrPlanDisabled for a plan that cannot be assigned.
 func (m *Manager) Create(ctx context.Context, in NewPartner) (Partner, error) {
-	p, err := m.prepareCreate(&in)
-	if err != nil {
-		return Partner{}, withOp(OpCreatePartner, err)
-	}
-	err = m.write(ctx, OpCreatePartner, func(ctx context.Context, tx Tx, c *changes) error {
+	var out Partner
+	err := m.write(ctx, OpCreatePartner, func(ctx context.Context, tx Tx, c *changes) error {
+		in := in.clone() // never write to the caller's slices
+		p, err := prepareCreate(&in)
+		if err != nil {
+			return err
+		}
 		p.CreatedAt, p.UpdatedAt = c.at, c.at
 		if err := tx.CreatePartner(ctx, &p); err != nil {
 			return err
@@ -66,13 +68,24 @@ func (m *Manager) Create(ctx context.Context, in NewPartner) (Partner, error) {
 		if err := c.record(ctx, tx, p.ID, OpCreatePartner, fmt.Sprintf("partner %d", p.ID), "", after); err != nil {
 			return err
 		}
-		p, err = tx.Partner(ctx, p.ID)
+		out, err = tx.Partner(ctx, p.ID)
 		return err
 	})
-	return p, err
+	return out, err
 }
 
-func (m *Manager) prepareCreate(in *NewPartner) (Partner, error) {
+// clone copies n deeply enough that normalizing the copy leaves n as it
+// was.
+func (n NewPartner) clone() NewPartner {
+	n.Profile.Contacts = slices.Clone(n.Profile.Contacts)
+	n.RemoteManager = slices.Clone(n.RemoteManager)
+	n.Plans = slices.Clone(n.Plans)
+	n.Licenses = slices.Clone(n.Licenses)
+	return n
+}
+
+// prepareCreate normalizes and validates in, which the caller owns.
+func prepareCreate(in *NewPartner) (Partner, error) {
 	// Check every part and report every problem at once.
 	var errs []error
 	if !in.Type.Valid() {
@@ -140,22 +153,20 @@ func (m *Manager) Get(ctx context.Context, id int64) (Partner, error) {
 // List returns one page of the partners matching f and the total number
 // of matches, ordered by id.
 func (m *Manager) List(ctx context.Context, f Filter) ([]Partner, int, error) {
-	if f.Status != "" && !f.Status.Valid() {
-		return nil, 0, withOp(OpRead, invalidf("status", "is not a partner status (got %q)", f.Status))
-	}
-	if f.Type != "" && !f.Type.Valid() {
-		return nil, 0, withOp(OpRead, invalidf("type", "must be MSP or Reseller (got %q)", f.Type))
-	}
-	pg, err := f.Page.normalize()
-	if err != nil {
-		return nil, 0, withOp(OpRead, err)
-	}
-	f.Page = pg
 	var (
 		ps    []Partner
 		total int
 	)
-	err = m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+		if f.Status != "" && !f.Status.Valid() {
+			return invalidf("status", "is not a partner status (got %q)", f.Status)
+		}
+		if f.Type != "" && !f.Type.Valid() {
+			return invalidf("type", "must be MSP or Reseller (got %q)", f.Type)
+		}
+		if f.Page, err = f.Page.normalize(); err != nil {
+			return err
+		}
 		ps, total, err = r.Partners(ctx, f)
 		return err
 	})
@@ -175,7 +186,9 @@ type ProfilePatch struct {
 }
 
 // UpdateProfile changes the partner's company details and contacts. It is
-// allowed for Active and Suspended partners.
+// allowed for Active and Suspended partners. A patch that changes nothing
+// (no field set, or every value equal to the current one once trimmed) is
+// a no-op: it returns the partner as it is and writes nothing.
 func (m *Manager) UpdateProfile(ctx context.Context, id int64, patch ProfilePatch) (Partner, error) {
 	return m.partnerUpdate(ctx, id, OpUpdateProfile, patch.Version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
 		before := p.Profile
@@ -195,8 +208,11 @@ func (m *Manager) UpdateProfile(ctx context.Context, id int64, patch ProfilePatc
 			next.Contacts = slices.Clone(*patch.Contacts)
 		}
 		next.Normalize()
-		if err := next.Validate(); err != nil {
+		if err := next.validate(); err != nil {
 			return err
+		}
+		if next.equal(before) {
+			return nil
 		}
 		p.Profile, p.UpdatedAt = next, c.at
 		if err := tx.UpdatePartner(ctx, p); err != nil {
@@ -245,11 +261,14 @@ func (m *Manager) setStatus(ctx context.Context, id, version int64, op Operation
 	})
 }
 
-// Cancel ends the partnership for good. In the same transaction it moves
-// the expiry of every licence of the partner that expires later back to
-// the cancellation date — so the customer licences the partner manages
-// expire on that date — and disables every account of the partner. A
-// Canceled partner can never be changed again. See CancelPreview.
+// Cancel ends the partnership for good. In the same transaction it ends
+// the partner's licences at the cancellation instant — a licence running
+// then expires at that instant, so the customer licences the partner
+// manages expire with it; a licence that has not started by then is
+// disabled and never starts, keeping its dates (so every licence keeps
+// its start before its expiry) — and disables every account of the
+// partner. A Canceled partner can never be changed again. See
+// CancelPreview.
 func (m *Manager) Cancel(ctx context.Context, id, version int64) (Partner, error) {
 	return m.partnerUpdate(ctx, id, OpCancel, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
 		from := p.Status
@@ -296,6 +315,15 @@ func (m *Manager) CancelPreview(ctx context.Context, id int64) (CancelImpact, er
 			return err
 		}
 		im.Licenses = total
+		at := m.Now()
+		for _, l := range lics {
+			switch {
+			case l.Start.Before(at) && l.Expiry.After(at):
+				im.LicensesExpiring++
+			case !l.Start.Before(at) && !l.Disabled:
+				im.LicensesNotStarted++
+			}
+		}
 		allocs, err := r.Allocations(ctx, AllocationFilter{PartnerID: id})
 		if err != nil {
 			return err
@@ -336,15 +364,14 @@ func allocationViews(allocs []license.Allocation, lics []license.License, custs 
 // Audit returns one page of the partner's audit trail, newest first, and
 // the number of entries. Partner id 0 lists changes to the plan catalogue.
 func (m *Manager) Audit(ctx context.Context, partnerID int64, pg Page) ([]AuditEntry, int, error) {
-	pg, err := pg.normalize()
-	if err != nil {
-		return nil, 0, withOp(OpRead, err)
-	}
 	var (
 		out   []AuditEntry
 		total int
 	)
-	err = m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+		if pg, err = pg.normalize(); err != nil {
+			return err
+		}
 		if partnerID != 0 {
 			if _, err := r.Partner(ctx, partnerID); err != nil {
 				return err

@@ -11,19 +11,22 @@ import (
 // the field, or ErrDuplicate when the name is taken (letter case ignored)
 // or an NFR plan already exists for the product in the data center.
 func (m *Manager) CreatePlan(ctx context.Context, p serviceplan.Plan) (serviceplan.Plan, error) {
-	p.Normalize()
-	if err := p.Validate(); err != nil {
-		return serviceplan.Plan{}, withOp(OpCreatePlan, err)
-	}
-	p.ID, p.Version = 0, 0
+	var out serviceplan.Plan
 	err := m.write(ctx, OpCreatePlan, func(ctx context.Context, tx Tx, c *changes) error {
+		p := p
+		p.Normalize()
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		p.ID, p.Version = 0, 0
 		p.CreatedAt, p.UpdatedAt = c.at, c.at
 		if err := tx.CreatePlan(ctx, &p); err != nil {
 			return err
 		}
+		out = p
 		return c.record(ctx, tx, 0, OpCreatePlan, fmt.Sprintf("service plan %d", p.ID), "", planSummary(p))
 	})
-	return p, err
+	return out, err
 }
 
 func planSummary(p serviceplan.Plan) string {
@@ -34,7 +37,7 @@ func planSummary(p serviceplan.Plan) string {
 
 // UpdatePlan changes a catalogue plan. Disabling a plan keeps it assigned
 // where it is and takes nothing from customers provisioned with it; it
-// only stops new assignments.
+// only stops new assignments. A patch that changes nothing is a no-op.
 func (m *Manager) UpdatePlan(ctx context.Context, id int64, patch serviceplan.Patch) (serviceplan.Plan, error) {
 	var out serviceplan.Plan
 	err := m.write(ctx, OpUpdatePlan, func(ctx context.Context, tx Tx, c *changes) error {
@@ -49,6 +52,10 @@ func (m *Manager) UpdatePlan(ctx context.Context, id int64, patch serviceplan.Pa
 		next.Normalize()
 		if err := next.Validate(); err != nil {
 			return err
+		}
+		if next == cur {
+			out = cur
+			return nil
 		}
 		next.UpdatedAt = c.at
 		if err := tx.UpdatePlan(ctx, &next); err != nil {

@@ -105,6 +105,8 @@ type licenseRow struct {
 	Disabled   bool      `bun:"disabled"`
 	DisabledAt time.Time `bun:"disabled_at,nullzero"`
 	GrantKey   string    `bun:"grant_key"`
+	GrantedU   int64     `bun:"granted_units"`
+	GrantedExp time.Time `bun:"granted_expiry_at"`
 	Version    int64     `bun:"version"`
 	CreatedAt  time.Time `bun:"created_at"`
 	UpdatedAt  time.Time `bun:"updated_at"`
@@ -113,13 +115,15 @@ type licenseRow struct {
 func toLicenseRow(l *license.License) *licenseRow {
 	return &licenseRow{ID: l.ID, PartnerID: l.PartnerID, Product: l.Product, UnitType: l.UnitType, Kind: string(l.Kind),
 		Units: l.Units, Used: l.Used, StartAt: l.Start.UTC(), ExpiryAt: l.Expiry.UTC(), Disabled: l.Disabled, DisabledAt: l.DisabledAt.UTC(),
-		GrantKey: l.GrantKey, Version: l.Version, CreatedAt: l.CreatedAt.UTC(), UpdatedAt: l.UpdatedAt.UTC()}
+		GrantKey: l.GrantKey, GrantedU: l.GrantedUnits, GrantedExp: l.GrantedExpiry.UTC(), Version: l.Version,
+		CreatedAt: l.CreatedAt.UTC(), UpdatedAt: l.UpdatedAt.UTC()}
 }
 
 func (r *licenseRow) toLicense() license.License {
 	return license.License{ID: r.ID, PartnerID: r.PartnerID, Product: r.Product, UnitType: r.UnitType,
 		Kind: license.Kind(r.Kind), Units: r.Units, Used: r.Used, Start: r.StartAt.UTC(), Expiry: r.ExpiryAt.UTC(),
-		Disabled: r.Disabled, DisabledAt: utc(r.DisabledAt), GrantKey: r.GrantKey, Version: r.Version,
+		Disabled: r.Disabled, DisabledAt: utc(r.DisabledAt), GrantKey: r.GrantKey, GrantedUnits: r.GrantedU,
+		GrantedExpiry: r.GrantedExp.UTC(), Version: r.Version,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 }
 

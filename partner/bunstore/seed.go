@@ -62,6 +62,7 @@ func SeedBulk(ctx context.Context, s *Store, partners, licensesPerPartner int, n
 			for j := 0; j < licensesPerPartner; j++ {
 				l := license.License{PartnerID: first + int64(i), Product: "Endpoint Security", UnitType: "seats",
 					Kind: license.Full, Units: 100, Used: int64(j % 50), Start: now.AddDate(0, -1, 0), Expiry: now.AddDate(1, 0, 0),
+					GrantedUnits: 100, GrantedExpiry: now.AddDate(1, 0, 0),
 					Version: 1, CreatedAt: now, UpdatedAt: now}
 				lrows = append(lrows, toLicenseRow(&l))
 				if len(lrows) == batch {

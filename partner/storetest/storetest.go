@@ -98,7 +98,8 @@ func createPartner(t *testing.T, s partner.Store, name string, typ partner.Type,
 // Tx.CreateLicense.
 func NewLicense(partnerID, units int64) license.License {
 	return license.License{PartnerID: partnerID, Product: "Endpoint Security", UnitType: "seats", Kind: license.Full,
-		Units: units, Start: T0.Add(-24 * time.Hour), Expiry: T0.AddDate(1, 0, 0), CreatedAt: T0, UpdatedAt: T0}
+		Units: units, Start: T0.Add(-24 * time.Hour), Expiry: T0.AddDate(1, 0, 0), GrantedUnits: units,
+		GrantedExpiry: T0.AddDate(1, 0, 0), CreatedAt: T0, UpdatedAt: T0}
 }
 
 func createLicense(t *testing.T, s partner.Store, partnerID, units int64) license.License {
