@@ -422,8 +422,7 @@ func TestResetPasswordHookRunsOnceAfterCommit(t *testing.T) {
 		f := e.fixture(t, partner.MSP, partner.Active)
 		var calls []string
 		var committed []bool
-		var m *partner.Manager
-		m = partner.NewManager(partner.Options{Store: retryOnce{e.m.Store()}, Now: e.clock.Now,
+		m := partner.NewManager(partner.Options{Store: retryOnce{e.m.Store()}, Now: e.clock.Now,
 			ResetPassword: func(ctx context.Context, a account.Account) error {
 				calls = append(calls, a.Name)
 				got, err := e.m.Accounts(context.Background(), a.PartnerID) // a fresh read on the real store
