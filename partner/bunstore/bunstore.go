@@ -154,12 +154,23 @@ func (c *sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	return conn, nil
 }
 
-// OpenSQLite opens (creating if needed) the SQLite database at path,
+// OpenSQLite opens (creating if needed) the SQLite database file at path,
 // configured for safe concurrent use by several goroutines and several
 // processes, and migrates it. Close the Store when done.
+//
+// path is a file path, not a URI: characters such as '?' and '#' are
+// part of the file's name. OpenSQLite refuses an in-memory database —
+// the empty path, ":memory:", "file::memory:..." and any path with a
+// "mode=memory" query parameter — because the store shares one WAL file
+// between its connections and between processes. Use partner/memstore
+// for an in-memory store, or a file in a temporary directory for SQL
+// semantics without keeping the data.
 func OpenSQLite(ctx context.Context, path string) (*Store, error) {
-	if path == "" {
-		return nil, errors.New("bunstore: OpenSQLite needs a file path")
+	if inMemory(path) {
+		return nil, fmt.Errorf("bunstore: OpenSQLite needs a file path, not an in-memory database (%q): "+
+			"the store shares one WAL file between its connections and processes; for an in-memory store use "+
+			"partner/memstore, and for SQL semantics without keeping the data open a temporary file "+
+			"(such as filepath.Join(t.TempDir(), \"partners.db\"))", path)
 	}
 	open := func(writer bool) (*bun.DB, error) {
 		return bun.NewDB(sql.OpenDB(SQLiteConnector(path, writer)), sqlitedialect.New()), nil
@@ -170,9 +181,10 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	}
 	// Check the settings took on a pooled connection, not just the first.
 	var mode string
-	if err := w.NewRaw("PRAGMA journal_mode").Scan(ctx, &mode); err != nil || mode != "wal" {
+	err = w.NewRaw("PRAGMA journal_mode").Scan(ctx, &mode)
+	if err := walCheck(path, mode, err); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("bunstore: %s is not in WAL mode (got %q): %v", path, mode, err)
+		return nil, err
 	}
 	s := New(w)
 	s.owned = append(s.owned, w)
@@ -188,6 +200,37 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	s.reads = r
 	s.owned = append(s.owned, r)
 	return s, nil
+}
+
+// inMemory reports whether path names an in-memory SQLite database, or,
+// for the empty path, SQLite's private temporary one.
+func inMemory(path string) bool {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file::memory:") {
+		return true
+	}
+	_, query, ok := strings.Cut(path, "?")
+	if !ok {
+		return false
+	}
+	for _, param := range strings.Split(query, "&") {
+		if strings.EqualFold(param, "mode=memory") {
+			return true
+		}
+	}
+	return false
+}
+
+// walCheck reports the outcome of reading a new database's journal mode:
+// the query's own error, or a mode other than WAL.
+func walCheck(path, mode string, err error) error {
+	switch {
+	case err != nil:
+		return fmt.Errorf("bunstore: open %s: read its journal mode: %w", path, err)
+	case mode != "wal":
+		return fmt.Errorf("bunstore: %s is not in WAL mode (SQLite reports journal_mode %q): "+
+			"the store needs WAL, which needs a local file system with shared memory", path, mode)
+	}
+	return nil
 }
 
 // AddQueryHook adds a bun query hook (tracing, metrics, query counting)

@@ -3,6 +3,7 @@ package bunstore_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -56,9 +57,36 @@ func TestSQLiteSettingsOnEveryConnection(t *testing.T) {
 	}
 }
 
-func TestOpenSQLiteRefusesEmptyPath(t *testing.T) {
-	_, err := bunstore.OpenSQLite(context.Background(), "")
-	require.ErrorContains(t, err, "file path")
+// TestOpenSQLiteRefusesInMemory checks that every spelling of an
+// in-memory (or nameless, temporary) SQLite database is refused with an
+// error that says what to use instead, and that no file is created.
+func TestOpenSQLiteRefusesInMemory(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, path := range []string{
+		"",
+		":memory:",
+		"file::memory:",
+		"file::memory:?cache=shared",
+		"file:partners?mode=memory",
+		"file:partners.db?cache=shared&mode=memory",
+		"partners.db?mode=memory",
+	} {
+		t.Run(path, func(t *testing.T) {
+			s, err := bunstore.OpenSQLite(context.Background(), path)
+			if s != nil {
+				s.Close()
+			}
+			require.Error(t, err)
+			for _, want := range []string{"in-memory", "memstore", "temporary file", "file path"} {
+				require.ErrorContains(t, err, want)
+			}
+			require.NotContains(t, err.Error(), "<nil>")
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			require.Empty(t, entries, "nothing was created")
+		})
+	}
 }
 
 func TestSQLitePathWithURICharacters(t *testing.T) {
