@@ -55,6 +55,10 @@ func TestSQLiteSettingsOnEveryConnection(t *testing.T) {
 		}
 		db.Close()
 	}
+	// The store's own connections wait 100 ms inside SQLite, then in Go.
+	var busy int
+	require.NoError(t, s.DB().NewRaw("PRAGMA busy_timeout").Scan(ctx, &busy))
+	require.Equal(t, 100, busy)
 }
 
 // TestOpenSQLiteRefusesInMemory checks that every spelling of an
