@@ -48,7 +48,9 @@ import (
 
 // Migrations holds the schema's SQL migrations, one folder per dialect
 // ("migrations/sqlite", "migrations/postgres"), for hosts that run
-// migrations with their own tooling. MigrationsFS picks the folder.
+// migrations with their own tooling. MigrationsFS picks the folder. One
+// migration is in Go and not among these files: a host running the SQL
+// files itself calls RefoldNameKeys after them.
 //
 //go:embed migrations
 var Migrations embed.FS
@@ -326,6 +328,7 @@ func (s *Store) migrations() (*migrate.Migrations, error) {
 	if err := ms.Discover(fsys); err != nil {
 		return nil, fmt.Errorf("bunstore: discover migrations: %w", err)
 	}
+	s.registerRefoldNameKeys(ms)
 	return ms, nil
 }
 

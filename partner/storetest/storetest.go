@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Partners/NotFound", testNotFound},
 		{"Partners/StaleVersion", testPartnerStaleVersion},
 		{"Partners/ListFilterAndPaging", testPartnerList},
+		{"Partners/SearchFoldsCase", testSearchFoldsCase},
 		{"Partners/DerivedCounts", testDerivedCounts},
 		{"Licenses/CreateListAndGrantKey", testLicenses},
 		{"Licenses/AdjustUsedBounds", testAdjustUsed},
@@ -259,6 +260,25 @@ func testPartnerList(t *testing.T, s partner.Store) {
 			require.Empty(t, cmp.Diff(tc.want, got))
 			require.Equal(t, tc.total, total)
 		})
+	}
+}
+
+// testSearchFoldsCase: the name filter folds case fully (partner.FoldName),
+// beyond lower-casing: final sigma, long s, sharp s.
+func testSearchFoldsCase(t *testing.T, s partner.Store) {
+	for _, name := range []string{"Οδός Σας", "ſtar", "Straße", "Plain"} {
+		createPartner(t, s, name, partner.MSP, partner.Active)
+	}
+	for _, tc := range []struct{ q, want string }{{"ΣΑΣ", "Οδός Σας"}, {"STAR", "ſtar"}, {"STRASSE", "Straße"}} {
+		var got []string
+		view(t, s, func(r partner.Reader) error {
+			ps, _, err := r.Partners(ctx, partner.Filter{Name: tc.q})
+			for _, p := range ps {
+				got = append(got, p.Profile.CompanyName)
+			}
+			return err
+		})
+		require.Empty(t, cmp.Diff([]string{tc.want}, got), "search %q", tc.q)
 	}
 }
 
