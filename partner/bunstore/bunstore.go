@@ -13,13 +13,17 @@
 //	s := bunstore.New(db)
 //	err := s.Migrate(ctx) // idempotent; safe at every start, from several processes at once
 //
-// The store passes the partner/storetest conformance suite on both. Units
-// are allocated by one conditional UPDATE whose affected-row count decides
-// success, and the schema's CHECK constraints forbid used units above the
-// provisioned ones or below zero, so no interleaving of processes can
-// over-allocate. Busy and serialization failures are retried a bounded
-// number of times inside the store; what reaches callers is one of the
-// partner package's sentinel errors.
+// A host's own SQLite *bun.DB may be passed to New too, opened with
+// foreign keys on (the store checks, and refuses one without).
+//
+// The store passes the partner/storetest conformance suite on all three.
+// Units are allocated by one conditional UPDATE whose affected-row count
+// decides success, and the schema's CHECK constraints forbid used units
+// above the provisioned ones or below zero, so no interleaving of
+// processes can over-allocate. Busy and serialization failures are waited
+// out and retried inside the store, within bounds (see Store.Update);
+// what reaches callers is one of the partner package's sentinel errors,
+// partner.ErrBusy when the database stayed busy.
 package bunstore
 
 import (
@@ -30,7 +34,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -43,9 +46,11 @@ import (
 	"github.com/partnerkit/partnerkit/partner"
 )
 
-// Migrations holds the schema as SQL files, one folder per dialect
+// Migrations holds the schema's SQL migrations, one folder per dialect
 // ("migrations/sqlite", "migrations/postgres"), for hosts that run
-// migrations with their own tooling. MigrationsFS picks the folder.
+// migrations with their own tooling. MigrationsFS picks the folder. One
+// migration is in Go and not among these files: a host running the SQL
+// files itself calls RefoldNameKeys after them.
 //
 //go:embed migrations
 var Migrations embed.FS
@@ -70,44 +75,72 @@ func MigrationsFS(name dialect.Name) (fs.FS, error) {
 
 // Store is a partner.Store on a bun database.
 type Store struct {
-	db      *bun.DB // read-write transactions
-	reads   *bun.DB // read-only views; the same as db unless OpenSQLite made a pool of its own
-	name    dialect.Name
-	retries int
-	owned   []*bun.DB // closed by Close
+	db          *bun.DB // read-write transactions
+	reads       *bun.DB // read-only views; the same as db unless OpenSQLite made a pool of its own
+	name        dialect.Name
+	retries     int
+	busyTimeout time.Duration
+	owned       []*bun.DB // closed by Close
+
+	// SQLite only.
+	writer   chan struct{} // one write transaction of the store at a time (see enqueue)
+	hostConn bool          // a host's handle: write transactions on a connection of their own (see writeOnConn)
 }
 
 var _ partner.Store = (*Store)(nil)
 
-// MaxRetries is how many times Update runs a transaction again after a
-// busy database or a serialization failure before giving up.
-const MaxRetries = 20
-
 // New returns a Store over a bun database the host opened (SQLite or
 // PostgreSQL). Call Migrate before use unless the host runs the
 // migrations itself. The host keeps ownership of db.
+//
+// A host's SQLite handle keeps its settings: each write transaction takes
+// a connection of its own, checks that foreign keys are on there (PRAGMA
+// foreign_keys; Update refuses the connection otherwise), and runs between
+// an explicit BEGIN IMMEDIATE and COMMIT or ROLLBACK. WAL and a busy
+// timeout are not required. While a write transaction or a view holds a
+// connection, the store lowers the connection's busy timeout to 100 ms if
+// it is longer (SQLite's own wait cannot be interrupted by a context; the
+// store waits in Go instead) and puts the host's value back before the
+// connection returns to the pool. OpenSQLite configures its connections
+// itself and skips these steps.
 func New(db *bun.DB) *Store {
-	return &Store{db: db, reads: db, name: db.Dialect().Name(), retries: MaxRetries}
+	s := &Store{db: db, reads: db, name: db.Dialect().Name(), retries: MaxRetries, busyTimeout: BusyTimeout}
+	if s.name == dialect.SQLite {
+		s.writer = make(chan struct{}, 1)
+		s.hostConn = true
+	}
+	return s
 }
 
-// SQLiteDSN returns the data source name OpenSQLite uses for path: WAL
-// journal, a busy timeout, foreign keys on, and, for the writer, BEGIN
-// IMMEDIATE transactions, with the keys of whichever driver sqliteshim
-// compiled in (modernc by default; mattn with -tags cgosqlite). The
-// reader's DSN makes its connections query-only and keeps deferred
-// transactions, so readers never queue behind writers.
+// SQLiteDSN returns the data source name of OpenSQLite's settings for
+// path, for a host's own pool: WAL journal, a busy timeout of 10 s
+// (BusyTimeout), foreign keys on, and, for the writer, BEGIN IMMEDIATE
+// transactions, with the keys of whichever driver sqliteshim compiled in
+// (modernc by default; mattn with -tags cgosqlite). The reader's DSN
+// makes its connections query-only and keeps deferred transactions, so
+// readers never queue behind writers.
+//
+// OpenSQLite's own connections differ in one setting: their busy timeout
+// is 100 ms, because SQLite's own wait for a lock cannot be interrupted by
+// a context, so the store waits for locks in Go instead (see
+// Store.Update).
 func SQLiteDSN(path string, writer bool) string {
+	return sqliteDSN(path, writer, BusyTimeout)
+}
+
+func sqliteDSN(path string, writer bool, busyTimeout time.Duration) string {
 	file := "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+	ms := busyTimeout.Milliseconds()
 	var params []string
 	if sqliteshim.DriverName() == "sqlite3" { // mattn/go-sqlite3
-		params = []string{"_busy_timeout=10000", "_journal_mode=WAL", "_foreign_keys=on", "_synchronous=NORMAL"}
+		params = []string{fmt.Sprintf("_busy_timeout=%d", ms), "_journal_mode=WAL", "_foreign_keys=on", "_synchronous=NORMAL"}
 		if writer {
 			params = append(params, "_txlock=immediate")
 		} else {
 			params = append(params, "_query_only=on")
 		}
 	} else { // modernc.org/sqlite
-		params = []string{"_pragma=busy_timeout(10000)", "_pragma=journal_mode(WAL)", "_pragma=foreign_keys(1)", "_pragma=synchronous(NORMAL)"}
+		params = []string{fmt.Sprintf("_pragma=busy_timeout(%d)", ms), "_pragma=journal_mode(WAL)", "_pragma=foreign_keys(1)", "_pragma=synchronous(NORMAL)"}
 		if writer {
 			params = append(params, "_txlock=immediate")
 		} else {
@@ -124,9 +157,10 @@ func SQLiteDSN(path string, writer bool) string {
 var connPragmas = []string{"PRAGMA temp_store = MEMORY"}
 
 // SQLiteConnector returns a database/sql connector for the SQLite file at
-// path: SQLiteDSN's settings, plus the ones every new connection gets by
-// statement (temp_store). OpenSQLite uses it; a host that keeps its own
-// *sql.DB can use it too.
+// path, for a host that keeps its own *sql.DB: SQLiteDSN's settings, plus
+// the ones every new connection gets by statement (temp_store).
+// OpenSQLite's own connections are the same but for a 100 ms busy
+// timeout (see SQLiteDSN).
 func SQLiteConnector(path string, writer bool) driver.Connector {
 	return &sqliteConnector{dsn: SQLiteDSN(path, writer)}
 }
@@ -154,15 +188,27 @@ func (c *sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	return conn, nil
 }
 
-// OpenSQLite opens (creating if needed) the SQLite database at path,
+// OpenSQLite opens (creating if needed) the SQLite database file at path,
 // configured for safe concurrent use by several goroutines and several
 // processes, and migrates it. Close the Store when done.
+//
+// path is a file path, not a URI: characters such as '?' and '#' are
+// part of the file's name. OpenSQLite refuses an in-memory database —
+// the empty path, ":memory:", "file::memory:..." and any path with a
+// "mode=memory" query parameter — because the store shares one WAL file
+// between its connections and between processes. Use partner/memstore
+// for an in-memory store, or a file in a temporary directory for SQL
+// semantics without keeping the data.
 func OpenSQLite(ctx context.Context, path string) (*Store, error) {
-	if path == "" {
-		return nil, errors.New("bunstore: OpenSQLite needs a file path")
+	if inMemory(path) {
+		return nil, fmt.Errorf("bunstore: OpenSQLite needs a file path, not an in-memory database (%q): "+
+			"the store shares one WAL file between its connections and processes; for an in-memory store use "+
+			"partner/memstore, and for SQL semantics without keeping the data open a temporary file "+
+			"(such as filepath.Join(t.TempDir(), \"partners.db\"))", path)
 	}
 	open := func(writer bool) (*bun.DB, error) {
-		return bun.NewDB(sql.OpenDB(SQLiteConnector(path, writer)), sqlitedialect.New()), nil
+		c := &sqliteConnector{dsn: sqliteDSN(path, writer, sqliteBusyTimeout)}
+		return bun.NewDB(sql.OpenDB(c), sqlitedialect.New()), nil
 	}
 	w, err := open(true)
 	if err != nil {
@@ -170,11 +216,13 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	}
 	// Check the settings took on a pooled connection, not just the first.
 	var mode string
-	if err := w.NewRaw("PRAGMA journal_mode").Scan(ctx, &mode); err != nil || mode != "wal" {
+	err = w.NewRaw("PRAGMA journal_mode").Scan(ctx, &mode)
+	if err := walCheck(path, mode, err); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("bunstore: %s is not in WAL mode (got %q): %v", path, mode, err)
+		return nil, err
 	}
 	s := New(w)
+	s.hostConn = false // its connections have foreign keys on and BEGIN IMMEDIATE
 	s.owned = append(s.owned, w)
 	if err := s.Migrate(ctx); err != nil {
 		s.Close()
@@ -190,6 +238,37 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
+// inMemory reports whether path names an in-memory SQLite database, or,
+// for the empty path, SQLite's private temporary one.
+func inMemory(path string) bool {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file::memory:") {
+		return true
+	}
+	_, query, ok := strings.Cut(path, "?")
+	if !ok {
+		return false
+	}
+	for _, param := range strings.Split(query, "&") {
+		if strings.EqualFold(param, "mode=memory") {
+			return true
+		}
+	}
+	return false
+}
+
+// walCheck reports the outcome of reading a new database's journal mode:
+// the query's own error, or a mode other than WAL.
+func walCheck(path, mode string, err error) error {
+	switch {
+	case err != nil:
+		return fmt.Errorf("bunstore: open %s: read its journal mode: %w", path, err)
+	case mode != "wal":
+		return fmt.Errorf("bunstore: %s is not in WAL mode (SQLite reports journal_mode %q): "+
+			"the store needs WAL, which needs a local file system with shared memory", path, mode)
+	}
+	return nil
+}
+
 // AddQueryHook adds a bun query hook (tracing, metrics, query counting)
 // to every database the store uses.
 func (s *Store) AddQueryHook(h bun.QueryHook) {
@@ -199,7 +278,11 @@ func (s *Store) AddQueryHook(h bun.QueryHook) {
 	}
 }
 
-// DB returns the bun database the store writes through.
+// DB returns the bun database the store writes through. On a store from
+// OpenSQLite its connections have a 100 ms busy timeout (see SQLiteDSN):
+// a write of your own through it fails with SQLITE_BUSY after 100 ms of
+// contention, so run such writes in Update, or in a pool of your own from
+// SQLiteConnector.
 func (s *Store) DB() *bun.DB { return s.db }
 
 // Close closes the databases OpenSQLite opened; it leaves a database
@@ -214,39 +297,69 @@ func (s *Store) Close() error {
 
 // Migrate brings the schema up to date. It is idempotent and safe to call
 // at every start, from several processes at once: they take turns on the
-// migration lock.
+// migration lock, and a migration that met a busy database is run again.
 func (s *Store) Migrate(ctx context.Context) error {
-	fsys, err := MigrationsFS(s.name)
+	ms, err := s.migrations()
 	if err != nil {
 		return err
-	}
-	ms := migrate.NewMigrations()
-	if err := ms.Discover(fsys); err != nil {
-		return fmt.Errorf("bunstore: discover migrations: %w", err)
 	}
 	mg := migrate.NewMigrator(s.db, ms, migrate.WithTableName(MigrationTable),
 		migrate.WithLocksTableName(MigrationLocksTable), migrate.WithMarkAppliedOnSuccess(true))
 	deadline := time.Now().Add(time.Minute)
 	for {
-		err := mg.Init(ctx)
-		if err == nil {
-			err = mg.Lock(ctx)
-		}
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("bunstore: migration lock: %w", err)
+		again, err := s.migrateOnce(ctx, mg)
+		if err == nil || !again || time.Now().After(deadline) {
+			return err
 		}
 		if err := sleep(ctx, 50*time.Millisecond); err != nil {
 			return err
 		}
 	}
-	defer mg.Unlock(context.WithoutCancel(ctx)) //nolint:errcheck // a failed unlock is reported by the next Lock
-	if _, err := mg.Migrate(ctx); err != nil {
-		return fmt.Errorf("bunstore: migrate: %w", err)
+}
+
+// migrations returns the store's migrations: the SQL files of its dialect
+// and the Go ones.
+func (s *Store) migrations() (*migrate.Migrations, error) {
+	fsys, err := MigrationsFS(s.name)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	ms := migrate.NewMigrations()
+	if err := ms.Discover(fsys); err != nil {
+		return nil, fmt.Errorf("bunstore: discover migrations: %w", err)
+	}
+	s.registerRefoldNameKeys(ms)
+	return ms, nil
+}
+
+// migrateOnce takes the migration lock, migrates and unlocks; again tells
+// whether a failure is worth another try (another process holds the lock,
+// or the database was busy).
+func (s *Store) migrateOnce(ctx context.Context, mg *migrate.Migrator) (again bool, err error) {
+	if err := mg.Init(ctx); err != nil {
+		return true, fmt.Errorf("bunstore: migration lock: %w", err)
+	}
+	if err := mg.Lock(ctx); err != nil {
+		return true, fmt.Errorf("bunstore: migration lock: %w", err)
+	}
+	_, err = mg.Migrate(ctx)
+	// Unlock even when ctx ended, and through busy moments: a lock left
+	// behind would stall every later Migrate.
+	uctx := context.WithoutCancel(ctx)
+	for start := time.Now(); ; {
+		uerr := mg.Unlock(uctx)
+		if uerr == nil || !transient(uerr) || time.Since(start) > BusyTimeout {
+			if uerr != nil && err == nil {
+				return false, fmt.Errorf("bunstore: migration unlock: %w", uerr)
+			}
+			break
+		}
+		_ = sleep(uctx, 10*time.Millisecond)
+	}
+	if err != nil {
+		return transient(err), fmt.Errorf("bunstore: migrate: %w", err)
+	}
+	return false, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -260,49 +373,65 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Update implements partner.Store: fn runs in one transaction (BEGIN
-// IMMEDIATE on SQLite, READ COMMITTED with row locks on PostgreSQL), run
-// again after a busy or serialization failure, at most MaxRetries times.
+// Update implements partner.Store: fn runs in one write transaction,
+// BEGIN IMMEDIATE on SQLite, READ COMMITTED with row locks on PostgreSQL.
+//
+// Waiting. On SQLite a write transaction first gets the database's write
+// lock: it waits in Go for this store's other write transactions, then
+// tries BEGIN IMMEDIATE, where SQLite waits for other connections and
+// processes for its busy timeout (100 ms at most), and tries again after a short
+// pause, until the lock comes, the context ends, or BusyTimeout has passed
+// since Update began. A transaction that fails on a busy database (a
+// COMMIT waiting for readers is tried again first), a serialization
+// failure or a deadlock (PostgreSQL) runs again after a short randomized
+// back-off, at most MaxRetries times, and not once BusyTimeout has passed.
+//
+// Errors when busy. When Update gives up because the database stayed
+// locked or busy (BusyTimeout or MaxRetries ran out), its error wraps
+// partner.ErrBusy and the last failure. When the context ends while
+// Update is waiting for the write lock, between two runs, or during a run
+// that follows a busy failure, its error wraps partner.ErrBusy, the
+// context's error (context.DeadlineExceeded or context.Canceled) and the
+// last failure. SQLite cannot interrupt its own busy wait, so there the
+// context's end is noticed when the current try's busy timeout is over:
+// up to 100 ms late. When the context ends before any busy failure — before
+// Update starts, or while fn runs, including a PostgreSQL statement
+// waiting for a row lock, which the driver cancels — the error is the
+// context's error or the driver's, without partner.ErrBusy. Nothing is
+// committed in any of these cases.
+//
+// Failed statements. A Tx write that fails on a constraint the caller may
+// handle (a taken name, a missing record, a CHECK) has no effect and
+// leaves the transaction usable, as the Tx contract says: on PostgreSQL,
+// where a failed statement aborts the whole transaction, the statements
+// that can fail so run under a savepoint and a failure rolls back to it.
+// If any other statement fails in a way that aborts the transaction (on
+// PostgreSQL any failure; on SQLite one that is not a constraint's) and
+// fn still returns nil, Update rolls back and returns an error wrapping
+// that failure: it never reports success for a transaction it did not
+// commit.
 func (s *Store) Update(ctx context.Context, fn func(context.Context, partner.Tx) error) error {
-	for attempt := 0; ; attempt++ {
-		if err := ctx.Err(); err != nil {
+	return s.write(ctx, func(ctx context.Context, db bun.IDB) error {
+		t := &txn{reader: reader{db: db, s: s, write: true}}
+		defer func() { t.done = true }()
+		if err := fn(ctx, t); err != nil {
 			return err
 		}
-		err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			t := &txn{reader: reader{db: tx, s: s}}
-			defer func() { t.done = true }()
-			return fn(ctx, t)
-		})
-		if err == nil || !transient(err) || attempt >= s.retries {
-			return mapErr(err)
+		if t.failed != nil {
+			return &abortedError{t.failed}
 		}
-		backoff := time.Duration(1<<min(attempt, 6)) * time.Millisecond
-		if err := sleep(ctx, backoff+time.Duration(rand.Int64N(int64(backoff)))); err != nil {
-			return err
-		}
-	}
+		return nil
+	})
 }
 
 // View implements partner.Store: a read-only transaction, so the reads of
-// fn see one snapshot.
+// fn see one snapshot. A busy database is retried and reported as for
+// Update, with no write lock to wait for: a read waits for SQLite's busy
+// timeout (100 ms at most), and when the context ends during a read that
+// was waiting before any busy failure had come back, the error is the
+// context's alone.
 func (s *Store) View(ctx context.Context, fn func(context.Context, partner.Reader) error) error {
-	opts := &sql.TxOptions{ReadOnly: true}
-	if s.name == dialect.PG {
-		opts.Isolation = sql.LevelRepeatableRead
-	}
-	for attempt := 0; ; attempt++ {
-		err := s.reads.RunInTx(ctx, opts, func(ctx context.Context, tx bun.Tx) error {
-			r := &reader{db: tx, s: s}
-			defer func() { r.done = true }()
-			return fn(ctx, r)
-		})
-		if err == nil || !transient(err) || attempt >= s.retries {
-			return mapErr(err)
-		}
-		if err := sleep(ctx, time.Duration(attempt+1)*time.Millisecond); err != nil {
-			return err
-		}
-	}
+	return s.view(ctx, fn)
 }
 
 // sqlState returns the SQLSTATE of a PostgreSQL error from bun's pgdriver
@@ -317,21 +446,6 @@ func sqlState(err error) string {
 		return pgx.SQLState()
 	}
 	return ""
-}
-
-// transient reports errors worth running the transaction again for.
-func transient(err error) bool {
-	var pe *partner.Error
-	if errors.As(err, &pe) && pe.Kind != nil {
-		return false
-	}
-	switch sqlState(err) {
-	case "40001", "40P01": // serialization failure, deadlock
-		return true
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY") ||
-		strings.Contains(msg, "database table is locked")
 }
 
 // constraintFields maps the schema's constraint names (PostgreSQL reports
@@ -377,6 +491,8 @@ func mapErr(err error) error {
 		return &partner.Error{Kind: partner.ErrDuplicate, Err: err}
 	case state == "23503" || strings.Contains(msg, "FOREIGN KEY constraint failed"):
 		return &partner.Error{Kind: partner.ErrNotFound, Reason: "refers to a record that does not exist", Err: err}
+	case state == "23514" || strings.Contains(msg, "CHECK constraint failed"):
+		return &partner.Error{Kind: partner.ErrInvalid, Reason: "the database refused a value (" + msg + ")", Err: err}
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package bunstore_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -54,11 +55,42 @@ func TestSQLiteSettingsOnEveryConnection(t *testing.T) {
 		}
 		db.Close()
 	}
+	// The store's own connections wait 100 ms inside SQLite, then in Go.
+	var busy int
+	require.NoError(t, s.DB().NewRaw("PRAGMA busy_timeout").Scan(ctx, &busy))
+	require.Equal(t, 100, busy)
 }
 
-func TestOpenSQLiteRefusesEmptyPath(t *testing.T) {
-	_, err := bunstore.OpenSQLite(context.Background(), "")
-	require.ErrorContains(t, err, "file path")
+// TestOpenSQLiteRefusesInMemory checks that every spelling of an
+// in-memory (or nameless, temporary) SQLite database is refused with an
+// error that says what to use instead, and that no file is created.
+func TestOpenSQLiteRefusesInMemory(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, path := range []string{
+		"",
+		":memory:",
+		"file::memory:",
+		"file::memory:?cache=shared",
+		"file:partners?mode=memory",
+		"file:partners.db?cache=shared&mode=memory",
+		"partners.db?mode=memory",
+	} {
+		t.Run(path, func(t *testing.T) {
+			s, err := bunstore.OpenSQLite(context.Background(), path)
+			if s != nil {
+				s.Close()
+			}
+			require.Error(t, err)
+			for _, want := range []string{"in-memory", "memstore", "temporary file", "file path"} {
+				require.ErrorContains(t, err, want)
+			}
+			require.NotContains(t, err.Error(), "<nil>")
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			require.Empty(t, entries, "nothing was created")
+		})
+	}
 }
 
 func TestSQLitePathWithURICharacters(t *testing.T) {
@@ -102,7 +134,7 @@ func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {
 			require.NoError(t, err)
 			ups, err := fsGlob(fsys, "*.up.sql")
 			require.NoError(t, err)
-			require.Equal(t, len(ups), applied, "every migration applied once")
+			require.Equal(t, len(ups)+1, applied, "every SQL migration and the Go name-key migration applied once")
 			var hostTables int
 			q := "SELECT count(*) FROM sqlite_master WHERE name IN ('bun_migrations', 'bun_migration_locks')"
 			if name == "postgres" {

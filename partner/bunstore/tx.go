@@ -24,6 +24,28 @@ type reader struct {
 	db   bun.IDB
 	s    *Store
 	done bool
+
+	write  bool  // a write transaction (Update), not a view
+	failed error // in a write transaction: the first failure that aborts it (see dbErr)
+}
+
+// dbErr maps the error of a statement for the caller. In a write
+// transaction it also keeps the first failure that leaves the transaction
+// unable to commit, so that Update reports it even when fn goes on and
+// returns nil: on PostgreSQL every failed statement aborts the
+// transaction (guard undoes that for the ones that may fail on a
+// constraint); on SQLite a constraint failure undoes its statement only,
+// and other failures (I/O, busy, an interrupt) may roll back the whole
+// transaction.
+func (r *reader) dbErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if r.write && r.failed == nil && !errors.Is(err, sql.ErrNoRows) &&
+		(r.s.name != dialect.SQLite || !strings.Contains(err.Error(), "constraint failed")) {
+		r.failed = err
+	}
+	return mapErr(err)
 }
 
 func (r *reader) check(ctx context.Context) error {
@@ -55,7 +77,7 @@ func (r *reader) Partner(ctx context.Context, id int64) (partner.Partner, error)
 		if errors.Is(err, sql.ErrNoRows) {
 			return partner.Partner{}, notFound("partner", id)
 		}
-		return partner.Partner{}, mapErr(err)
+		return partner.Partner{}, r.dbErr(err)
 	}
 	return row.toPartner()
 }
@@ -100,11 +122,11 @@ func (r *reader) Partners(ctx context.Context, f partner.Filter) ([]partner.Part
 	ids := window(filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)).Column("p.id"), f), f.Page).OrderExpr("p.id ASC")
 	var rows []partnerRow
 	if err := r.partnerSelect(&rows).Where("p.id IN (?)", ids).OrderExpr("p.id ASC").Scan(ctx); err != nil {
-		return nil, 0, mapErr(err)
+		return nil, 0, r.dbErr(err)
 	}
 	total, err := filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)), f).Count(ctx)
 	if err != nil {
-		return nil, 0, mapErr(err)
+		return nil, 0, r.dbErr(err)
 	}
 	out := make([]partner.Partner, len(rows))
 	for i := range rows {
@@ -117,12 +139,12 @@ func (r *reader) Partners(ctx context.Context, f partner.Filter) ([]partner.Part
 
 // pagedCount returns the total matching q's conditions: len(rows) when
 // the page is unbounded and starts at 0, else a COUNT query.
-func pagedCount(ctx context.Context, n int, p partner.Page, count func(context.Context) (int, error)) (int, error) {
+func (r *reader) pagedCount(ctx context.Context, n int, p partner.Page, count func(context.Context) (int, error)) (int, error) {
 	if p.Limit == 0 && p.Offset == 0 {
 		return n, nil
 	}
 	total, err := count(ctx)
-	return total, mapErr(err)
+	return total, r.dbErr(err)
 }
 
 func (r *reader) License(ctx context.Context, id int64) (license.License, error) {
@@ -134,7 +156,7 @@ func (r *reader) License(ctx context.Context, id int64) (license.License, error)
 		if errors.Is(err, sql.ErrNoRows) {
 			return license.License{}, notFound("licence", id)
 		}
-		return license.License{}, mapErr(err)
+		return license.License{}, r.dbErr(err)
 	}
 	return row.toLicense(), nil
 }
@@ -153,9 +175,9 @@ func (r *reader) Licenses(ctx context.Context, partnerID int64, p partner.Page) 
 	}
 	var rows []licenseRow
 	if err := window(r.db.NewSelect().Model(&rows).Where("l.partner_id = ?", partnerID), p).OrderExpr("l.id ASC").Scan(ctx); err != nil {
-		return nil, 0, mapErr(err)
+		return nil, 0, r.dbErr(err)
 	}
-	total, err := pagedCount(ctx, len(rows), p, r.db.NewSelect().Model((*licenseRow)(nil)).Where("l.partner_id = ?", partnerID).Count)
+	total, err := r.pagedCount(ctx, len(rows), p, r.db.NewSelect().Model((*licenseRow)(nil)).Where("l.partner_id = ?", partnerID).Count)
 	return licenses(rows), total, err
 }
 
@@ -169,7 +191,7 @@ func (r *reader) LicensesByGrantKey(ctx context.Context, partnerID int64, key st
 	var rows []licenseRow
 	err := r.db.NewSelect().Model(&rows).Where("l.partner_id = ? AND l.grant_key = ?", partnerID, key).OrderExpr("l.id ASC").Scan(ctx)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, r.dbErr(err)
 	}
 	if len(rows) == 0 {
 		return nil, nil
@@ -186,7 +208,7 @@ func (r *reader) account(ctx context.Context, where string, arg any, missing fun
 		if errors.Is(err, sql.ErrNoRows) {
 			return account.Account{}, missing()
 		}
-		return account.Account{}, mapErr(err)
+		return account.Account{}, r.dbErr(err)
 	}
 	return row.toAccount(), nil
 }
@@ -207,7 +229,7 @@ func (r *reader) Accounts(ctx context.Context, partnerID int64) ([]account.Accou
 	}
 	var rows []accountRow
 	if err := r.db.NewSelect().Model(&rows).Where("a.partner_id = ?", partnerID).OrderExpr("a.id ASC").Scan(ctx); err != nil {
-		return nil, mapErr(err)
+		return nil, r.dbErr(err)
 	}
 	out := make([]account.Account, len(rows))
 	for i := range rows {
@@ -225,7 +247,7 @@ func (r *reader) Plan(ctx context.Context, id int64) (serviceplan.Plan, error) {
 		if errors.Is(err, sql.ErrNoRows) {
 			return serviceplan.Plan{}, notFound("service plan", id)
 		}
-		return serviceplan.Plan{}, mapErr(err)
+		return serviceplan.Plan{}, r.dbErr(err)
 	}
 	return row.toPlan(), nil
 }
@@ -236,7 +258,7 @@ func (r *reader) Plans(ctx context.Context) ([]serviceplan.Plan, error) {
 	}
 	var rows []planRow
 	if err := r.db.NewSelect().Model(&rows).OrderExpr("sp.id ASC").Scan(ctx); err != nil {
-		return nil, mapErr(err)
+		return nil, r.dbErr(err)
 	}
 	out := make([]serviceplan.Plan, len(rows))
 	for i := range rows {
@@ -254,7 +276,7 @@ func (r *reader) AssignedPlans(ctx context.Context, partnerID int64) ([]partner.
 		Join("JOIN partnerkit_plan_assignments AS pa ON pa.plan_id = sp.id").
 		Where("pa.partner_id = ?", partnerID).OrderExpr("sp.id ASC").Scan(ctx)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, r.dbErr(err)
 	}
 	out := make([]partner.AssignedPlan, len(rows))
 	for i := range rows {
@@ -272,7 +294,7 @@ func (r *reader) Customer(ctx context.Context, id int64) (partner.Customer, erro
 		if errors.Is(err, sql.ErrNoRows) {
 			return partner.Customer{}, notFound("customer", id)
 		}
-		return partner.Customer{}, mapErr(err)
+		return partner.Customer{}, r.dbErr(err)
 	}
 	return row.toCustomer(), nil
 }
@@ -283,9 +305,9 @@ func (r *reader) Customers(ctx context.Context, partnerID int64, p partner.Page)
 	}
 	var rows []customerRow
 	if err := window(r.db.NewSelect().Model(&rows).Where("c.partner_id = ?", partnerID), p).OrderExpr("c.id ASC").Scan(ctx); err != nil {
-		return nil, 0, mapErr(err)
+		return nil, 0, r.dbErr(err)
 	}
-	total, err := pagedCount(ctx, len(rows), p, r.db.NewSelect().Model((*customerRow)(nil)).Where("c.partner_id = ?", partnerID).Count)
+	total, err := r.pagedCount(ctx, len(rows), p, r.db.NewSelect().Model((*customerRow)(nil)).Where("c.partner_id = ?", partnerID).Count)
 	out := make([]partner.Customer, len(rows))
 	for i := range rows {
 		out[i] = rows[i].toCustomer()
@@ -302,7 +324,7 @@ func (r *reader) Allocation(ctx context.Context, id int64) (license.Allocation, 
 		if errors.Is(err, sql.ErrNoRows) {
 			return license.Allocation{}, notFound("allocation", id)
 		}
-		return license.Allocation{}, mapErr(err)
+		return license.Allocation{}, r.dbErr(err)
 	}
 	return row.toAllocation(), nil
 }
@@ -326,7 +348,7 @@ func (r *reader) Allocations(ctx context.Context, f partner.AllocationFilter) ([
 		q = q.Where("al.customer_id = ?", f.CustomerID)
 	}
 	if err := q.OrderExpr("al.id ASC").Scan(ctx); err != nil {
-		return nil, mapErr(err)
+		return nil, r.dbErr(err)
 	}
 	out := make([]license.Allocation, len(rows))
 	for i := range rows {
@@ -348,9 +370,9 @@ func (r *reader) Audit(ctx context.Context, partnerID int64, p partner.Page) ([]
 	}
 	var rows []auditRow
 	if err := window(auditWhere(r.db.NewSelect().Model(&rows), partnerID), p).OrderExpr("au.id DESC").Scan(ctx); err != nil {
-		return nil, 0, mapErr(err)
+		return nil, 0, r.dbErr(err)
 	}
-	total, err := pagedCount(ctx, len(rows), p, auditWhere(r.db.NewSelect().Model((*auditRow)(nil)), partnerID).Count)
+	total, err := r.pagedCount(ctx, len(rows), p, auditWhere(r.db.NewSelect().Model((*auditRow)(nil)), partnerID).Count)
 	out := make([]partner.AuditEntry, len(rows))
 	for i := range rows {
 		out[i] = rows[i].toEntry()
@@ -366,19 +388,20 @@ func (r *reader) Audit(ctx context.Context, partnerID int64, p partner.Page) ([]
 // last_insert_rowid() or the row itself.
 func (r *reader) cheapReturning() bool { return r.s.name != dialect.SQLite }
 
-// insert writes model and returns the id the database gave it.
+// insert writes model and returns the id the database gave it; see
+// insertRow for a write that may fail on a constraint.
 func (r *reader) insert(ctx context.Context, model any) (int64, error) {
 	if r.cheapReturning() {
 		var id int64
 		_, err := r.db.NewInsert().Model(model).Returning("id").Exec(ctx, &id)
-		return id, mapErr(err)
+		return id, r.dbErr(err)
 	}
 	res, err := r.db.NewInsert().Model(model).Returning("NULL").Exec(ctx)
 	if err != nil {
-		return 0, mapErr(err)
+		return 0, r.dbErr(err)
 	}
 	id, err := res.LastInsertId()
-	return id, mapErr(err)
+	return id, r.dbErr(err)
 }
 
 // insertSelect runs an INSERT ... SELECT ... WHERE query and returns the
@@ -387,24 +410,66 @@ func (r *reader) insertSelect(ctx context.Context, query string, args ...any) (i
 	if r.cheapReturning() {
 		var ids []int64
 		if err := r.db.NewRaw(query+" RETURNING id", args...).Scan(ctx, &ids); err != nil || len(ids) == 0 {
-			return 0, mapErr(err)
+			return 0, r.dbErr(err)
 		}
 		return ids[0], nil
 	}
 	res, err := r.db.NewRaw(query, args...).Exec(ctx)
 	if err != nil {
-		return 0, mapErr(err)
+		return 0, r.dbErr(err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return 0, mapErr(err)
+		return 0, r.dbErr(err)
 	}
 	id, err := res.LastInsertId()
-	return id, mapErr(err)
+	return id, r.dbErr(err)
 }
 
 // txn implements partner.Tx.
 type txn struct {
 	reader
+}
+
+// savepoint is the name of guard's savepoint.
+const savepoint = "partnerkit_write"
+
+// guard runs stmt, one write that can fail on a constraint the caller may
+// handle (a taken name, a missing record, a CHECK). PostgreSQL aborts the
+// whole transaction when a statement fails, so there stmt runs under a
+// savepoint and a failure rolls back to it, leaving the transaction
+// usable; SQLite undoes only the failed statement by itself. The hot
+// allocation path (LockPartner, AdjustUsed, CreateAllocation,
+// AppendAudit) runs unguarded: its statements do not fail on a
+// constraint in normal use, and dbErr catches it if one does.
+func (t *txn) guard(ctx context.Context, stmt func() error) error {
+	if t.s.name != dialect.PG {
+		return stmt()
+	}
+	if _, err := t.db.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
+		return t.dbErr(err)
+	}
+	failed := t.failed
+	if err := stmt(); err != nil {
+		if _, rerr := t.db.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); rerr != nil {
+			_ = t.dbErr(rerr)
+			return err
+		}
+		t.failed = failed // the statement's failure is undone
+		_, rerr := t.db.ExecContext(ctx, "RELEASE SAVEPOINT "+savepoint)
+		_ = t.dbErr(rerr)
+		return err
+	}
+	_, err := t.db.ExecContext(ctx, "RELEASE SAVEPOINT "+savepoint)
+	return t.dbErr(err)
+}
+
+// insertRow is insert under guard.
+func (t *txn) insertRow(ctx context.Context, model any) (id int64, err error) {
+	err = t.guard(ctx, func() error {
+		id, err = t.insert(ctx, model)
+		return err
+	})
+	return id, err
 }
 
 func (t *txn) LockPartner(ctx context.Context, id int64) (partner.Partner, error) {
@@ -420,20 +485,29 @@ func (t *txn) LockPartner(ctx context.Context, id int64) (partner.Partner, error
 		if errors.Is(err, sql.ErrNoRows) {
 			return partner.Partner{}, notFound("partner", id)
 		}
-		return partner.Partner{}, mapErr(err)
+		return partner.Partner{}, t.dbErr(err)
 	}
 	return row.toPartner()
 }
 
 // versioned runs a conditional UPDATE ("... AND version = ?") and, when it
-// touched no row, tells a missing record from a stale version.
-func (t *txn) versioned(ctx context.Context, q *bun.UpdateQuery, table string, id, version int64, what string) error {
-	res, err := q.Where("id = ?", id).Where("version = ?", version).Exec(ctx)
-	if err != nil {
-		return mapErr(err)
+// touched no row, tells a missing record from a stale version. guarded
+// runs the UPDATE under guard, for tables with constraints it may break.
+func (t *txn) versioned(ctx context.Context, q *bun.UpdateQuery, table string, id, version int64, what string, guarded bool) error {
+	var res sql.Result
+	exec := func() (err error) {
+		res, err = q.Where("id = ?", id).Where("version = ?", version).Exec(ctx)
+		return t.dbErr(err)
+	}
+	if guarded {
+		if err := t.guard(ctx, exec); err != nil {
+			return err
+		}
+	} else if err := exec(); err != nil {
+		return err
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return mapErr(err)
+		return t.dbErr(err)
 	}
 	cur, err := t.version(ctx, table, id)
 	if err != nil {
@@ -449,7 +523,7 @@ func (t *txn) versioned(ctx context.Context, q *bun.UpdateQuery, table string, i
 func (t *txn) version(ctx context.Context, table string, id int64) (int64, error) {
 	var vs []int64
 	if err := t.db.NewSelect().Table(table).Column("version").Where("id = ?", id).Scan(ctx, &vs); err != nil {
-		return 0, mapErr(err)
+		return 0, t.dbErr(err)
 	}
 	if len(vs) == 0 {
 		return -1, nil
@@ -467,7 +541,7 @@ func (t *txn) CreatePartner(ctx context.Context, p *partner.Partner) error {
 		return err
 	}
 	row.ID = 0
-	p.ID, err = t.insert(ctx, row)
+	p.ID, err = t.insertRow(ctx, row)
 	return err
 }
 
@@ -481,7 +555,7 @@ func (t *txn) UpdatePartner(ctx context.Context, p *partner.Partner) error {
 	}
 	row.Version = p.Version + 1
 	q := t.db.NewUpdate().Model(row).ExcludeColumn("id", "created_at")
-	if err := t.versioned(ctx, q, "partnerkit_partners", p.ID, p.Version, "partner"); err != nil {
+	if err := t.versioned(ctx, q, "partnerkit_partners", p.ID, p.Version, "partner", true); err != nil {
 		return err
 	}
 	p.Version++
@@ -497,7 +571,7 @@ func (t *txn) CreateLicense(ctx context.Context, l *license.License) error {
 	}
 	row := toLicenseRow(l)
 	row.ID, row.Version = 0, 1
-	id, err := t.insert(ctx, row)
+	id, err := t.insertRow(ctx, row)
 	if err != nil {
 		return err
 	}
@@ -519,7 +593,7 @@ func (t *txn) UpdateLicense(ctx context.Context, l *license.License) error {
 	row := toLicenseRow(l)
 	row.Version = l.Version + 1
 	q := t.db.NewUpdate().Model(row).Column("units", "expiry_at", "disabled", "disabled_at", "updated_at", "version")
-	if err := t.versioned(ctx, q, "partnerkit_licenses", l.ID, l.Version, "licence"); err != nil {
+	if err := t.versioned(ctx, q, "partnerkit_licenses", l.ID, l.Version, "licence", true); err != nil {
 		return err
 	}
 	*l, err = t.License(ctx, l.ID)
@@ -537,7 +611,7 @@ func (t *txn) AdjustUsed(ctx context.Context, licenseID, delta int64) (license.L
 	if t.cheapReturning() {
 		var rows []licenseRow
 		if err := q.Returning("*").Scan(ctx, &rows); err != nil {
-			return license.License{}, mapErr(err)
+			return license.License{}, t.dbErr(err)
 		}
 		if len(rows) == 1 {
 			return rows[0].toLicense(), nil
@@ -545,10 +619,10 @@ func (t *txn) AdjustUsed(ctx context.Context, licenseID, delta int64) (license.L
 	} else {
 		res, err := q.Exec(ctx)
 		if err != nil {
-			return license.License{}, mapErr(err)
+			return license.License{}, t.dbErr(err)
 		}
 		if n, err = res.RowsAffected(); err != nil {
-			return license.License{}, mapErr(err)
+			return license.License{}, t.dbErr(err)
 		}
 	}
 	if n == 1 {
@@ -573,20 +647,20 @@ func (t *txn) EndLicenses(ctx context.Context, partnerID int64, at time.Time) (e
 		Set("expiry_at = ?", at).Set("updated_at = ?", at).Set("version = version + 1").
 		Where("partner_id = ?", partnerID).Where("start_at < ?", at).Where("expiry_at > ?", at).Exec(ctx)
 	if err != nil {
-		return 0, 0, mapErr(err)
+		return 0, 0, t.dbErr(err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, 0, mapErr(err)
+		return 0, 0, t.dbErr(err)
 	}
 	res, err = t.db.NewUpdate().Model((*licenseRow)(nil)).
 		Set("disabled = ?", true).Set("disabled_at = ?", at).Set("updated_at = ?", at).Set("version = version + 1").
 		Where("partner_id = ?", partnerID).Where("start_at >= ?", at).Where("disabled = ?", false).Exec(ctx)
 	if err != nil {
-		return 0, 0, mapErr(err)
+		return 0, 0, t.dbErr(err)
 	}
 	d, err := res.RowsAffected()
-	return int(n), int(d), mapErr(err)
+	return int(n), int(d), t.dbErr(err)
 }
 
 func (t *txn) CreateAccount(ctx context.Context, a *account.Account) error {
@@ -595,7 +669,7 @@ func (t *txn) CreateAccount(ctx context.Context, a *account.Account) error {
 	}
 	row := toAccountRow(a)
 	row.ID, row.Version = 0, 1
-	id, err := t.insert(ctx, row)
+	id, err := t.insertRow(ctx, row)
 	if err != nil {
 		return err
 	}
@@ -610,7 +684,7 @@ func (t *txn) UpdateAccount(ctx context.Context, a *account.Account) error {
 	row := toAccountRow(a)
 	row.Version = a.Version + 1
 	q := t.db.NewUpdate().Model(row).Column("first_name", "last_name", "email", "role", "enabled", "password_reset_at", "updated_at", "version")
-	if err := t.versioned(ctx, q, "partnerkit_accounts", a.ID, a.Version, "account"); err != nil {
+	if err := t.versioned(ctx, q, "partnerkit_accounts", a.ID, a.Version, "account", false); err != nil {
 		return err
 	}
 	var err error
@@ -625,7 +699,7 @@ func (t *txn) deleteByID(ctx context.Context, model any, alias string, id int64,
 	}
 	res, err := t.db.NewDelete().Model(model).Where(alias+".id = ?", id).Exec(ctx)
 	if err != nil {
-		return mapErr(err)
+		return t.dbErr(err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return notFound(what, id)
@@ -645,10 +719,10 @@ func (t *txn) DisableAccounts(ctx context.Context, partnerID int64, at time.Time
 		Set("enabled = ?", false).Set("updated_at = ?", at.UTC()).Set("version = version + 1").
 		Where("partner_id = ?", partnerID).Where("enabled = ?", true).Exec(ctx)
 	if err != nil {
-		return 0, mapErr(err)
+		return 0, t.dbErr(err)
 	}
 	n, err := res.RowsAffected()
-	return int(n), mapErr(err)
+	return int(n), t.dbErr(err)
 }
 
 func (t *txn) CreatePlan(ctx context.Context, p *serviceplan.Plan) error {
@@ -657,7 +731,7 @@ func (t *txn) CreatePlan(ctx context.Context, p *serviceplan.Plan) error {
 	}
 	row := toPlanRow(p)
 	row.ID, row.Version = 0, 1
-	id, err := t.insert(ctx, row)
+	id, err := t.insertRow(ctx, row)
 	if err != nil {
 		return err
 	}
@@ -672,7 +746,7 @@ func (t *txn) UpdatePlan(ctx context.Context, p *serviceplan.Plan) error {
 	row := toPlanRow(p)
 	row.Version = p.Version + 1
 	q := t.db.NewUpdate().Model(row).ExcludeColumn("id", "created_at")
-	if err := t.versioned(ctx, q, "partnerkit_plans", p.ID, p.Version, "service plan"); err != nil {
+	if err := t.versioned(ctx, q, "partnerkit_plans", p.ID, p.Version, "service plan", true); err != nil {
 		return err
 	}
 	p.Version++
@@ -684,10 +758,10 @@ func (t *txn) AssignPlan(ctx context.Context, a serviceplan.Assignment) error {
 		return err
 	}
 	row := &assignmentRow{PartnerID: a.PartnerID, PlanID: a.PlanID, AssignedAt: a.AssignedAt.UTC()}
-	if _, err := t.db.NewInsert().Model(row).Exec(ctx); err != nil {
-		return mapErr(err)
-	}
-	return nil
+	return t.guard(ctx, func() error {
+		_, err := t.db.NewInsert().Model(row).Exec(ctx)
+		return t.dbErr(err)
+	})
 }
 
 func (t *txn) UnassignPlan(ctx context.Context, partnerID, planID int64) error {
@@ -696,7 +770,7 @@ func (t *txn) UnassignPlan(ctx context.Context, partnerID, planID int64) error {
 	}
 	res, err := t.db.NewDelete().Model((*assignmentRow)(nil)).Where("partner_id = ? AND plan_id = ?", partnerID, planID).Exec(ctx)
 	if err != nil {
-		return mapErr(err)
+		return t.dbErr(err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return partner.NewError(partner.ErrNotFound, "", "service plan %d is not assigned to partner %d", planID, partnerID)
@@ -709,7 +783,7 @@ func (t *txn) CreateCustomer(ctx context.Context, c *partner.Customer) error {
 		return err
 	}
 	row := &customerRow{PartnerID: c.PartnerID, Name: c.Name, Email: c.Email, CreatedAt: c.CreatedAt.UTC()}
-	id, err := t.insert(ctx, row)
+	id, err := t.insertRow(ctx, row)
 	c.ID = id
 	return err
 }

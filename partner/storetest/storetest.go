@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Partners/NotFound", testNotFound},
 		{"Partners/StaleVersion", testPartnerStaleVersion},
 		{"Partners/ListFilterAndPaging", testPartnerList},
+		{"Partners/SearchFoldsCase", testSearchFoldsCase},
 		{"Partners/DerivedCounts", testDerivedCounts},
 		{"Licenses/CreateListAndGrantKey", testLicenses},
 		{"Licenses/AdjustUsedBounds", testAdjustUsed},
@@ -56,6 +57,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Tx/RollbackOnPanic", testRollbackOnPanic},
 		{"Tx/ReadYourWrites", testReadYourWrites},
 		{"Tx/CanceledContext", testCanceledContext},
+		{"Tx/FailedWriteThenCommit", testFailedWriteThenCommit},
+		{"Tx/NeverSilentlyRolledBack", testNeverSilentlyRolledBack},
 		{"Concurrency/AdjustUsedNeverOverbooks", testConcurrentAdjust},
 		{"Concurrency/OneWriterWinsAVersion", testConcurrentVersion},
 	}
@@ -258,6 +261,25 @@ func testPartnerList(t *testing.T, s partner.Store) {
 			require.Empty(t, cmp.Diff(tc.want, got))
 			require.Equal(t, tc.total, total)
 		})
+	}
+}
+
+// testSearchFoldsCase: the name filter folds case fully (partner.FoldName),
+// beyond lower-casing: final sigma, long s, sharp s.
+func testSearchFoldsCase(t *testing.T, s partner.Store) {
+	for _, name := range []string{"Οδός Σας", "ſtar", "Straße", "Plain"} {
+		createPartner(t, s, name, partner.MSP, partner.Active)
+	}
+	for _, tc := range []struct{ q, want string }{{"ΣΑΣ", "Οδός Σας"}, {"STAR", "ſtar"}, {"STRASSE", "Straße"}} {
+		var got []string
+		view(t, s, func(r partner.Reader) error {
+			ps, _, err := r.Partners(ctx, partner.Filter{Name: tc.q})
+			for _, p := range ps {
+				got = append(got, p.Profile.CompanyName)
+			}
+			return err
+		})
+		require.Empty(t, cmp.Diff([]string{tc.want}, got), "search %q", tc.q)
 	}
 }
 
@@ -830,6 +852,147 @@ func testCanceledContext(t *testing.T, s partner.Store) {
 		require.Zero(t, total)
 		return err
 	})
+}
+
+// testFailedWriteThenCommit: a Tx write that fails on a uniqueness rule
+// or a missing record has no effect and leaves the transaction usable, so
+// writes before and after it commit when fn handles the error and
+// returns nil.
+func testFailedWriteThenCommit(t *testing.T, s partner.Store) {
+	p := createPartner(t, s, "Reseller", partner.Reseller, partner.Active)
+	taken := newAccount(p.ID, "taken", account.Administrator)
+	plan := newPlan("Plan A", "Endpoint", serviceplan.EU, false)
+	nfr := newPlan("NFR EU", "Endpoint", serviceplan.EU, true)
+	update(t, s, func(tx partner.Tx) error {
+		for _, err := range []error{tx.CreateAccount(ctx, &taken), tx.CreatePlan(ctx, &plan), tx.CreatePlan(ctx, &nfr),
+			tx.AssignPlan(ctx, serviceplan.Assignment{PartnerID: p.ID, PlanID: plan.ID, AssignedAt: T0})} {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	var before, after partner.Partner
+	var lic license.License
+	var late account.Account
+	update(t, s, func(tx partner.Tx) error {
+		before = NewPartner("Written before", partner.MSP, partner.Active)
+		require.NoError(t, tx.CreatePartner(ctx, &before))
+
+		dupAccount := newAccount(before.ID, "taken", account.SupportEngineer)
+		requireKind(t, tx.CreateAccount(ctx, &dupAccount), partner.ErrDuplicate, "account name")
+		dupPlan := newPlan("PLAN A", "Other", serviceplan.US, false)
+		requireKind(t, tx.CreatePlan(ctx, &dupPlan), partner.ErrDuplicate, "name")
+		dupNFR := newPlan("NFR EU again", "Endpoint", serviceplan.EU, true)
+		requireKind(t, tx.CreatePlan(ctx, &dupNFR), partner.ErrDuplicate, "nfr")
+		renamed := plan
+		renamed.Name = "nfr eu"
+		requireKind(t, tx.UpdatePlan(ctx, &renamed), partner.ErrDuplicate, "name")
+		err := tx.AssignPlan(ctx, serviceplan.Assignment{PartnerID: p.ID, PlanID: plan.ID, AssignedAt: T0})
+		requireKind(t, err, partner.ErrDuplicate, "")
+		orphan := NewLicense(999, 10)
+		requireKind(t, tx.CreateLicense(ctx, &orphan), partner.ErrNotFound, "")
+		lost := newAccount(999, "orphan.admin", account.Administrator)
+		requireKind(t, tx.CreateAccount(ctx, &lost), partner.ErrNotFound, "")
+
+		after = NewPartner("Written after", partner.MSP, partner.Active)
+		require.NoError(t, tx.CreatePartner(ctx, &after))
+		lic = NewLicense(before.ID, 10)
+		require.NoError(t, tx.CreateLicense(ctx, &lic))
+		late = newAccount(after.ID, "late.admin", account.Administrator)
+		require.NoError(t, tx.CreateAccount(ctx, &late))
+		return nil
+	})
+
+	view(t, s, func(r partner.Reader) error {
+		for _, want := range []partner.Partner{before, after} {
+			got, err := r.Partner(ctx, want.ID)
+			require.NoError(t, err, "%s was committed", want.Profile.CompanyName)
+			require.Equal(t, want.Profile.CompanyName, got.Profile.CompanyName)
+		}
+		gotLic, err := r.License(ctx, lic.ID)
+		require.NoError(t, err)
+		require.Empty(t, cmp.Diff(lic, gotLic))
+		gotLate, err := r.AccountByName(ctx, "late.admin")
+		require.NoError(t, err)
+		require.Empty(t, cmp.Diff(late, gotLate))
+		byName, err := r.AccountByName(ctx, "taken")
+		require.NoError(t, err)
+		require.Equal(t, p.ID, byName.PartnerID, "the duplicate account changed nothing")
+		_, err = r.AccountByName(ctx, "orphan.admin")
+		require.ErrorIs(t, err, partner.ErrNotFound)
+		plans, err := r.Plans(ctx)
+		require.NoError(t, err)
+		require.Empty(t, cmp.Diff([]serviceplan.Plan{plan, nfr}, plans), "the refused plans changed nothing")
+		assigned, err := r.AssignedPlans(ctx, p.ID)
+		require.NoError(t, err)
+		require.Len(t, assigned, 1)
+		licenses, _, err := r.Licenses(ctx, 999, partner.Page{})
+		require.NoError(t, err)
+		require.Empty(t, licenses)
+		return nil
+	})
+}
+
+// testNeverSilentlyRolledBack: whatever a store does with a write that
+// fails on a rule the Tx contract does not promise to leave usable (an
+// audit entry for a partner that does not exist), Update never reports
+// success for writes it did not commit: either it returns nil and every
+// other write of fn is stored, or it returns an error and none is. The
+// failing write comes last in one case and before another write in the
+// other.
+func testNeverSilentlyRolledBack(t *testing.T, s partner.Store) {
+	failingAudit := func(tx partner.Tx) {
+		e := partner.AuditEntry{PartnerID: 999, Actor: "x", Action: partner.OpUpdateProfile, At: T0}
+		_ = tx.AppendAudit(ctx, &e) // fails; fn goes on regardless
+	}
+	for _, tc := range []struct {
+		name  string
+		names []string
+		fn    func(tx partner.Tx) error
+	}{
+		{"failure last", []string{"First"}, func(tx partner.Tx) error {
+			p := NewPartner("First", partner.MSP, partner.Active)
+			if err := tx.CreatePartner(ctx, &p); err != nil {
+				return err
+			}
+			failingAudit(tx)
+			return nil
+		}},
+		{"failure between writes", []string{"Second", "Third"}, func(tx partner.Tx) error {
+			p := NewPartner("Second", partner.MSP, partner.Active)
+			if err := tx.CreatePartner(ctx, &p); err != nil {
+				return err
+			}
+			failingAudit(tx)
+			q := NewPartner("Third", partner.MSP, partner.Active)
+			_ = tx.CreatePartner(ctx, &q)
+			return nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.Update(ctx, func(_ context.Context, tx partner.Tx) error { return tc.fn(tx) })
+			var stored []string
+			view(t, s, func(r partner.Reader) error {
+				for _, name := range tc.names {
+					ps, _, err := r.Partners(ctx, partner.Filter{Name: name})
+					if err != nil {
+						return err
+					}
+					for _, p := range ps {
+						stored = append(stored, p.Profile.CompanyName)
+					}
+				}
+				return nil
+			})
+			if err == nil {
+				require.Equal(t, tc.names, stored, "Update returned nil, so every write must be stored")
+			} else {
+				require.Empty(t, stored, "Update returned %q, so nothing may be stored", err)
+			}
+		})
+	}
 }
 
 // Goroutines is how many goroutines the concurrency tests run at once.
