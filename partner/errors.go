@@ -114,35 +114,57 @@ func NewError(kind error, field, format string, args ...any) *Error {
 	return &Error{Kind: kind, Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// ErrorField returns the offending field named by err, or "".
+// ErrorField returns the offending field named by err — by the
+// outermost *Error or leaf field error that names one — or "".
 func ErrorField(err error) string {
-	var e *Error
-	if errors.As(err, &e) && e.Field != "" {
-		return e.Field
-	}
-	var fe interface{ InvalidField() string }
-	if errors.As(err, &fe) {
-		return fe.InvalidField()
+	if probs := FieldErrors(err); len(probs) > 0 {
+		return probs[0].Field
 	}
 	return ""
 }
 
-// ErrorReason returns the human-readable reason carried by err, without
-// the operation or the field; for other errors, err.Error().
+// ErrorReason returns the human-readable reason carried by err — that of
+// the outermost *Error that has one — without the operation or the field;
+// for other errors, err.Error().
 func ErrorReason(err error) string {
-	var e *Error
-	if errors.As(err, &e) && e.Reason != "" {
-		return e.Reason
-	}
 	if err == nil {
 		return ""
+	}
+	var reason string
+	var walk func(error) bool
+	walk = func(err error) bool {
+		switch e := err.(type) {
+		case nil:
+			return false
+		case *Error:
+			if e.Reason != "" {
+				reason = e.Reason
+				return true
+			}
+			return walk(e.Err) || walk(e.Kind)
+		case interface{ Unwrap() []error }:
+			for _, x := range e.Unwrap() {
+				if walk(x) {
+					return true
+				}
+			}
+			return false
+		case interface{ Unwrap() error }:
+			return walk(e.Unwrap())
+		}
+		return false
+	}
+	if walk(err) {
+		return reason
 	}
 	return err.Error()
 }
 
 // withOp stamps op on err, turning a leaf package's field error into an
 // *Error of kind ErrInvalid. When err holds several field problems, the
-// *Error names the first and wraps them all, for FieldErrors. nil stays nil.
+// *Error names the first and wraps them all, for FieldErrors. An *Error
+// is stamped as it is; any other error — a store's own wrapping included —
+// is wrapped whole, so nothing of its chain is lost. nil stays nil.
 func withOp(op Operation, err error) error {
 	if err == nil {
 		return nil
@@ -151,8 +173,14 @@ func withOp(op Operation, err error) error {
 		first := probs[0]
 		return &Error{Op: op, Kind: ErrInvalid, Field: first.Field, Reason: first.Reason, Err: err}
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	for { // errors.Join of one error is that error
+		j, ok := err.(interface{ Unwrap() []error })
+		if _, isErr := err.(*Error); isErr || !ok || len(j.Unwrap()) != 1 {
+			break
+		}
+		err = j.Unwrap()[0]
+	}
+	if e, ok := err.(*Error); ok {
 		if e.Op != "" {
 			return err
 		}
@@ -164,7 +192,7 @@ func withOp(op Operation, err error) error {
 		error
 		InvalidField() string
 	}
-	if errors.As(err, &fe) {
+	if errors.As(err, &fe) && !errors.As(err, new(*Error)) {
 		return &Error{Op: op, Kind: ErrInvalid, Field: fe.InvalidField(), Reason: leafReason(fe), Err: err}
 	}
 	return &Error{Op: op, Err: err}

@@ -20,11 +20,14 @@ type Store interface {
 	// Update runs fn in a read-write transaction. The changes fn made are
 	// committed when it returns nil and discarded, every one, when it
 	// returns an error or panics (the panic is re-raised after the
-	// rollback). The Tx must not be used after fn returns. A store may run
-	// fn again after a transient failure (busy database, serialization
-	// failure), so fn must have no effects outside tx that cannot repeat.
+	// rollback). Update never returns nil for changes it did not commit.
+	// The Tx must not be used after fn returns. A store may run fn again
+	// after a transient failure (busy database, serialization failure),
+	// so fn must have no effects outside tx that cannot repeat; when the
+	// store gives up on such failures it returns an error wrapping ErrBusy.
 	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
-	// View runs fn against a consistent read-only view.
+	// View runs fn against a consistent read-only view; it gives up on a
+	// busy store as Update does.
 	View(ctx context.Context, fn func(ctx context.Context, r Reader) error) error
 }
 
@@ -52,7 +55,7 @@ type Reader interface {
 	Partner(ctx context.Context, id int64) (Partner, error)
 	// Partners returns one page of the partners matching f, with derived
 	// fields, and the number of matches. f.Name matches case-insensitively
-	// (Unicode simple folding) as a substring of the company name; the
+	// (FoldName on both sides) as a substring of the company name; the
 	// Manager has already normalized the page.
 	Partners(ctx context.Context, f Filter) ([]Partner, int, error)
 
@@ -82,8 +85,10 @@ type Reader interface {
 	Audit(ctx context.Context, partnerID int64, p Page) ([]AuditEntry, int, error)
 }
 
-// Tx is a read-write transaction. Creates assign the record's ID and set
-// its Version to 1. Updates are conditional on the Version the caller
+// Tx is a read-write transaction. A write that fails (a duplicate, a
+// stale version, a missing record) has no effect and leaves the
+// transaction usable: earlier writes stay, and fn may go on and commit.
+// Creates assign the record's ID and set its Version to 1. Updates are conditional on the Version the caller
 // passes: when the stored version differs they fail with ErrConflict and
 // change nothing; on success they store the record and increment the
 // caller's Version. Uniqueness violations fail with ErrDuplicate naming

@@ -3,6 +3,7 @@ package partner_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -461,4 +462,35 @@ func TestResetPasswordHookRunsOnceAfterCommit(t *testing.T) {
 		require.Error(t, err)
 		require.Empty(t, calls, "a rolled-back reset mails nothing")
 	})
+}
+
+// failingStore answers every transaction with err.
+type failingStore struct {
+	partner.Store
+	err error
+}
+
+func (s failingStore) Update(context.Context, func(context.Context, partner.Tx) error) error {
+	return s.err
+}
+func (s failingStore) View(context.Context, func(context.Context, partner.Reader) error) error {
+	return s.err
+}
+
+// A store's own wrapping of an error survives the Manager: a busy error
+// that also carries a *partner.Error keeps both.
+func TestManagerKeepsStoreErrorChain(t *testing.T) {
+	inner := partner.NewError(partner.ErrNotFound, "account", "account 7 does not exist")
+	storeErr := fmt.Errorf("store: %w: last failure: %w", partner.ErrBusy, inner)
+	m := partner.NewManager(partner.Options{Store: failingStore{err: storeErr}})
+	_, err := m.SetPoolRefill(context.Background(), 1, 0, true)
+	require.ErrorIs(t, err, partner.ErrBusy)
+	require.ErrorIs(t, err, partner.ErrNotFound)
+	require.Equal(t, "account", partner.ErrorField(err))
+	require.Equal(t, "account 7 does not exist", partner.ErrorReason(err))
+	var pe *partner.Error
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, partner.OpSetPoolRefill, pe.Op, "the outermost *Error names the operation")
+	_, err = m.Get(context.Background(), 1)
+	require.ErrorIs(t, err, partner.ErrBusy)
 }
