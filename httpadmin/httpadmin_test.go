@@ -6,11 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	htmlpkg "html"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -37,11 +39,14 @@ type world struct {
 	planA, planB, planOff                     serviceplan.Plan
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldOn(t, partner.NewMemoryStore()) }
+
+// newWorldOn builds the world on a store of the test's choosing.
+func newWorldOn(t *testing.T, store partner.Store) *world {
 	t.Helper()
 	ctx := context.Background()
 	w := &world{logs: &bytes.Buffer{}}
-	w.m = partner.NewManager(partner.Options{Now: func() time.Time { return now },
+	w.m = partner.NewManager(partner.Options{Store: store, Now: func() time.Time { return now },
 		ResetPassword: func(context.Context, account.Account) error { return nil }})
 	plan := func(name string, enabled bool) serviceplan.Plan {
 		p, err := w.m.CreatePlan(ctx, serviceplan.Plan{Name: name, Enabled: true, Product: "Endpoint Security",
@@ -114,7 +119,7 @@ func (w *world) expand(s string) string {
 		"{canceled}", fmt.Sprint(w.canceled.ID), "{other}", fmt.Sprint(w.other.ID),
 		"{lic}", fmt.Sprint(w.mspLic.ID), "{otherlic}", fmt.Sprint(w.otherLic.ID),
 		"{admin}", fmt.Sprint(w.mspAdmin.ID), "{user}", fmt.Sprint(w.mspUser.ID), "{otheruser}", fmt.Sprint(w.otherUser.ID),
-		"{offuser}", fmt.Sprint(w.offUser.ID),
+		"{offuser}", fmt.Sprint(w.offUser.ID), "{mspv}", fmt.Sprint(w.msp.Version), "{newest}", fmt.Sprint(w.newest()),
 		"{planA}", fmt.Sprint(w.planA.ID), "{planB}", fmt.Sprint(w.planB.ID), "{planOff}", fmt.Sprint(w.planOff.ID),
 	).Replace(s)
 }
@@ -147,6 +152,19 @@ func (w *world) do(method, path string, hx bool, form url.Values, headers map[st
 	return rec
 }
 
+// newest is the id of the MSP's newest licence.
+func (w *world) newest() int64 {
+	_, total, err := w.m.Licenses(context.Background(), w.msp.ID, partner.Page{Limit: 1})
+	if err != nil || total == 0 {
+		return 0
+	}
+	lics, _, err := w.m.Licenses(context.Background(), w.msp.ID, partner.Page{Offset: total - 1, Limit: 1})
+	if err != nil {
+		return 0
+	}
+	return lics[0].ID
+}
+
 // snapshot is what a refused request must leave unchanged.
 func (w *world) snapshot(t *testing.T) string {
 	t.Helper()
@@ -176,6 +194,8 @@ type scenario struct {
 	unchanged bool
 	// location: the expected redirect target.
 	location string
+	// setup prepares the world before the request.
+	setup func(t *testing.T, w *world)
 }
 
 func form(kv ...string) url.Values {
@@ -358,10 +378,22 @@ func TestScenarios(t *testing.T) {
 		{name: "assets css", method: "GET", path: "/assets/admin.css", status: 200, want: []string{"--brand"}},
 		{name: "assets missing", method: "GET", path: "/assets/nope.js", status: 404},
 	}
+	runScenarios(t, scenarios)
+}
+
+// runScenarios runs each scenario on a world of its own: the status, the
+// content wanted and not wanted, the redirect, and whether the request
+// changed something.
+func runScenarios(t *testing.T, scenarios []scenario) {
+	t.Helper()
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			w := newWorld(t)
+			if sc.setup != nil {
+				sc.setup(t, w)
+			}
 			before := w.snapshot(t)
+			w.logs.Reset()
 			rec := w.do(sc.method, sc.path, sc.hx, sc.form, sc.headers)
 			body := rec.Body.String()
 			require.Equal(t, sc.status, rec.Code, "body:\n%s", body)
@@ -383,6 +415,47 @@ func TestScenarios(t *testing.T) {
 			require.Contains(t, rec.Header().Values("Vary"), "HX-Request")
 		})
 	}
+}
+
+// formFields returns what a browser would post from the form of body
+// whose action is action: its text, hidden and checked inputs, and the
+// selected option of each select.
+func formFields(t *testing.T, body, action string) url.Values {
+	t.Helper()
+	start := strings.Index(body, `action="`+action+`"`)
+	require.GreaterOrEqual(t, start, 0, "no form posts to %s", action)
+	start = strings.LastIndex(body[:start], "<form")
+	end := start + strings.Index(body[start:], "</form>")
+	html := body[start:end]
+	attr := func(tag, name string) (string, bool) {
+		m := regexp.MustCompile(`\s` + name + `(?:="([^"]*)")?[\s>]`).FindStringSubmatch(tag)
+		if m == nil {
+			return "", false
+		}
+		return htmlpkg.UnescapeString(m[1]), true
+	}
+	out := url.Values{}
+	for _, tag := range regexp.MustCompile(`<input[^>]*>`).FindAllString(html, -1) {
+		name, _ := attr(tag, "name")
+		typ, _ := attr(tag, "type")
+		value, _ := attr(tag, "value")
+		if _, off := attr(tag, "disabled"); name == "" || off {
+			continue
+		}
+		if _, on := attr(tag, "checked"); (typ == "checkbox" || typ == "radio") && !on {
+			continue
+		}
+		out.Add(name, value)
+	}
+	for _, sel := range regexp.MustCompile(`(?s)<select[^>]*>.*?</select>`).FindAllString(html, -1) {
+		name, _ := attr(sel[:strings.Index(sel, ">")+1], "name")
+		if m := regexp.MustCompile(`<option value="([^"]*)"[^>]*\sselected`).FindStringSubmatch(sel); m != nil {
+			out.Add(name, htmlpkg.UnescapeString(m[1]))
+		} else if m := regexp.MustCompile(`<option value="([^"]*)"`).FindStringSubmatch(sel); m != nil {
+			out.Add(name, htmlpkg.UnescapeString(m[1]))
+		}
+	}
+	return out
 }
 
 func TestHostileNamesAreText(t *testing.T) {
