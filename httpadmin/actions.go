@@ -33,11 +33,15 @@ func (a *admin) act(w http.ResponseWriter, r *http.Request, id int64, tab partne
 		a.showTab(w, r, id, tab, http.StatusOK, func(v *view) { v.Msg = doneMessages[done] })
 		return
 	}
-	a.internal(r, err)
 	code := status(err)
-	if code == http.StatusNotFound {
+	a.failed(r, err)
+	switch {
+	case code >= 500:
+		a.errorPage(w, r, err, &link{URL: a.url(id, string(tab)), Label: "Back to the " + tab.Label() + " tab"})
+		return
+	case code == http.StatusNotFound:
 		if _, gerr := a.m.Get(r.Context(), id); gerr != nil {
-			a.errorPage(w, r, gerr) // the partner itself is gone
+			a.errorPage(w, r, gerr, nil) // the partner itself is gone
 			return
 		}
 	}
@@ -64,7 +68,7 @@ func (a *admin) confirmed(w http.ResponseWriter, r *http.Request, id int64, ques
 	}
 	v, err := a.screen(r.Context(), r, id, "confirm")
 	if err != nil {
-		a.errorPage(w, r, err)
+		a.errorPage(w, r, err, nil)
 		return false
 	}
 	v.Form = formOf(r)
@@ -321,11 +325,11 @@ func (a *admin) cancel(w http.ResponseWriter, r *http.Request, id int64) {
 		_, err = a.m.Cancel(r.Context(), id, versionOf(f))
 	}
 	if err != nil {
-		if status(err) == http.StatusNotFound {
-			a.errorPage(w, r, err)
+		if code := status(err); code == http.StatusNotFound || code >= 500 {
+			a.errorPage(w, r, err, &link{URL: a.url(id, string(partner.TabProfile)), Label: "Back to the Profile tab"})
 			return
 		}
-		a.internal(r, err)
+		a.failed(r, err)
 		a.showCancel(w, r, id, status(err), func(v *view) {
 			v.FormName, v.Form = "cancel", f
 			if status(err) != http.StatusUnprocessableEntity || !f.mark(err) {

@@ -38,8 +38,12 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 	rows, total, err := a.m.List(r.Context(), f)
 	code := http.StatusOK
 	if err != nil {
-		a.internal(r, err)
-		code, v.Err = status(err), message(err)
+		if code = status(err); code >= 500 {
+			a.errorPage(w, r, err, nil)
+			return
+		}
+		a.failed(r, err) // a filter typed into the URL: say what is wrong with it
+		v.Err = message(err)
 	}
 	v.List.Rows, v.List.Total = rows, total
 	if len(rows) > 0 {
@@ -81,7 +85,7 @@ func (a *admin) createForm(w http.ResponseWriter, r *http.Request, code int, f f
 	v := a.base(r, "Create Partner")
 	v.FormName, v.Form = "create", f
 	if err != nil {
-		a.internal(r, err)
+		a.failed(r, err)
 		if code == http.StatusUnprocessableEntity && v.Form.mark(err) {
 			v.Err = "Please correct the highlighted fields."
 		} else {
@@ -90,7 +94,7 @@ func (a *admin) createForm(w http.ResponseWriter, r *http.Request, code int, f f
 	}
 	plans, perr := a.m.Plans(r.Context())
 	if perr != nil {
-		a.errorPage(w, r, perr)
+		a.errorPage(w, r, perr, &link{URL: a.url(0), Label: "Back to the partners list"})
 		return
 	}
 	for _, p := range plans {
@@ -130,6 +134,10 @@ func (a *admin) create(w http.ResponseWriter, r *http.Request, _ int64) {
 		code := status(err)
 		if code == http.StatusNotFound { // wrong type or unknown plan: a form problem here
 			code = http.StatusUnprocessableEntity
+		}
+		if code >= 500 {
+			a.errorPage(w, r, err, &link{URL: a.url(0) + "new", Label: "Back to Create Partner"})
+			return
 		}
 		a.createForm(w, r, code, f, err)
 		return
@@ -267,7 +275,7 @@ func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partn
 func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, code int, edit func(*view)) {
 	v, err := a.screen(r.Context(), r, id, tab)
 	if err != nil {
-		a.errorPage(w, r, err)
+		a.errorPage(w, r, err, nil)
 		return
 	}
 	if edit != nil {
@@ -285,11 +293,12 @@ func (a *admin) showCancel(w http.ResponseWriter, r *http.Request, id int64, cod
 	if err == nil {
 		v.Screen.Impact, err = a.m.CancelPreview(r.Context(), id)
 	}
-	if err != nil && v.P.ID == 0 {
-		a.errorPage(w, r, err)
+	if err != nil && (v.P.ID == 0 || status(err) >= 500) {
+		a.errorPage(w, r, err, nil)
 		return
 	}
 	if err != nil { // the guard refuses: the page says why
+		a.failed(r, err)
 		v.Err = message(err)
 	}
 	if edit != nil {
@@ -303,7 +312,7 @@ const auditPageSize = 50
 func (a *admin) audit(w http.ResponseWriter, r *http.Request, id int64) {
 	v, err := a.screen(r.Context(), r, id, "audit")
 	if err != nil {
-		a.errorPage(w, r, err)
+		a.errorPage(w, r, err, nil)
 		return
 	}
 	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
@@ -311,7 +320,7 @@ func (a *admin) audit(w http.ResponseWriter, r *http.Request, id int64) {
 	s := &v.Screen
 	s.Audit, s.AuditTotal, err = a.m.Audit(r.Context(), id, partner.Page{Offset: offset, Limit: auditPageSize})
 	if err != nil {
-		a.errorPage(w, r, err)
+		a.errorPage(w, r, err, nil)
 		return
 	}
 	if len(s.Audit) > 0 {
@@ -332,7 +341,7 @@ func (a *admin) audit(w http.ResponseWriter, r *http.Request, id int64) {
 func (a *admin) auditCSV(w http.ResponseWriter, r *http.Request, id int64) {
 	p, err := a.m.Get(r.Context(), id)
 	if err != nil {
-		a.errorPage(w, r, err)
+		a.errorPage(w, r, err, nil)
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -342,7 +351,7 @@ func (a *admin) auditCSV(w http.ResponseWriter, r *http.Request, id int64) {
 	for offset := 0; ; offset += partner.MaxLimit {
 		entries, total, err := a.m.Audit(r.Context(), id, partner.Page{Offset: offset, Limit: partner.MaxLimit})
 		if err != nil {
-			a.internal(r, err) // the header is sent: the file ends short
+			a.log.ErrorContext(r.Context(), "httpadmin: audit export ended short", "path", a.prefix+r.URL.Path, "partner", id, "err", err)
 			return
 		}
 		for _, e := range entries {

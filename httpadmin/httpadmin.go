@@ -85,6 +85,7 @@ type admin struct {
 	tmpl   *template.Template
 	head   template.HTML
 	prefix string
+	cop    *http.CrossOriginProtection
 }
 
 // New returns the console for m. It panics when opts.Authorize is nil: a
@@ -93,7 +94,7 @@ func New(m *partner.Manager, opts Options) http.Handler {
 	if opts.Authorize == nil {
 		panic("httpadmin: Options.Authorize is required (use httpadmin.AllowAll to allow every request)")
 	}
-	a := &admin{m: m, opts: opts, log: opts.Logger, prefix: strings.TrimRight(opts.Prefix, "/")}
+	a := &admin{m: m, opts: opts, log: opts.Logger, prefix: strings.TrimRight(opts.Prefix, "/"), cop: http.NewCrossOriginProtection()}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -106,6 +107,8 @@ func New(m *partner.Manager, opts Options) http.Handler {
 	mux := http.NewServeMux()
 	route := func(pattern string, op partner.Operation, h func(w http.ResponseWriter, r *http.Request, id int64)) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			note := noteOf(r)
+			note.op = op
 			var id int64
 			if s := r.PathValue("id"); s != "" {
 				var err error
@@ -114,9 +117,9 @@ func New(m *partner.Manager, opts Options) http.Handler {
 					return
 				}
 			}
+			note.id = id
 			if err := a.opts.Authorize(r, Access{Operation: op, PartnerID: id}); err != nil {
-				a.log.WarnContext(r.Context(), "httpadmin: request refused", "method", r.Method, "path", r.URL.Path, "operation", op, "partner", id, "err", err)
-				http.Error(w, "You are not allowed to do this.", http.StatusForbidden)
+				a.forbidden(w, r, "Your account may not do this; ask an administrator if you need it.", "not authorized: "+err.Error())
 				return
 			}
 			if a.opts.Actor != nil {
@@ -126,6 +129,7 @@ func New(m *partner.Manager, opts Options) http.Handler {
 		})
 	}
 	read := partner.OpRead
+	route("/", read, func(w http.ResponseWriter, r *http.Request, _ int64) { a.notFound(w, r) }) // anything else
 	route("GET /assets/{file}", read, a.asset)
 	route("GET /{$}", read, a.list)
 	route("GET /new", read, a.newPartner)
@@ -154,7 +158,96 @@ func New(m *partner.Manager, opts Options) http.Handler {
 	route("POST /{id}/reactivate", partner.OpReactivate, a.setStatus(partner.OpReactivate))
 	route("POST /{id}/cancel", partner.OpCancel, a.cancel)
 
-	return securityHeaders(http.NewCrossOriginProtection().Handler(mux))
+	return a.serve(mux)
+}
+
+// requestNote is what the console learns about a request while it serves
+// it, for the one log line of a refusal.
+type requestNote struct {
+	op     partner.Operation
+	id     int64
+	reason string
+}
+
+type noteKey struct{}
+
+// noteOf returns the request's note (a throwaway one outside serve).
+func noteOf(r *http.Request) *requestNote {
+	if n, ok := r.Context().Value(noteKey{}).(*requestNote); ok {
+		return n
+	}
+	return &requestNote{}
+}
+
+// because records why a request is refused, unless a reason is known.
+func because(r *http.Request, reason string) {
+	if n := noteOf(r); n.reason == "" {
+		n.reason = reason
+	}
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// serve wraps the routes: security headers, the cross-origin check on
+// unsafe methods, and one log line for every request that is refused
+// (4xx) or fails (5xx). The line names the method, the path with the
+// mount prefix, the partner, the operation and the reason; never what a
+// form carried.
+func (a *admin) serve(routes http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		note := &requestNote{}
+		r = r.WithContext(context.WithValue(r.Context(), noteKey{}, note))
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Add("Vary", "HX-Request")
+		rec := &statusRecorder{ResponseWriter: w}
+		if err := a.cop.Check(r); err != nil {
+			a.forbidden(rec, r, "This request came from another site, so it was refused; nothing was changed.", "cross-origin request: "+err.Error())
+		} else {
+			routes.ServeHTTP(rec, r)
+		}
+		a.logOutcome(r, rec.code, note)
+	})
+}
+
+func (a *admin) logOutcome(r *http.Request, code int, n *requestNote) {
+	if code < 400 {
+		return
+	}
+	level, msg := slog.LevelInfo, "httpadmin: request refused"
+	switch {
+	case code == http.StatusForbidden:
+		level = slog.LevelWarn
+	case code == http.StatusServiceUnavailable:
+		level, msg = slog.LevelWarn, "httpadmin: database busy"
+	case code >= 500 && code != statusClientGone:
+		level, msg = slog.LevelError, "httpadmin: internal error"
+	}
+	a.log.Log(r.Context(), level, msg, "status", code, "method", r.Method, "path", a.prefix+r.URL.Path,
+		"partner", n.id, "operation", string(n.op), "reason", n.reason)
 }
 
 // contentSecurityPolicy forbids inline script and style: htmx is loaded
@@ -162,22 +255,12 @@ func New(m *partner.Manager, opts Options) http.Handler {
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Add("Vary", "HX-Request")
-		next.ServeHTTP(w, r)
-	})
-}
-
-// htmxConfig swaps 4xx form and error fragments in place (htmx 2 does not
-// by default), keeps htmx from evaluating code or injecting styles (the
-// CSP forbids both), and makes history restores fetch full pages.
+// htmxConfig swaps the console's own error answers in place (htmx 2
+// does not swap 4xx and 5xx by default), so every refusal shows its
+// words; keeps htmx from evaluating code or injecting styles (the CSP
+// forbids both), and makes history restores fetch full pages.
 const htmxConfig = `{"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},` +
-	`{"code":"(403|404|409|422)","swap":true,"error":false},{"code":"[45]..","swap":false,"error":true}],` +
+	`{"code":"(403|404|409|422|500|501|503)","swap":true,"error":false},{"code":"[45]..","swap":false,"error":true}],` +
 	`"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true,` +
 	`"historyRestoreAsHxRequest":false}`
 
@@ -215,12 +298,16 @@ func isHX(r *http.Request) bool {
 	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-History-Restore-Request") != "true"
 }
 
-// status maps the library's errors to HTTP status codes; the one place
-// that does.
+// statusClientGone is logged when the client went away before the answer.
+const statusClientGone = 499
+
+// status maps errors to HTTP status codes; the one place that does.
 func status(err error) int {
 	switch {
 	case err == nil:
 		return http.StatusOK
+	case errors.Is(err, partner.ErrBusy), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, partner.ErrNotFound), errors.Is(err, partner.ErrWrongType):
 		return http.StatusNotFound
 	case errors.Is(err, partner.ErrInvalid), errors.Is(err, partner.ErrDuplicate), errors.Is(err, partner.ErrPlanDisabled):
@@ -233,17 +320,22 @@ func status(err error) int {
 	case errors.Is(err, partner.ErrNotConfigured):
 		return http.StatusNotImplemented
 	case errors.Is(err, context.Canceled):
-		return 499 // the client went away
+		return statusClientGone
 	}
 	return http.StatusInternalServerError
 }
+
+// busyMessage is what a busy database says.
+const busyMessage = "The database is busy; try again in a moment."
 
 // message is what an error says to an operator; internal errors say
 // nothing of their cause (it is logged instead).
 func message(err error) string {
 	switch status(err) {
-	case http.StatusInternalServerError:
+	case http.StatusInternalServerError, statusClientGone:
 		return "Something went wrong on our side; the change was not made."
+	case http.StatusServiceUnavailable:
+		return busyMessage
 	case http.StatusNotFound:
 		if errors.Is(err, partner.ErrWrongType) {
 			return partner.ErrorReason(err) + "."
@@ -260,27 +352,74 @@ func message(err error) string {
 	return strings.ToUpper(r[:1]) + r[1:] + "."
 }
 
-func (a *admin) internal(r *http.Request, err error) {
-	if status(err) == http.StatusInternalServerError {
-		a.log.ErrorContext(r.Context(), "httpadmin: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+// why is the reason a refusal is logged with: the error's kind and
+// fields for invalid input (whose reasons may quote what was typed), the
+// library's reason otherwise, the whole error for internal errors.
+func why(err error) string {
+	code := status(err)
+	if code >= 500 && code != http.StatusServiceUnavailable {
+		return err.Error()
 	}
+	if probs := partner.FieldErrors(err); len(probs) > 0 && code == http.StatusUnprocessableEntity {
+		fields := make([]string, len(probs))
+		for i, p := range probs {
+			fields[i] = p.Field
+		}
+		kind := "invalid input"
+		if errors.Is(err, partner.ErrDuplicate) {
+			kind = "duplicate"
+		}
+		return kind + ": " + strings.Join(fields, ", ")
+	}
+	if errors.Is(err, partner.ErrBusy) || errors.Is(err, context.DeadlineExceeded) {
+		return err.Error()
+	}
+	return partner.ErrorReason(err)
 }
+
+// failed records why a request failed, for its log line.
+func (a *admin) failed(r *http.Request, err error) { because(r, why(err)) }
 
 func (a *admin) notFound(w http.ResponseWriter, r *http.Request) {
-	a.errorPage(w, r, partner.NewError(partner.ErrNotFound, "", "no such page"))
+	a.errorPage(w, r, partner.NewError(partner.ErrNotFound, "", "no such page"), nil)
 }
 
-// errorPage answers a request that has no page to show the error on.
-func (a *admin) errorPage(w http.ResponseWriter, r *http.Request, err error) {
-	a.internal(r, err)
-	code := status(err)
-	v := a.base(r, "Error")
+// forbidden refuses a request the host's Authorize hook or the
+// cross-origin check turned down: says is what the operator reads, reason
+// what the log records.
+func (a *admin) forbidden(w http.ResponseWriter, r *http.Request, says, reason string) {
+	because(r, reason)
+	v := a.base(r, "You are not allowed to do this")
+	v.Err = says
+	a.respond(w, r, http.StatusForbidden, v)
+}
+
+// errorPage answers a request that has no page to show the error on;
+// back, when set, links to where the operator came from.
+func (a *admin) errorPage(w http.ResponseWriter, r *http.Request, err error, back *link) {
+	a.failed(r, err)
+	v := a.base(r, "We could not show this page")
+	if r.Method == http.MethodPost {
+		v.Title = "This was not done"
+	}
 	v.Err = message(err)
+	if back != nil {
+		v.Back = *back
+	}
+	if status(err) == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	a.respond(w, r, status(err), v)
+}
+
+// respond writes an error view: into the message area for htmx, as a
+// full page otherwise.
+func (a *admin) respond(w http.ResponseWriter, r *http.Request, code int, v view) {
 	if isHX(r) {
 		w.Header().Set("HX-Retarget", "#messages")
 		w.Header().Set("HX-Reswap", "innerHTML")
 		a.fragment(w, code, "messages", v)
 		return
 	}
-	a.page(w, r, code, "Error", "error-page", v)
+	a.page(w, r, code, v.Title, "error-page", v)
 }

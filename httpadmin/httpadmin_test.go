@@ -370,9 +370,9 @@ func TestScenarios(t *testing.T) {
 
 		// Security
 		{name: "cross-origin post refused", method: "POST", path: "/{msp}/licenses/assign", form: grant("7"), status: 403, unchanged: true,
-			headers: map[string]string{"Sec-Fetch-Site": "cross-site"}},
+			headers: map[string]string{"Sec-Fetch-Site": "cross-site"}, want: []string{"This request came from another site, so it was refused"}},
 		{name: "cross-origin header refused", method: "POST", path: "/{msp}/suspend", form: form("confirm", "yes"), status: 403, unchanged: true,
-			headers: map[string]string{"Origin": "https://evil.example"}},
+			headers: map[string]string{"Origin": "https://evil.example"}, want: []string{"This request came from another site, so it was refused"}},
 		{name: "get never changes state", method: "GET", path: "/{msp}/suspend", status: 404, unchanged: true},
 		{name: "assets htmx", method: "GET", path: "/assets/htmx.min.js", status: 200, want: []string{"htmx"}},
 		{name: "assets css", method: "GET", path: "/assets/admin.css", status: 200, want: []string{"--brand"}},
@@ -516,6 +516,7 @@ func TestAuthorizeRunsOnEveryRequestAndRefusalsAreLogged(t *testing.T) {
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	h.ServeHTTP(post, r)
 	require.Equal(t, http.StatusForbidden, post.Code)
+	require.Contains(t, post.Body.String(), "Your account may not do this; ask an administrator if you need it.")
 	require.Equal(t, before, w.snapshot(t))
 	asset := httptest.NewRecorder()
 	h.ServeHTTP(asset, httptest.NewRequest("GET", "/assets/admin.css", nil))

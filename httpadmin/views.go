@@ -81,12 +81,16 @@ type control struct {
 	Reason  string
 }
 
+// link is a URL and its words.
+type link struct{ URL, Label string }
+
 // view is the data of every template.
 type view struct {
 	Prefix string
 	Title  string
 	Msg    string // success message
 	Err    string // error message
+	Back   link   // where an error page leads back to
 	Form   form   // the form being re-rendered with errors, by name in FormName
 	// FormName names the form Form belongs to ("assign", "profile"...).
 	FormName string
