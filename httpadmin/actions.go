@@ -2,6 +2,7 @@ package httpadmin
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,6 +13,15 @@ import (
 	"github.com/partnerkit/partnerkit/partner"
 )
 
+// formError is a form post that could not be read.
+func formError(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return &badRequest{"The form is too large to be read; nothing was changed."}
+	}
+	return &badRequest{"The form could not be read; nothing was changed."}
+}
+
 // act runs one action of the partner screen and answers with the tab it
 // belongs to: re-rendered in place for htmx, or a 303 redirect to it for a
 // plain form post. Invalid input re-renders the form with each field's
@@ -20,7 +30,7 @@ import (
 func (a *admin) act(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, formName, done string,
 	do func(ctx context.Context, f form) error) {
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
+		a.errorPage(w, r, formError(err), a.backTo(id, tab))
 		return
 	}
 	f := formOf(r)
@@ -36,8 +46,8 @@ func (a *admin) act(w http.ResponseWriter, r *http.Request, id int64, tab partne
 	code := status(err)
 	a.failed(r, err)
 	switch {
-	case code >= 500:
-		a.errorPage(w, r, err, &link{URL: a.url(id, string(tab)), Label: "Back to the " + tab.Label() + " tab"})
+	case code == http.StatusBadRequest, code >= 500:
+		a.errorPage(w, r, err, a.backTo(id, tab))
 		return
 	case code == http.StatusNotFound:
 		if _, gerr := a.m.Get(r.Context(), id); gerr != nil {
@@ -60,7 +70,7 @@ func (a *admin) act(w http.ResponseWriter, r *http.Request, id int64, tab partne
 // page that asks, whose button posts again with confirm=yes.
 func (a *admin) confirmed(w http.ResponseWriter, r *http.Request, id int64, question string) bool {
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
+		a.errorPage(w, r, formError(err), nil)
 		return false
 	}
 	if r.PostForm.Get("confirm") == "yes" {
@@ -88,11 +98,22 @@ func (a *admin) confirmed(w http.ResponseWriter, r *http.Request, id int64, ques
 	return false
 }
 
-func versionOf(f form) int64 {
-	n, _ := strconv.ParseInt(f.Val("version"), 10, 64)
-	return n
+// versionOf reads the version a form was rendered with. A form without
+// one skips the check (version 0); a version that is not a whole number
+// from 1 is a bad request, never read as 0.
+func versionOf(f form) (int64, error) {
+	s, ok := f.Values["version"]
+	if !ok {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 || strconv.FormatInt(n, 10) != s {
+		return 0, &badRequest{"The form's version is not valid; reload the page and try again. Nothing was changed."}
+	}
+	return n, nil
 }
 
+// subID reads the id of a licence, account or plan from the path.
 func subID(r *http.Request, name string) (int64, error) {
 	id, err := parseID(r.PathValue(name))
 	if err != nil {
@@ -101,20 +122,39 @@ func subID(r *http.Request, name string) (int64, error) {
 	return id, nil
 }
 
+// subject reads a sub-object id from the path, answering 404 when it is
+// not one.
+func (a *admin) subject(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, name string) (int64, bool) {
+	sid, err := subID(r, name)
+	if err != nil {
+		a.errorPage(w, r, err, a.backTo(id, tab))
+		return 0, false
+	}
+	return sid, true
+}
+
 func (a *admin) setRefill(w http.ResponseWriter, r *http.Request, id int64) {
 	a.act(w, r, id, partner.TabLicenses, "refill", "refill", func(ctx context.Context, f form) error {
-		_, err := a.m.SetPoolRefill(ctx, id, versionOf(f), f.Val("on") == "true")
+		version, err := versionOf(f)
+		if err != nil {
+			return err
+		}
+		_, err = a.m.SetPoolRefill(ctx, id, version, f.Val("on") == "true")
 		return err
 	})
 }
 
 func (a *admin) setMinimum(w http.ResponseWriter, r *http.Request, id int64) {
 	a.act(w, r, id, partner.TabLicenses, "minimum", "minimum", func(ctx context.Context, f form) error {
+		version, err := versionOf(f)
+		if err != nil {
+			return err
+		}
 		n, err := strconv.ParseInt(strings.TrimSpace(f.Val("minimum")), 10, 64)
 		if err != nil {
 			return partner.NewError(partner.ErrInvalid, "minimum licenses", "must be a whole number")
 		}
-		_, err = a.m.SetMinimumLicenses(ctx, id, versionOf(f), n)
+		_, err = a.m.SetMinimumLicenses(ctx, id, version, n)
 		return err
 	})
 }
@@ -175,12 +215,15 @@ func (a *admin) remoteManager(on bool) func(http.ResponseWriter, *http.Request, 
 			return
 		}
 		a.act(w, r, id, partner.TabManagementLicenses, "remote-manager", done, func(ctx context.Context, f form) error {
+			version, err := versionOf(f)
+			if err != nil {
+				return err
+			}
 			dc := partner.DataCenter(f.Val("data_center"))
-			var err error
 			if on {
-				_, err = a.m.EnableRemoteManager(ctx, id, versionOf(f), dc)
+				_, err = a.m.EnableRemoteManager(ctx, id, version, dc)
 			} else {
-				_, err = a.m.DisableRemoteManager(ctx, id, versionOf(f), dc)
+				_, err = a.m.DisableRemoteManager(ctx, id, version, dc)
 			}
 			return err
 		})
@@ -199,14 +242,11 @@ func (a *admin) assignPlan(w http.ResponseWriter, r *http.Request, id int64) {
 }
 
 func (a *admin) removePlan(w http.ResponseWriter, r *http.Request, id int64) {
-	if !a.confirmed(w, r, id, "Remove this service plan from the reseller?") {
+	planID, ok := a.subject(w, r, id, partner.TabServicePlans, "plan")
+	if !ok || !a.confirmed(w, r, id, "Remove this service plan from the reseller?") {
 		return
 	}
 	a.act(w, r, id, partner.TabServicePlans, "remove-plan", "plan-gone", func(ctx context.Context, f form) error {
-		planID, err := subID(r, "plan")
-		if err != nil {
-			return err
-		}
 		return a.m.RemovePlan(ctx, id, planID)
 	})
 }
@@ -220,18 +260,26 @@ func (a *admin) addAccount(w http.ResponseWriter, r *http.Request, id int64) {
 }
 
 func (a *admin) changeRole(w http.ResponseWriter, r *http.Request, id int64) {
+	acct, ok := a.subject(w, r, id, partner.TabAccounts, "acct")
+	if !ok {
+		return
+	}
 	a.act(w, r, id, partner.TabAccounts, "role", "role", func(ctx context.Context, f form) error {
-		acct, err := subID(r, "acct")
+		version, err := versionOf(f)
 		if err != nil {
 			return err
 		}
-		_, err = a.m.ChangeRole(ctx, id, acct, versionOf(f), account.Role(f.Val("role")))
+		_, err = a.m.ChangeRole(ctx, id, acct, version, account.Role(f.Val("role")))
 		return err
 	})
 }
 
 func (a *admin) setAccountEnabled(on bool) func(http.ResponseWriter, *http.Request, int64) {
 	return func(w http.ResponseWriter, r *http.Request, id int64) {
+		acct, ok := a.subject(w, r, id, partner.TabAccounts, "acct")
+		if !ok {
+			return
+		}
 		done := "acct-off"
 		if on {
 			done = "acct-on"
@@ -239,14 +287,14 @@ func (a *admin) setAccountEnabled(on bool) func(http.ResponseWriter, *http.Reque
 			return
 		}
 		a.act(w, r, id, partner.TabAccounts, "enable", done, func(ctx context.Context, f form) error {
-			acct, err := subID(r, "acct")
+			version, err := versionOf(f)
 			if err != nil {
 				return err
 			}
 			if on {
-				_, err = a.m.EnableAccount(ctx, id, acct, versionOf(f))
+				_, err = a.m.EnableAccount(ctx, id, acct, version)
 			} else {
-				_, err = a.m.DisableAccount(ctx, id, acct, versionOf(f))
+				_, err = a.m.DisableAccount(ctx, id, acct, version)
 			}
 			return err
 		})
@@ -254,35 +302,36 @@ func (a *admin) setAccountEnabled(on bool) func(http.ResponseWriter, *http.Reque
 }
 
 func (a *admin) resetPassword(w http.ResponseWriter, r *http.Request, id int64) {
+	acct, ok := a.subject(w, r, id, partner.TabAccounts, "acct")
+	if !ok {
+		return
+	}
 	a.act(w, r, id, partner.TabAccounts, "reset", "reset", func(ctx context.Context, f form) error {
-		acct, err := subID(r, "acct")
-		if err != nil {
-			return err
-		}
-		_, err = a.m.ResetPassword(ctx, id, acct)
+		_, err := a.m.ResetPassword(ctx, id, acct)
 		return err
 	})
 }
 
 func (a *admin) deleteAccount(w http.ResponseWriter, r *http.Request, id int64) {
-	if !a.confirmed(w, r, id, "Delete this account for good?") {
+	acct, ok := a.subject(w, r, id, partner.TabAccounts, "acct")
+	if !ok || !a.confirmed(w, r, id, "Delete this account for good?") {
 		return
 	}
 	a.act(w, r, id, partner.TabAccounts, "delete", "acct-gone", func(ctx context.Context, f form) error {
-		acct, err := subID(r, "acct")
-		if err != nil {
-			return err
-		}
 		return a.m.DeleteAccount(ctx, id, acct)
 	})
 }
 
 func (a *admin) updateProfile(w http.ResponseWriter, r *http.Request, id int64) {
 	a.act(w, r, id, partner.TabProfile, "profile", "profile", func(ctx context.Context, f form) error {
+		version, err := versionOf(f)
+		if err != nil {
+			return err
+		}
 		get := func(k string) *string { s := f.Val(k); return &s }
 		contacts := []partner.Contact{{FirstName: f.Val("contact_first_name"), LastName: f.Val("contact_last_name"),
 			Email: f.Val("contact_email"), Phone: f.Val("contact_phone")}}
-		_, err := a.m.UpdateProfile(ctx, id, partner.ProfilePatch{Version: versionOf(f), CompanyName: get("company"),
+		_, err = a.m.UpdateProfile(ctx, id, partner.ProfilePatch{Version: version, CompanyName: get("company"),
 			City: get("city"), State: get("state"), Country: get("country"), SignInURL: get("sign_in_url"), Contacts: &contacts})
 		return err
 	})
@@ -298,11 +347,14 @@ func (a *admin) setStatus(op partner.Operation) func(http.ResponseWriter, *http.
 			}
 		}
 		a.act(w, r, id, partner.TabProfile, "status", done, func(ctx context.Context, f form) error {
-			var err error
+			version, err := versionOf(f)
+			if err != nil {
+				return err
+			}
 			if op == partner.OpSuspend {
-				_, err = a.m.Suspend(ctx, id, versionOf(f))
+				_, err = a.m.Suspend(ctx, id, version)
 			} else {
-				_, err = a.m.Reactivate(ctx, id, versionOf(f))
+				_, err = a.m.Reactivate(ctx, id, version)
 			}
 			return err
 		})
@@ -313,20 +365,24 @@ func (a *admin) setStatus(op partner.Operation) func(http.ResponseWriter, *http.
 // name; the page it comes from showed what canceling hits.
 func (a *admin) cancel(w http.ResponseWriter, r *http.Request, id int64) {
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
+		a.errorPage(w, r, formError(err), a.backTo(id, partner.TabProfile))
 		return
 	}
 	f := formOf(r)
-	p, err := a.m.Get(r.Context(), id)
+	version, err := versionOf(f)
+	var p partner.Partner
+	if err == nil {
+		p, err = a.m.Get(r.Context(), id)
+	}
 	if err == nil && strings.TrimSpace(f.Val("confirm_name")) != p.Profile.CompanyName {
 		err = partner.NewError(partner.ErrInvalid, "confirmation", "must be the company name, exactly as shown")
 	}
 	if err == nil {
-		_, err = a.m.Cancel(r.Context(), id, versionOf(f))
+		_, err = a.m.Cancel(r.Context(), id, version)
 	}
 	if err != nil {
-		if code := status(err); code == http.StatusNotFound || code >= 500 {
-			a.errorPage(w, r, err, &link{URL: a.url(id, string(partner.TabProfile)), Label: "Back to the Profile tab"})
+		if code := status(err); code == http.StatusNotFound || code == http.StatusBadRequest || code >= 500 {
+			a.errorPage(w, r, err, a.backTo(id, partner.TabProfile))
 			return
 		}
 		a.failed(r, err)

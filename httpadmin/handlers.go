@@ -30,12 +30,20 @@ const listPageSize = 25
 
 func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 	q := r.URL.Query()
-	offset, _ := strconv.Atoi(q.Get("offset"))
+	offset, err := parseOffset(q.Get("offset"))
+	if err != nil {
+		a.errorPage(w, r, err, &link{URL: a.url(0), Label: "Back to the partners list"})
+		return
+	}
 	f := partner.Filter{Name: strings.TrimSpace(q.Get("q")), Status: partner.Status(q.Get("status")),
-		Type: partner.Type(q.Get("type")), Page: partner.Page{Offset: max(0, offset), Limit: listPageSize}}
+		Type: partner.Type(q.Get("type")), Page: partner.Page{Offset: offset, Limit: listPageSize}}
 	v := a.base(r, "Partners")
 	v.List = listView{Q: f.Name, Status: string(f.Status), Type: string(f.Type)}
 	rows, total, err := a.m.List(r.Context(), f)
+	if err == nil && len(rows) == 0 && f.Offset > 0 && total > 0 { // past the end: show the last page
+		f.Offset = clampOffset(f.Offset, total, listPageSize)
+		rows, total, err = a.m.List(r.Context(), f)
+	}
 	code := http.StatusOK
 	if err != nil {
 		if code = status(err); code >= 500 {
@@ -111,7 +119,7 @@ func (a *admin) createForm(w http.ResponseWriter, r *http.Request, code int, f f
 
 func (a *admin) create(w http.ResponseWriter, r *http.Request, _ int64) {
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
+		a.errorPage(w, r, formError(err), &link{URL: a.url(0) + "new", Label: "Back to Create Partner"})
 		return
 	}
 	f := formOf(r)
@@ -270,6 +278,11 @@ func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partn
 	return v, nil
 }
 
+// backTo links back to a tab of the partner, for error pages.
+func (a *admin) backTo(id int64, tab partner.Tab) *link {
+	return &link{URL: a.url(id, string(tab)), Label: "Back to the " + tab.Label() + " tab"}
+}
+
 // showTab answers with a tab of the partner screen: the tab strip and the
 // panel, plus the banner out of band (htmx), or the full page.
 func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, code int, edit func(*view)) {
@@ -315,10 +328,17 @@ func (a *admin) audit(w http.ResponseWriter, r *http.Request, id int64) {
 		a.errorPage(w, r, err, nil)
 		return
 	}
-	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
-	offset = max(0, offset)
+	offset, err := parseOffset(r.URL.Query().Get("offset"))
+	if err != nil {
+		a.errorPage(w, r, err, &link{URL: a.url(id, "licenses"), Label: "Back to " + v.P.Profile.CompanyName})
+		return
+	}
 	s := &v.Screen
 	s.Audit, s.AuditTotal, err = a.m.Audit(r.Context(), id, partner.Page{Offset: offset, Limit: auditPageSize})
+	if err == nil && len(s.Audit) == 0 && offset > 0 && s.AuditTotal > 0 { // past the end: the last page
+		offset = clampOffset(offset, s.AuditTotal, auditPageSize)
+		s.Audit, s.AuditTotal, err = a.m.Audit(r.Context(), id, partner.Page{Offset: offset, Limit: auditPageSize})
+	}
 	if err != nil {
 		a.errorPage(w, r, err, nil)
 		return

@@ -88,6 +88,10 @@ type admin struct {
 	cop    *http.CrossOriginProtection
 }
 
+// maxFormBytes bounds a form post; the largest form, the Profile with
+// every contact, is a few kilobytes.
+const maxFormBytes = 64 << 10
+
 // New returns the console for m. It panics when opts.Authorize is nil: a
 // host must decide who may manage partners, if only with AllowAll.
 func New(m *partner.Manager, opts Options) http.Handler {
@@ -124,6 +128,9 @@ func New(m *partner.Manager, opts Options) http.Handler {
 			}
 			if a.opts.Actor != nil {
 				r = r.WithContext(partner.WithActor(r.Context(), a.opts.Actor(r)))
+			}
+			if r.Method == http.MethodPost {
+				r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			}
 			h(w, r, id)
 		})
@@ -260,7 +267,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // words; keeps htmx from evaluating code or injecting styles (the CSP
 // forbids both), and makes history restores fetch full pages.
 const htmxConfig = `{"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},` +
-	`{"code":"(403|404|409|422|500|501|503)","swap":true,"error":false},{"code":"[45]..","swap":false,"error":true}],` +
+	`{"code":"(400|403|404|409|422|500|501|503)","swap":true,"error":false},{"code":"[45]..","swap":false,"error":true}],` +
 	`"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true,` +
 	`"historyRestoreAsHxRequest":false}`
 
@@ -301,11 +308,20 @@ func isHX(r *http.Request) bool {
 // statusClientGone is logged when the client went away before the answer.
 const statusClientGone = 499
 
+// badRequest is a request the console cannot read: a malformed number, an
+// offset that is not one. Its text is the sentence the operator sees.
+type badRequest struct{ text string }
+
+func (e *badRequest) Error() string { return e.text }
+
 // status maps errors to HTTP status codes; the one place that does.
 func status(err error) int {
+	var bad *badRequest
 	switch {
 	case err == nil:
 		return http.StatusOK
+	case errors.As(err, &bad):
+		return http.StatusBadRequest
 	case errors.Is(err, partner.ErrBusy), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, partner.ErrNotFound), errors.Is(err, partner.ErrWrongType):
@@ -331,11 +347,15 @@ const busyMessage = "The database is busy; try again in a moment."
 // message is what an error says to an operator; internal errors say
 // nothing of their cause (it is logged instead).
 func message(err error) string {
+	var bad *badRequest
 	switch status(err) {
 	case http.StatusInternalServerError, statusClientGone:
 		return "Something went wrong on our side; the change was not made."
 	case http.StatusServiceUnavailable:
 		return busyMessage
+	case http.StatusBadRequest:
+		errors.As(err, &bad)
+		return bad.text
 	case http.StatusNotFound:
 		if errors.Is(err, partner.ErrWrongType) {
 			return partner.ErrorReason(err) + "."

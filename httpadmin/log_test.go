@@ -79,6 +79,9 @@ func TestRefusalsAreLoggedOnce(t *testing.T) {
 			form: form("account", "x", "first_name", secret, "last_name", "L", "email", secret, "role", "billing_manager"), status: 422,
 			want:   &logLine{Level: "INFO", Msg: "httpadmin: request refused", Status: 422, Method: "POST", Path: "/admin/partners/{msp}/accounts/add", Partner: -1, Operation: "add_account"},
 			reason: "invalid input: account name, email"},
+		{name: "malformed number", method: "GET", path: "/?offset=abc", status: 400,
+			want:   &logLine{Level: "INFO", Msg: "httpadmin: request refused", Status: 400, Method: "GET", Path: "/admin/partners/", Operation: "read"},
+			reason: "offset"},
 		{name: "success is not logged", method: "GET", path: "/{msp}/licenses", status: 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"math"
 	"net/http"
 	"net/url"
 	"path"
@@ -20,12 +21,39 @@ import (
 	"github.com/partnerkit/partnerkit/serviceplan"
 )
 
+// parseID reads an id in its one canonical form: digits, no sign, no
+// leading zero ("+1" and "01" are not partner 1).
 func parseID(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != s {
 		return 0, fmt.Errorf("bad id %q", s)
 	}
 	return id, nil
+}
+
+// parseOffset reads the offset of a paged list from a query or form value:
+// "" is 0; anything but a whole number from 0 up is a bad request.
+func parseOffset(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || strconv.FormatInt(n, 10) != s {
+		return 0, &badRequest{"The page position (offset) must be a whole number, 0 or more."}
+	}
+	return int(min(n, math.MaxInt32)), nil
+}
+
+// clampOffset keeps an offset inside a list of total rows: one past the
+// last row goes to the start of the last page.
+func clampOffset(offset, total, size int) int {
+	if total == 0 {
+		return 0
+	}
+	if offset >= total {
+		return (total - 1) / size * size
+	}
+	return offset
 }
 
 // url builds a console URL under the prefix: url(12, "licenses") is
