@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,14 @@ import (
 	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
 )
+
+// outcome is what a successful action tells the tab it returns to: the
+// success message (a doneMessages code) and the query of the tab's URL
+// (the list position, the data center a message names).
+type outcome struct {
+	done  string
+	query url.Values
+}
 
 // formError is a form post that could not be read.
 func formError(err error) error {
@@ -25,22 +34,32 @@ func formError(err error) error {
 // act runs one action of the partner screen and answers with the tab it
 // belongs to: re-rendered in place for htmx, or a 303 redirect to it for a
 // plain form post. Invalid input re-renders the form with each field's
-// message (422); any other refusal shows why (404, 409), and changes
-// nothing — the Manager runs each action as one transaction.
+// message (422); any other refusal shows why (400, 404, 409, 503), and
+// changes nothing — the Manager runs each action as one transaction. The
+// tab keeps the list position its form was posted from.
 func (a *admin) act(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, formName, done string,
-	do func(ctx context.Context, f form) error) {
+	do func(ctx context.Context, f form, o *outcome) error) {
 	if err := r.ParseForm(); err != nil {
 		a.errorPage(w, r, formError(err), a.backTo(id, tab))
 		return
 	}
 	f := formOf(r)
-	err := do(r.Context(), f)
+	position := url.Values{}
+	if off, err := parseOffset(f.Val("offset")); err == nil && off > 0 {
+		position.Set("offset", strconv.Itoa(off))
+	}
+	o := &outcome{done: done, query: url.Values{}}
+	for k, v := range position {
+		o.query[k] = v
+	}
+	err := do(r.Context(), f, o)
 	if err == nil {
+		o.query.Set("done", o.done)
 		if !isHX(r) {
-			http.Redirect(w, r, a.url(id, string(tab))+"?done="+done, http.StatusSeeOther)
+			http.Redirect(w, r, withQuery(a.url(id, string(tab)), o.query), http.StatusSeeOther)
 			return
 		}
-		a.showTab(w, r, id, tab, http.StatusOK, func(v *view) { v.Msg = doneMessages[done] })
+		a.showTab(w, r, id, tab, http.StatusOK, o.query, nil)
 		return
 	}
 	code := status(err)
@@ -55,7 +74,7 @@ func (a *admin) act(w http.ResponseWriter, r *http.Request, id int64, tab partne
 			return
 		}
 	}
-	a.showTab(w, r, id, tab, code, func(v *view) {
+	a.showTab(w, r, id, tab, code, position, func(v *view) {
 		if code == http.StatusUnprocessableEntity && f.mark(err) {
 			v.FormName, v.Form = formName, f
 			v.Err = "Please correct the highlighted fields."
@@ -76,7 +95,7 @@ func (a *admin) confirmed(w http.ResponseWriter, r *http.Request, id int64, ques
 	if r.PostForm.Get("confirm") == "yes" {
 		return true
 	}
-	v, err := a.screen(r.Context(), r, id, "confirm")
+	v, err := a.screen(r.Context(), r, id, "confirm", nil)
 	if err != nil {
 		a.errorPage(w, r, err, nil)
 		return false
@@ -134,7 +153,7 @@ func (a *admin) subject(w http.ResponseWriter, r *http.Request, id int64, tab pa
 }
 
 func (a *admin) setRefill(w http.ResponseWriter, r *http.Request, id int64) {
-	a.act(w, r, id, partner.TabLicenses, "refill", "refill", func(ctx context.Context, f form) error {
+	a.act(w, r, id, partner.TabLicenses, "refill", "refill", func(ctx context.Context, f form, _ *outcome) error {
 		version, err := versionOf(f)
 		if err != nil {
 			return err
@@ -145,7 +164,7 @@ func (a *admin) setRefill(w http.ResponseWriter, r *http.Request, id int64) {
 }
 
 func (a *admin) setMinimum(w http.ResponseWriter, r *http.Request, id int64) {
-	a.act(w, r, id, partner.TabLicenses, "minimum", "minimum", func(ctx context.Context, f form) error {
+	a.act(w, r, id, partner.TabLicenses, "minimum", "minimum", func(ctx context.Context, f form, _ *outcome) error {
 		version, err := versionOf(f)
 		if err != nil {
 			return err
@@ -168,7 +187,7 @@ func parseDate(field, s string) (time.Time, error) {
 }
 
 func (a *admin) assignLicenses(w http.ResponseWriter, r *http.Request, id int64) {
-	a.act(w, r, id, partner.TabLicenses, "assign", "assigned", func(ctx context.Context, f form) error {
+	a.act(w, r, id, partner.TabLicenses, "assign", "assigned", func(ctx context.Context, f form, o *outcome) error {
 		units, err := strconv.ParseInt(strings.TrimSpace(f.Val("units")), 10, 64)
 		if err != nil {
 			return partner.NewError(partner.ErrInvalid, "units", "must be a whole number")
@@ -184,7 +203,17 @@ func (a *admin) assignLicenses(w http.ResponseWriter, r *http.Request, id int64)
 		_, err = a.m.AssignLicenses(ctx, id, partner.Assignment{Key: f.Val("key"), Grants: []license.Grant{{
 			Product: f.Val("product"), UnitType: f.Val("unit_type"), Units: units, Kind: license.Kind(f.Val("kind")),
 			Start: start, Expiry: expiry}}})
-		return err
+		if err != nil {
+			return err
+		}
+		// Show the page that holds the new licences: the last one.
+		if _, total, lerr := a.m.Licenses(ctx, id, partner.Page{Limit: 1}); lerr == nil && total > 0 {
+			o.query.Del("offset")
+			if off := clampOffset(total, total, licensePageSize); off > 0 {
+				o.query.Set("offset", strconv.Itoa(off))
+			}
+		}
+		return nil
 	})
 }
 
@@ -192,7 +221,7 @@ func (a *admin) disableLicenses(w http.ResponseWriter, r *http.Request, id int64
 	if !a.confirmed(w, r, id, "Disable the selected licenses?") {
 		return
 	}
-	a.act(w, r, id, partner.TabLicenses, "disable", "disabled", func(ctx context.Context, f form) error {
+	a.act(w, r, id, partner.TabLicenses, "disable", "disabled", func(ctx context.Context, f form, _ *outcome) error {
 		var ids []int64
 		for _, s := range r.PostForm["license"] {
 			lid, err := parseID(s)
@@ -214,7 +243,7 @@ func (a *admin) remoteManager(on bool) func(http.ResponseWriter, *http.Request, 
 		} else if !a.confirmed(w, r, id, "Disable Trend Micro Remote Manager for this data center?") {
 			return
 		}
-		a.act(w, r, id, partner.TabManagementLicenses, "remote-manager", done, func(ctx context.Context, f form) error {
+		a.act(w, r, id, partner.TabManagementLicenses, "remote-manager", done, func(ctx context.Context, f form, _ *outcome) error {
 			version, err := versionOf(f)
 			if err != nil {
 				return err
@@ -231,7 +260,7 @@ func (a *admin) remoteManager(on bool) func(http.ResponseWriter, *http.Request, 
 }
 
 func (a *admin) assignPlan(w http.ResponseWriter, r *http.Request, id int64) {
-	a.act(w, r, id, partner.TabServicePlans, "assign-plan", "plan-added", func(ctx context.Context, f form) error {
+	a.act(w, r, id, partner.TabServicePlans, "assign-plan", "plan-added", func(ctx context.Context, f form, _ *outcome) error {
 		planID, err := parseID(f.Val("plan"))
 		if err != nil {
 			return partner.NewError(partner.ErrInvalid, "service plan", "choose a plan")
@@ -246,13 +275,13 @@ func (a *admin) removePlan(w http.ResponseWriter, r *http.Request, id int64) {
 	if !ok || !a.confirmed(w, r, id, "Remove this service plan from the reseller?") {
 		return
 	}
-	a.act(w, r, id, partner.TabServicePlans, "remove-plan", "plan-gone", func(ctx context.Context, f form) error {
+	a.act(w, r, id, partner.TabServicePlans, "remove-plan", "plan-gone", func(ctx context.Context, f form, _ *outcome) error {
 		return a.m.RemovePlan(ctx, id, planID)
 	})
 }
 
 func (a *admin) addAccount(w http.ResponseWriter, r *http.Request, id int64) {
-	a.act(w, r, id, partner.TabAccounts, "add-account", "acct-added", func(ctx context.Context, f form) error {
+	a.act(w, r, id, partner.TabAccounts, "add-account", "acct-added", func(ctx context.Context, f form, _ *outcome) error {
 		_, err := a.m.AddAccount(ctx, id, account.New{Name: f.Val("account"), FirstName: f.Val("first_name"),
 			LastName: f.Val("last_name"), Email: f.Val("email"), Role: account.Role(f.Val("role"))})
 		return err
@@ -264,7 +293,7 @@ func (a *admin) changeRole(w http.ResponseWriter, r *http.Request, id int64) {
 	if !ok {
 		return
 	}
-	a.act(w, r, id, partner.TabAccounts, "role", "role", func(ctx context.Context, f form) error {
+	a.act(w, r, id, partner.TabAccounts, "role", "role", func(ctx context.Context, f form, _ *outcome) error {
 		version, err := versionOf(f)
 		if err != nil {
 			return err
@@ -286,7 +315,7 @@ func (a *admin) setAccountEnabled(on bool) func(http.ResponseWriter, *http.Reque
 		} else if !a.confirmed(w, r, id, "Disable this account? It will no longer be able to sign in.") {
 			return
 		}
-		a.act(w, r, id, partner.TabAccounts, "enable", done, func(ctx context.Context, f form) error {
+		a.act(w, r, id, partner.TabAccounts, "enable", done, func(ctx context.Context, f form, _ *outcome) error {
 			version, err := versionOf(f)
 			if err != nil {
 				return err
@@ -306,7 +335,7 @@ func (a *admin) resetPassword(w http.ResponseWriter, r *http.Request, id int64) 
 	if !ok {
 		return
 	}
-	a.act(w, r, id, partner.TabAccounts, "reset", "reset", func(ctx context.Context, f form) error {
+	a.act(w, r, id, partner.TabAccounts, "reset", "reset", func(ctx context.Context, f form, _ *outcome) error {
 		_, err := a.m.ResetPassword(ctx, id, acct)
 		return err
 	})
@@ -317,13 +346,13 @@ func (a *admin) deleteAccount(w http.ResponseWriter, r *http.Request, id int64) 
 	if !ok || !a.confirmed(w, r, id, "Delete this account for good?") {
 		return
 	}
-	a.act(w, r, id, partner.TabAccounts, "delete", "acct-gone", func(ctx context.Context, f form) error {
+	a.act(w, r, id, partner.TabAccounts, "delete", "acct-gone", func(ctx context.Context, f form, _ *outcome) error {
 		return a.m.DeleteAccount(ctx, id, acct)
 	})
 }
 
 func (a *admin) updateProfile(w http.ResponseWriter, r *http.Request, id int64) {
-	a.act(w, r, id, partner.TabProfile, "profile", "profile", func(ctx context.Context, f form) error {
+	a.act(w, r, id, partner.TabProfile, "profile", "profile", func(ctx context.Context, f form, _ *outcome) error {
 		version, err := versionOf(f)
 		if err != nil {
 			return err
@@ -346,7 +375,7 @@ func (a *admin) setStatus(op partner.Operation) func(http.ResponseWriter, *http.
 				return
 			}
 		}
-		a.act(w, r, id, partner.TabProfile, "status", done, func(ctx context.Context, f form) error {
+		a.act(w, r, id, partner.TabProfile, "status", done, func(ctx context.Context, f form, _ *outcome) error {
 			version, err := versionOf(f)
 			if err != nil {
 				return err

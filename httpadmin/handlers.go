@@ -20,10 +20,7 @@ import (
 type listView struct {
 	Q, Status, Type string
 	Rows            []partner.Partner
-	Total           int
-	From, To        int
-	PrevURL         string
-	NextURL         string
+	Pager           pager
 }
 
 const listPageSize = 25
@@ -53,11 +50,8 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 		a.failed(r, err) // a filter typed into the URL: say what is wrong with it
 		v.Err = message(err)
 	}
-	v.List.Rows, v.List.Total = rows, total
-	if len(rows) > 0 {
-		v.List.From, v.List.To = f.Offset+1, f.Offset+len(rows)
-	}
-	link := func(off int) string {
+	v.List.Rows = rows
+	v.List.Pager = newPager(f.Offset, len(rows), total, listPageSize, "partners", func(off int) string {
 		p := url.Values{}
 		for k, val := range map[string]string{"q": f.Name, "status": string(f.Status), "type": string(f.Type)} {
 			if val != "" {
@@ -67,17 +61,9 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 		if off > 0 {
 			p.Set("offset", strconv.Itoa(off))
 		}
-		if len(p) == 0 {
-			return a.url(0)
-		}
-		return a.url(0) + "?" + p.Encode()
-	}
-	if f.Offset > 0 {
-		v.List.PrevURL = link(max(0, f.Offset-listPageSize))
-	}
-	if f.Offset+len(rows) < total {
-		v.List.NextURL = link(f.Offset + listPageSize)
-	}
+		return withQuery(a.url(0), p)
+	})
+	v.List.Pager.Target = "#results"
 	if isHX(r) && r.Header.Get("HX-Target") == "results" {
 		a.fragment(w, code, "results", v)
 		return
@@ -162,18 +148,19 @@ func (a *admin) create(w http.ResponseWriter, r *http.Request, _ int64) {
 // screenView holds a tab's data.
 type screenView struct {
 	Licenses    []licenseLine
+	LicPager    pager
 	Pools       []partner.Pool
 	Assigned    []partner.AssignedPlan
 	Assignable  []serviceplan.Plan
 	Accounts    []account.Account
 	DataCenters []dcLine
 	Impact      partner.CancelImpact
+	// Allocations is the page of Impact.Allocations the cancel page shows.
+	Allocations []partner.AllocationView
+	AllocPager  pager
 	Audit       []partner.AuditEntry
-	AuditFrom   int
-	AuditTo     int
-	AuditTotal  int
-	AuditPrev   string
-	AuditNext   string
+	AuditPager  pager
+	Offset      int // the position of the paged list, kept by the tab's forms
 	Today       string
 	NextYear    string
 }
@@ -189,6 +176,13 @@ type dcLine struct {
 	Label   string
 	Enabled bool
 }
+
+// Page sizes of the partner's lists.
+const (
+	licensePageSize    = 50
+	auditPageSize      = 50
+	allocationPageSize = 50
+)
 
 // pages are the partner's pages that are not tabs.
 var pages = map[partner.Tab]bool{"audit": true, "cancel": true, "confirm": true}
@@ -215,12 +209,13 @@ func (a *admin) tab(w http.ResponseWriter, r *http.Request, id int64) {
 		a.notFound(w, r)
 		return
 	}
-	a.showTab(w, r, id, tab, http.StatusOK, nil)
+	a.showTab(w, r, id, tab, http.StatusOK, r.URL.Query(), nil)
 }
 
-// screen loads the partner and the data of a tab into a view. A tab that
-// does not exist for the partner's type is not found.
-func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partner.Tab) (view, error) {
+// screen loads the partner and the data of a tab into a view; q holds the
+// position of the tab's paged list (offset). A tab that does not exist
+// for the partner's type is not found.
+func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partner.Tab, q url.Values) (view, error) {
 	p, err := a.m.Get(ctx, id)
 	if err != nil {
 		return view{}, err
@@ -237,22 +232,12 @@ func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partn
 	s := &v.Screen
 	s.Today, s.NextYear = now.Format(time.DateOnly), now.AddDate(1, 0, 0).Format(time.DateOnly)
 	v.Token = newToken()
+	if s.Offset, err = parseOffset(q.Get("offset")); err != nil {
+		return v, err
+	}
 	switch tab {
 	case partner.TabLicenses:
-		lics, _, err := a.m.Licenses(ctx, id, partner.Page{Limit: partner.MaxLimit})
-		if err != nil {
-			return v, err
-		}
-		if s.Pools, err = a.m.Pools(ctx, id); err != nil {
-			return v, err
-		}
-		low := map[[2]string]bool{}
-		for _, pool := range s.Pools {
-			low[[2]string{pool.Product, pool.UnitType}] = pool.Low
-		}
-		for _, l := range lics {
-			s.Licenses = append(s.Licenses, licenseLine{License: l, State: a.m.LicenseState(l), Low: low[[2]string{l.Product, l.UnitType}]})
-		}
+		err = a.licensePage(ctx, &v)
 	case partner.TabManagementLicenses:
 		for _, dc := range serviceplan.DataCenters() {
 			s.DataCenters = append(s.DataCenters, dcLine{DC: dc, Label: dc.Label(), Enabled: p.HasRemoteManager(dc)})
@@ -261,8 +246,8 @@ func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partn
 		if s.Assigned, err = a.m.AssignedPlans(ctx, id); err != nil {
 			return v, err
 		}
-		all, err := a.m.Plans(ctx)
-		if err != nil {
+		var all []serviceplan.Plan
+		if all, err = a.m.Plans(ctx); err != nil {
 			return v, err
 		}
 		for _, pl := range all {
@@ -271,11 +256,38 @@ func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partn
 			}
 		}
 	case partner.TabAccounts:
-		if s.Accounts, err = a.m.Accounts(ctx, id); err != nil {
-			return v, err
-		}
+		s.Accounts, err = a.m.Accounts(ctx, id)
 	}
-	return v, nil
+	return v, err
+}
+
+// licensePage loads one page of the partner's licences, oldest first, at
+// the view's offset (past the end: the last page), and its pools.
+func (a *admin) licensePage(ctx context.Context, v *view) error {
+	s, id := &v.Screen, v.P.ID
+	lics, total, err := a.m.Licenses(ctx, id, partner.Page{Offset: s.Offset, Limit: licensePageSize})
+	if err == nil && len(lics) == 0 && s.Offset > 0 && total > 0 {
+		s.Offset = clampOffset(s.Offset, total, licensePageSize)
+		lics, total, err = a.m.Licenses(ctx, id, partner.Page{Offset: s.Offset, Limit: licensePageSize})
+	}
+	if err != nil {
+		return err
+	}
+	if s.Pools, err = a.m.Pools(ctx, id); err != nil {
+		return err
+	}
+	low := map[[2]string]bool{}
+	for _, pool := range s.Pools {
+		low[[2]string{pool.Product, pool.UnitType}] = pool.Low
+	}
+	for _, l := range lics {
+		s.Licenses = append(s.Licenses, licenseLine{License: l, State: a.m.LicenseState(l), Low: low[[2]string{l.Product, l.UnitType}]})
+	}
+	s.LicPager = newPager(s.Offset, len(lics), total, licensePageSize, "licenses", func(off int) string {
+		return withQuery(a.url(id, string(partner.TabLicenses)), offsetQuery(off))
+	})
+	s.LicPager.Target = "#partner-main"
+	return nil
 }
 
 // backTo links back to a tab of the partner, for error pages.
@@ -284,12 +296,16 @@ func (a *admin) backTo(id int64, tab partner.Tab) *link {
 }
 
 // showTab answers with a tab of the partner screen: the tab strip and the
-// panel, plus the banner out of band (htmx), or the full page.
-func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, code int, edit func(*view)) {
-	v, err := a.screen(r.Context(), r, id, tab)
+// panel, plus the banner out of band (htmx), or the full page. q holds
+// the list position (offset) and the success message (done).
+func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, code int, q url.Values, edit func(*view)) {
+	v, err := a.screen(r.Context(), r, id, tab, q)
 	if err != nil {
 		a.errorPage(w, r, err, nil)
 		return
+	}
+	if code := q.Get("done"); code != "" {
+		v.Msg = doneMessages[code]
 	}
 	if edit != nil {
 		edit(&v)
@@ -302,17 +318,27 @@ func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab pa
 }
 
 func (a *admin) showCancel(w http.ResponseWriter, r *http.Request, id int64, code int, edit func(*view)) {
-	v, err := a.screen(r.Context(), r, id, "cancel")
-	if err == nil {
-		v.Screen.Impact, err = a.m.CancelPreview(r.Context(), id)
-	}
-	if err != nil && (v.P.ID == 0 || status(err) >= 500) {
+	v, err := a.screen(r.Context(), r, id, "cancel", r.URL.Query())
+	if err != nil {
 		a.errorPage(w, r, err, nil)
 		return
 	}
-	if err != nil { // the guard refuses: the page says why
+	s := &v.Screen
+	s.Impact, err = a.m.CancelPreview(r.Context(), id)
+	switch {
+	case err == nil:
+		all := s.Impact.Allocations
+		s.Offset = clampOffset(s.Offset, len(all), allocationPageSize)
+		s.Allocations = all[s.Offset:min(s.Offset+allocationPageSize, len(all))]
+		s.AllocPager = newPager(s.Offset, len(s.Allocations), len(all), allocationPageSize, "customer licenses", func(off int) string {
+			return withQuery(a.url(id, "cancel"), offsetQuery(off))
+		})
+	case status(err) == http.StatusConflict: // the guard refuses: the page says why
 		a.failed(r, err)
 		v.Err = message(err)
+	default:
+		a.errorPage(w, r, err, a.backTo(id, partner.TabProfile))
+		return
 	}
 	if edit != nil {
 		edit(&v)
@@ -320,38 +346,25 @@ func (a *admin) showCancel(w http.ResponseWriter, r *http.Request, id int64, cod
 	a.page(w, r, code, "Cancel "+v.P.Profile.CompanyName, "cancel-page", v)
 }
 
-const auditPageSize = 50
-
 func (a *admin) audit(w http.ResponseWriter, r *http.Request, id int64) {
-	v, err := a.screen(r.Context(), r, id, "audit")
+	v, err := a.screen(r.Context(), r, id, "audit", r.URL.Query())
 	if err != nil {
 		a.errorPage(w, r, err, nil)
-		return
-	}
-	offset, err := parseOffset(r.URL.Query().Get("offset"))
-	if err != nil {
-		a.errorPage(w, r, err, &link{URL: a.url(id, "licenses"), Label: "Back to " + v.P.Profile.CompanyName})
 		return
 	}
 	s := &v.Screen
-	s.Audit, s.AuditTotal, err = a.m.Audit(r.Context(), id, partner.Page{Offset: offset, Limit: auditPageSize})
-	if err == nil && len(s.Audit) == 0 && offset > 0 && s.AuditTotal > 0 { // past the end: the last page
-		offset = clampOffset(offset, s.AuditTotal, auditPageSize)
-		s.Audit, s.AuditTotal, err = a.m.Audit(r.Context(), id, partner.Page{Offset: offset, Limit: auditPageSize})
+	s.Audit, s.AuditPager.Total, err = a.m.Audit(r.Context(), id, partner.Page{Offset: s.Offset, Limit: auditPageSize})
+	if err == nil && len(s.Audit) == 0 && s.Offset > 0 && s.AuditPager.Total > 0 {
+		s.Offset = clampOffset(s.Offset, s.AuditPager.Total, auditPageSize)
+		s.Audit, s.AuditPager.Total, err = a.m.Audit(r.Context(), id, partner.Page{Offset: s.Offset, Limit: auditPageSize})
 	}
 	if err != nil {
-		a.errorPage(w, r, err, nil)
+		a.errorPage(w, r, err, a.backTo(id, partner.TabLicenses))
 		return
 	}
-	if len(s.Audit) > 0 {
-		s.AuditFrom, s.AuditTo = offset+1, offset+len(s.Audit)
-	}
-	if offset > 0 {
-		s.AuditPrev = a.url(id, "audit") + "?offset=" + strconv.Itoa(max(0, offset-auditPageSize))
-	}
-	if offset+len(s.Audit) < s.AuditTotal {
-		s.AuditNext = a.url(id, "audit") + "?offset=" + strconv.Itoa(offset+auditPageSize)
-	}
+	s.AuditPager = newPager(s.Offset, len(s.Audit), s.AuditPager.Total, auditPageSize, "changes", func(off int) string {
+		return withQuery(a.url(id, "audit"), offsetQuery(off))
+	})
 	a.page(w, r, http.StatusOK, v.P.Profile.CompanyName+" · Audit trail", "audit-page", v)
 }
 

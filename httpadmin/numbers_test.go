@@ -5,16 +5,24 @@ import "testing"
 // Malformed numbers in a URL or a form are refused with words, out-of-range
 // offsets are clamped, and ids have one canonical form.
 func TestNumbersInRequests(t *testing.T) {
+	lots := manyLicenses(120)
 	runScenarios(t, []scenario{
+		{name: "huge offset shows the last page", method: "GET", path: "/{msp}/licenses?offset=9223372036854775807", setup: lots, status: 200,
+			want: []string{"Showing 101–121 of 121 licenses."}, notWant: []string{"offset=-", "–-", "of -"}},
+		{name: "offset past the end shows the last page", method: "GET", path: "/{msp}/licenses?offset=500", setup: lots, status: 200,
+			want: []string{"Showing 101–121 of 121 licenses."}},
 		{name: "huge offset on the list", method: "GET", path: "/?offset=9223372036854775807", status: 200,
-			want: []string{"1–5 of 5"}, notWant: []string{"offset=-", "of -"}},
+			want: []string{"Showing all 5 partners."}, notWant: []string{"offset=-", "of -"}},
 		{name: "huge offset on the audit trail", method: "GET", path: "/{msp}/audit?offset=9223372036854775807", status: 200,
 			notWant: []string{"offset=-", "of -", "Nothing recorded yet"}},
 		{name: "negative offset", method: "GET", path: "/?offset=-5", status: 400,
 			want: []string{"The page position (offset) must be a whole number, 0 or more."}},
+		{name: "offset not a number on the licences", method: "GET", path: "/{msp}/licenses?offset=5x", status: 400,
+			want: []string{"The page position (offset) must be a whole number, 0 or more."}},
 		{name: "offset not a number", method: "GET", path: "/?offset=abc", status: 400,
 			want: []string{"The page position (offset) must be a whole number, 0 or more."}},
 		{name: "offset not a number on the audit trail", method: "GET", path: "/{msp}/audit?offset=1e3", status: 400},
+		{name: "offset not a number on the cancel preview", method: "GET", path: "/{msp}/cancel?offset=x", status: 400},
 		{name: "version not a number", method: "POST", path: "/{msp}/licenses/refill", hx: true, form: form("on", "true", "version", "abc"), status: 400, unchanged: true,
 			want: []string{"version is not valid; reload the page and try again."}},
 		{name: "version zero does not skip the check", method: "POST", path: "/{msp}/suspend", form: form("confirm", "yes", "version", "0"), status: 400, unchanged: true},

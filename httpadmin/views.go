@@ -56,6 +56,62 @@ func clampOffset(offset, total, size int) int {
 	return offset
 }
 
+// pager describes one page of a list: which rows it shows of how many, and
+// the links to the pages before and after it. Target, when set, is the
+// element htmx swaps the linked page into.
+type pager struct {
+	From, To, Total  int
+	PrevURL, NextURL string
+	Target           string
+	Noun             string // "licenses", "partners"
+}
+
+// Caption is "Showing 51–100 of 620 licenses".
+func (p pager) Caption() string {
+	if p.Total == 0 {
+		return "No " + p.Noun + "."
+	}
+	if p.Total == 1 {
+		return "Showing the only " + strings.TrimSuffix(p.Noun, "s") + "."
+	}
+	if p.From == 1 && p.To == p.Total {
+		return fmt.Sprintf("Showing all %d %s.", p.Total, p.Noun)
+	}
+	return fmt.Sprintf("Showing %d–%d of %d %s.", p.From, p.To, p.Total, p.Noun)
+}
+
+// newPager pages rows [offset, offset+n) of total; link builds the URL of
+// the page at an offset.
+func newPager(offset, n, total, size int, noun string, link func(offset int) string) pager {
+	p := pager{Total: total, Noun: noun}
+	if n > 0 {
+		p.From, p.To = offset+1, offset+n
+	}
+	if offset > 0 {
+		p.PrevURL = link(max(0, min(offset, total)-size))
+	}
+	if offset+n < total {
+		p.NextURL = link(offset + n)
+	}
+	return p
+}
+
+// withQuery appends a query to a URL, or nothing when it is empty.
+func withQuery(u string, q url.Values) string {
+	if len(q) == 0 {
+		return u
+	}
+	return u + "?" + q.Encode()
+}
+
+// offsetQuery is the query of a paged URL at an offset (none for 0).
+func offsetQuery(offset int) url.Values {
+	if offset <= 0 {
+		return nil
+	}
+	return url.Values{"offset": {strconv.Itoa(offset)}}
+}
+
 // url builds a console URL under the prefix: url(12, "licenses") is
 // "/admin/partners/12/licenses".
 func (a *admin) url(id int64, parts ...string) string {
