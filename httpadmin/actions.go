@@ -3,8 +3,10 @@ package httpadmin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/partnerkit/partnerkit/account"
 	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
+	"github.com/partnerkit/partnerkit/serviceplan"
 )
 
 // outcome is what a successful action tells the tab it returns to: the
@@ -84,12 +87,28 @@ func (a *admin) act(w http.ResponseWriter, r *http.Request, id int64, tab partne
 	})
 }
 
+// hidden is a form field the confirmation page posts again.
+type hidden struct{ Name, Value string }
+
+// confirmView is the data of the confirmation page.
+type confirmView struct {
+	view
+	Action string // where the confirmed form posts: the action's full URL
+	Fields []hidden
+	Back   string
+}
+
 // confirmed reports whether a destructive action was confirmed: htmx asks
 // with hx-confirm and sends confirm=yes; a plain form post first gets a
-// page that asks, whose button posts again with confirm=yes.
-func (a *admin) confirmed(w http.ResponseWriter, r *http.Request, id int64, question string) bool {
+// page that asks, whose button posts the same fields again to action (the
+// action's URL, mount prefix included) with confirm=yes. An action the
+// guard table refuses is not asked about: it goes on to be refused.
+//
+// question words the page's question; it runs only when the page is shown.
+func (a *admin) confirmed(w http.ResponseWriter, r *http.Request, id int64, op partner.Operation, tab partner.Tab,
+	action string, question func(p partner.Partner) string) bool {
 	if err := r.ParseForm(); err != nil {
-		a.errorPage(w, r, formError(err), nil)
+		a.errorPage(w, r, formError(err), a.backTo(id, tab))
 		return false
 	}
 	if r.PostForm.Get("confirm") == "yes" {
@@ -100,20 +119,26 @@ func (a *admin) confirmed(w http.ResponseWriter, r *http.Request, id int64, ques
 		a.errorPage(w, r, err, nil)
 		return false
 	}
+	if v.P.Allowed(op) != nil {
+		return true
+	}
 	v.Form = formOf(r)
-	v.Title = question
-	type hidden struct{ Name, Value string }
+	v.Title = question(v.P)
 	var fields []hidden
 	for k, vals := range r.PostForm {
+		if k == "confirm" {
+			continue
+		}
 		for _, val := range vals {
 			fields = append(fields, hidden{k, val})
 		}
 	}
-	a.page(w, r, http.StatusOK, question, "confirm-page", struct {
-		view
-		Action string
-		Fields []hidden
-	}{v, r.URL.Path, fields})
+	slices.SortFunc(fields, func(x, y hidden) int { return strings.Compare(x.Name+"\x00"+x.Value, y.Name+"\x00"+y.Value) })
+	back := a.url(id, string(tab))
+	if off, err := parseOffset(r.PostForm.Get("offset")); err == nil && off > 0 {
+		back = withQuery(back, offsetQuery(off))
+	}
+	a.page(w, r, http.StatusOK, v.Title, "confirm-page", confirmView{view: v, Action: action, Fields: fields, Back: back})
 	return false
 }
 
@@ -218,7 +243,23 @@ func (a *admin) assignLicenses(w http.ResponseWriter, r *http.Request, id int64)
 }
 
 func (a *admin) disableLicenses(w http.ResponseWriter, r *http.Request, id int64) {
-	if !a.confirmed(w, r, id, "Disable the selected licenses?") {
+	if err := r.ParseForm(); err != nil {
+		a.errorPage(w, r, formError(err), a.backTo(id, partner.TabLicenses))
+		return
+	}
+	ticked := r.PostForm["license"]
+	question := func(partner.Partner) string {
+		ids := make([]string, len(ticked))
+		for i, s := range ticked {
+			ids[i] = "#" + s
+		}
+		if len(ticked) == 1 {
+			return fmt.Sprintf("Disable license %s? Customers keep the units they have; no further customer can be given it.", ids[0])
+		}
+		return fmt.Sprintf("Disable the %d selected licenses (%s)? Customers keep the units they have; no further customer can be given them.",
+			len(ticked), strings.Join(ids, ", "))
+	}
+	if !a.confirmed(w, r, id, partner.OpDisableLicenses, partner.TabLicenses, a.url(id, "licenses", "disable"), question) {
 		return
 	}
 	a.act(w, r, id, partner.TabLicenses, "disable", "disabled", func(ctx context.Context, f form, _ *outcome) error {
@@ -240,7 +281,13 @@ func (a *admin) remoteManager(on bool) func(http.ResponseWriter, *http.Request, 
 		done := "rm-off"
 		if on {
 			done = "rm-on"
-		} else if !a.confirmed(w, r, id, "Disable Trend Micro Remote Manager for this data center?") {
+		} else if !a.confirmed(w, r, id, partner.OpDisableRemoteManager, partner.TabManagementLicenses,
+			a.url(id, "management-licenses", "disable"), func(partner.Partner) string {
+				if dc, err := serviceplan.ParseDataCenter(r.PostForm.Get("data_center")); err == nil {
+					return fmt.Sprintf("Disable Trend Micro Remote Manager for %s (%s)?", dc.Label(), dc)
+				}
+				return "Disable Trend Micro Remote Manager for this data center?"
+			}) {
 			return
 		}
 		a.act(w, r, id, partner.TabManagementLicenses, "remote-manager", done, func(ctx context.Context, f form, _ *outcome) error {
@@ -272,7 +319,14 @@ func (a *admin) assignPlan(w http.ResponseWriter, r *http.Request, id int64) {
 
 func (a *admin) removePlan(w http.ResponseWriter, r *http.Request, id int64) {
 	planID, ok := a.subject(w, r, id, partner.TabServicePlans, "plan")
-	if !ok || !a.confirmed(w, r, id, "Remove this service plan from the reseller?") {
+	if !ok || !a.confirmed(w, r, id, partner.OpRemovePlan, partner.TabServicePlans,
+		a.url(id, "service-plans", strconv.FormatInt(planID, 10), "remove"), func(p partner.Partner) string {
+			if plan, err := a.m.Plan(r.Context(), planID); err == nil {
+				return fmt.Sprintf("Remove the service plan %s from %s? Customers already provisioned with it keep what they have.",
+					plan.Name, p.Profile.CompanyName)
+			}
+			return "Remove this service plan from " + p.Profile.CompanyName + "?"
+		}) {
 		return
 	}
 	a.act(w, r, id, partner.TabServicePlans, "remove-plan", "plan-gone", func(ctx context.Context, f form, _ *outcome) error {
@@ -303,6 +357,20 @@ func (a *admin) changeRole(w http.ResponseWriter, r *http.Request, id int64) {
 	})
 }
 
+// accountName names an account of the partner for a question, or says
+// "this account" when it cannot be read (the action then says why).
+func (a *admin) accountName(r *http.Request, id, acct int64) string {
+	accts, err := a.m.Accounts(r.Context(), id)
+	if err == nil {
+		for _, x := range accts {
+			if x.ID == acct {
+				return "the account " + x.Name
+			}
+		}
+	}
+	return "this account"
+}
+
 func (a *admin) setAccountEnabled(on bool) func(http.ResponseWriter, *http.Request, int64) {
 	return func(w http.ResponseWriter, r *http.Request, id int64) {
 		acct, ok := a.subject(w, r, id, partner.TabAccounts, "acct")
@@ -312,7 +380,10 @@ func (a *admin) setAccountEnabled(on bool) func(http.ResponseWriter, *http.Reque
 		done := "acct-off"
 		if on {
 			done = "acct-on"
-		} else if !a.confirmed(w, r, id, "Disable this account? It will no longer be able to sign in.") {
+		} else if !a.confirmed(w, r, id, partner.OpDisableAccount, partner.TabAccounts,
+			a.url(id, "accounts", strconv.FormatInt(acct, 10), "disable"), func(partner.Partner) string {
+				return "Disable " + a.accountName(r, id, acct) + "? It will no longer be able to sign in."
+			}) {
 			return
 		}
 		a.act(w, r, id, partner.TabAccounts, "enable", done, func(ctx context.Context, f form, _ *outcome) error {
@@ -343,7 +414,10 @@ func (a *admin) resetPassword(w http.ResponseWriter, r *http.Request, id int64) 
 
 func (a *admin) deleteAccount(w http.ResponseWriter, r *http.Request, id int64) {
 	acct, ok := a.subject(w, r, id, partner.TabAccounts, "acct")
-	if !ok || !a.confirmed(w, r, id, "Delete this account for good?") {
+	if !ok || !a.confirmed(w, r, id, partner.OpDeleteAccount, partner.TabAccounts,
+		a.url(id, "accounts", strconv.FormatInt(acct, 10), "delete"), func(partner.Partner) string {
+			return "Delete " + a.accountName(r, id, acct) + " for good?"
+		}) {
 		return
 	}
 	a.act(w, r, id, partner.TabAccounts, "delete", "acct-gone", func(ctx context.Context, f form, _ *outcome) error {
@@ -371,7 +445,9 @@ func (a *admin) setStatus(op partner.Operation) func(http.ResponseWriter, *http.
 		done := "active"
 		if op == partner.OpSuspend {
 			done = "suspended"
-			if !a.confirmed(w, r, id, "Suspend this partnership? Only its Profile will be editable until it is reactivated.") {
+			if !a.confirmed(w, r, id, partner.OpSuspend, partner.TabProfile, a.url(id, "suspend"), func(p partner.Partner) string {
+				return "Suspend " + p.Profile.CompanyName + "? Only its Profile will be editable until it is reactivated."
+			}) {
 				return
 			}
 		}

@@ -324,8 +324,8 @@ func TestScenarios(t *testing.T) {
 		{name: "enable account", method: "POST", path: "/{msp}/accounts/{offuser}/enable", hx: true, status: 200, want: []string{"Account enabled."}},
 		{name: "enable account on canceled", method: "POST", path: "/{canceled}/accounts/{offuser}/enable", hx: true, status: 409, unchanged: true},
 		{name: "delete without confirm asks", method: "POST", path: "/{msp}/accounts/{user}/delete", status: 200, unchanged: true,
-			want: []string{"Delete this account for good?", `name="confirm" value="yes"`}},
-		{name: "suspend without confirm asks", method: "POST", path: "/{msp}/suspend", status: 200, unchanged: true, want: []string{"Suspend this partnership?"}},
+			want: []string{"Delete the account acme.user for good?", `name="confirm" value="yes"`}},
+		{name: "suspend without confirm asks", method: "POST", path: "/{msp}/suspend", status: 200, unchanged: true, want: []string{"Suspend Acme MSP? Only its Profile will be editable until it is reactivated."}},
 
 		// 422, 404, 409: invalid input, unknown or foreign objects, refusals
 		{name: "assign invalid units", method: "POST", path: "/{msp}/licenses/assign", hx: true, form: grant("0"), status: 422, unchanged: true,
