@@ -78,12 +78,8 @@ func (a *admin) act(w http.ResponseWriter, r *http.Request, id int64, tab partne
 		}
 	}
 	a.showTab(w, r, id, tab, code, position, func(v *view) {
-		if code == http.StatusUnprocessableEntity && f.mark(err) {
-			v.FormName, v.Form = formName, f
-			v.Err = "Please correct the highlighted fields."
-			return
-		}
-		v.Err = message(err)
+		v.FormName, v.Form = formName, f
+		v.fail(code, err)
 	})
 }
 
@@ -211,24 +207,55 @@ func parseDate(field, s string) (time.Time, error) {
 	return t, nil
 }
 
+// keyField is the field the library names an assignment's idempotency key.
+const keyField = "idempotency key"
+
+// keyRefused rewrites a refusal of the Assign Licenses form's hidden key
+// into words for the operator, who never typed it: the form gets a new
+// key, so that submitting it again can succeed.
+func keyRefused(err error) (error, bool) {
+	probs := partner.FieldErrors(err)
+	if !slices.ContainsFunc(probs, func(p partner.FieldError) bool { return p.Field == keyField }) {
+		return err, false
+	}
+	kind := partner.ErrInvalid
+	if errors.Is(err, partner.ErrDuplicate) {
+		kind = partner.ErrDuplicate
+	}
+	var errs []error
+	for _, p := range probs {
+		if p.Field != keyField {
+			errs = append(errs, partner.NewError(kind, p.Field, "%s", p.Reason))
+			continue
+		}
+		reason := "had a key that cannot be used (it " + strings.TrimPrefix(p.Reason, "it ") + "); it now has a new key: submit it again"
+		if kind == partner.ErrDuplicate {
+			reason = "was already used for a different assignment; it now has a new key: check the licenses, then submit it again"
+		}
+		errs = append(errs, partner.NewError(kind, "This form", "%s", reason))
+	}
+	return errors.Join(errs...), true
+}
+
 func (a *admin) assignLicenses(w http.ResponseWriter, r *http.Request, id int64) {
 	a.act(w, r, id, partner.TabLicenses, "assign", "assigned", func(ctx context.Context, f form, o *outcome) error {
-		units, err := strconv.ParseInt(strings.TrimSpace(f.Val("units")), 10, 64)
-		if err != nil {
-			return partner.NewError(partner.ErrInvalid, "units", "must be a whole number")
+		units, uerr := strconv.ParseInt(strings.TrimSpace(f.Val("units")), 10, 64)
+		if uerr != nil {
+			uerr = partner.NewError(partner.ErrInvalid, "units", "must be a whole number")
 		}
-		start, err := parseDate("start", f.Val("start"))
-		if err != nil {
+		start, serr := parseDate("start", f.Val("start"))
+		expiry, eerr := parseDate("expiry", f.Val("expiry"))
+		if err := errors.Join(uerr, serr, eerr); err != nil {
 			return err
 		}
-		expiry, err := parseDate("expiry", f.Val("expiry"))
-		if err != nil {
-			return err
-		}
-		_, err = a.m.AssignLicenses(ctx, id, partner.Assignment{Key: f.Val("key"), Grants: []license.Grant{{
+		_, err := a.m.AssignLicenses(ctx, id, partner.Assignment{Key: f.Val("key"), Grants: []license.Grant{{
 			Product: f.Val("product"), UnitType: f.Val("unit_type"), Units: units, Kind: license.Kind(f.Val("kind")),
 			Start: start, Expiry: expiry}}})
 		if err != nil {
+			if rewritten, ok := keyRefused(err); ok {
+				f.Values["key"] = newToken()
+				return rewritten
+			}
 			return err
 		}
 		// Show the page that holds the new licences: the last one.
@@ -259,7 +286,8 @@ func (a *admin) disableLicenses(w http.ResponseWriter, r *http.Request, id int64
 		return fmt.Sprintf("Disable the %d selected licenses (%s)? Customers keep the units they have; no further customer can be given them.",
 			len(ticked), strings.Join(ids, ", "))
 	}
-	if !a.confirmed(w, r, id, partner.OpDisableLicenses, partner.TabLicenses, a.url(id, "licenses", "disable"), question) {
+	// With nothing ticked there is nothing to confirm: the refusal says so.
+	if len(ticked) > 0 && !a.confirmed(w, r, id, partner.OpDisableLicenses, partner.TabLicenses, a.url(id, "licenses", "disable"), question) {
 		return
 	}
 	a.act(w, r, id, partner.TabLicenses, "disable", "disabled", func(ctx context.Context, f form, _ *outcome) error {
@@ -310,7 +338,7 @@ func (a *admin) assignPlan(w http.ResponseWriter, r *http.Request, id int64) {
 	a.act(w, r, id, partner.TabServicePlans, "assign-plan", "plan-added", func(ctx context.Context, f form, _ *outcome) error {
 		planID, err := parseID(f.Val("plan"))
 		if err != nil {
-			return partner.NewError(partner.ErrInvalid, "service plan", "choose a plan")
+			return partner.NewError(partner.ErrInvalid, "service plan", "must be chosen from the list")
 		}
 		_, err = a.m.AssignPlan(ctx, id, planID)
 		return err
@@ -342,12 +370,15 @@ func (a *admin) addAccount(w http.ResponseWriter, r *http.Request, id int64) {
 	})
 }
 
+// roleForm names the Change role form of one account's row.
+func roleForm(acct int64) string { return "role-" + strconv.FormatInt(acct, 10) }
+
 func (a *admin) changeRole(w http.ResponseWriter, r *http.Request, id int64) {
 	acct, ok := a.subject(w, r, id, partner.TabAccounts, "acct")
 	if !ok {
 		return
 	}
-	a.act(w, r, id, partner.TabAccounts, "role", "role", func(ctx context.Context, f form, _ *outcome) error {
+	a.act(w, r, id, partner.TabAccounts, roleForm(acct), "role", func(ctx context.Context, f form, _ *outcome) error {
 		version, err := versionOf(f)
 		if err != nil {
 			return err
@@ -479,23 +510,22 @@ func (a *admin) cancel(w http.ResponseWriter, r *http.Request, id int64) {
 	if err == nil {
 		p, err = a.m.Get(r.Context(), id)
 	}
-	if err == nil && strings.TrimSpace(f.Val("confirm_name")) != p.Profile.CompanyName {
+	if err == nil && strings.TrimSpace(f.Val("confirm_name")) != p.Profile.CompanyName && p.Allowed(partner.OpCancel) == nil {
 		err = partner.NewError(partner.ErrInvalid, "confirmation", "must be the company name, exactly as shown")
 	}
 	if err == nil {
 		_, err = a.m.Cancel(r.Context(), id, version)
 	}
 	if err != nil {
-		if code := status(err); code == http.StatusNotFound || code == http.StatusBadRequest || code >= 500 {
+		code := status(err)
+		if code == http.StatusNotFound || code == http.StatusBadRequest || code >= 500 {
 			a.errorPage(w, r, err, a.backTo(id, partner.TabProfile))
 			return
 		}
 		a.failed(r, err)
-		a.showCancel(w, r, id, status(err), func(v *view) {
+		a.showCancel(w, r, id, code, func(v *view) {
 			v.FormName, v.Form = "cancel", f
-			if status(err) != http.StatusUnprocessableEntity || !f.mark(err) {
-				v.Err = message(err)
-			}
+			v.fail(code, err)
 		})
 		return
 	}

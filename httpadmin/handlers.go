@@ -80,11 +80,7 @@ func (a *admin) createForm(w http.ResponseWriter, r *http.Request, code int, f f
 	v.FormName, v.Form = "create", f
 	if err != nil {
 		a.failed(r, err)
-		if code == http.StatusUnprocessableEntity && v.Form.mark(err) {
-			v.Err = "Please correct the highlighted fields."
-		} else {
-			v.Err = message(err)
-		}
+		v.fail(code, err)
 	}
 	plans, perr := a.m.Plans(r.Context())
 	if perr != nil {

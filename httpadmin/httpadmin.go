@@ -26,6 +26,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/partnerkit/partnerkit/partner"
@@ -358,18 +359,38 @@ func message(err error) string {
 		return bad.text
 	case http.StatusNotFound:
 		if errors.Is(err, partner.ErrWrongType) {
-			return partner.ErrorReason(err) + "."
+			return sentence(partner.ErrorReason(err)) + "."
 		}
 		return "This no longer exists; it may have been removed."
 	}
-	r := partner.ErrorReason(err)
-	if f := partner.ErrorField(err); f != "" && !strings.HasPrefix(r, f) {
-		r = f + " " + r
-	}
-	if r == "" {
+	return phrase(partner.ErrorField(err), partner.ErrorReason(err))
+}
+
+// predicates start a reason that reads on from its field's name ("units"
+// + "must be at least 1"); other reasons stand after a colon.
+var predicates = []string{"is ", "are ", "was ", "were ", "must ", "may ", "can ", "cannot ", "has ", "have ",
+	"had ", "does ", "do ", "needs ", "would ", "should ", "will ", "contains ", "\""}
+
+// phrase makes one sentence of a field and its reason: "Units must be at
+// least 1.", "Licenses: select at least one licence.".
+func phrase(field, reason string) string {
+	reason = strings.TrimSuffix(strings.TrimSpace(reason), ".")
+	var s string
+	switch {
+	case field == "" && reason == "":
 		return "The change was not made."
+	case field == "":
+		s = sentence(reason)
+	case reason == "":
+		s = sentence(field) + " is not valid"
+	case strings.HasPrefix(strings.ToLower(reason), strings.ToLower(field)):
+		s = sentence(reason)
+	case slices.ContainsFunc(predicates, func(p string) bool { return strings.HasPrefix(reason, p) }):
+		s = sentence(field + " " + reason)
+	default:
+		s = sentence(field) + ": " + reason
 	}
-	return strings.ToUpper(r[:1]) + r[1:] + "."
+	return s + "."
 }
 
 // why is the reason a refusal is logged with: the error's kind and

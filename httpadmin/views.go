@@ -174,8 +174,11 @@ type view struct {
 	Title  string
 	Msg    string // success message
 	Err    string // error message
-	Back   link   // where an error page leads back to
-	Form   form   // the form being re-rendered with errors, by name in FormName
+	// Problems lists, in words, every invalid field of a refused form.
+	Problems []string
+	Reload   bool // the refusal is a conflict: offer to reload the tab
+	Back     link // where an error page leads back to
+	Form     form // the form being re-rendered with errors, by name in FormName
 	// FormName names the form Form belongs to ("assign", "profile"...).
 	FormName string
 	Token    string // a fresh idempotency key for forms that create
@@ -255,6 +258,34 @@ func (a *admin) base(r *http.Request, title string) view {
 	return v
 }
 
+// fail shows a refusal answered with code on a screen: for invalid input
+// each field marked on the form and listed in words in the message area,
+// otherwise the error's sentence.
+func (v *view) fail(code int, err error) {
+	if v.Form.Errors == nil {
+		v.Form.Errors = map[string]string{}
+	}
+	if code == http.StatusUnprocessableEntity && v.Form.mark(err) {
+		probs := partner.FieldErrors(err)
+		v.Problems = nil
+		for _, p := range probs {
+			v.Problems = append(v.Problems, phrase(p.Field, p.Reason))
+		}
+		if len(probs) == 1 {
+			v.Err, v.Problems = "Nothing was changed. "+v.Problems[0], nil
+		} else {
+			v.Err = fmt.Sprintf("Nothing was changed. Please correct these %d fields:", len(probs))
+		}
+		return
+	}
+	if code == http.StatusUnprocessableEntity {
+		v.Err = phrase(partner.ErrorField(err), partner.ErrorReason(err))
+		return
+	}
+	v.Err = message(err)
+	v.Reload = code == http.StatusConflict && v.Partner
+}
+
 // doneMessages are the success messages a redirect may name (?done=...),
 // so no text from the URL is ever shown.
 var doneMessages = map[string]string{
@@ -303,7 +334,9 @@ func (a *admin) funcs() template.FuncMap {
 		// meterMax keeps a <meter> valid when nothing is provisioned.
 		"meterMax": func(units int64) int64 { return max(units, 1) },
 		// high is where seat usage turns amber: 80% of the units.
-		"high": func(units int64) int64 { return max(units, 1) * 8 / 10 },
+		"high":     func(units int64) int64 { return max(units, 1) * 8 / 10 },
+		"sentence": sentence,
+		"roleForm": roleForm,
 		// primary is the first contact, or an empty one.
 		"primary": func(p partner.Profile) partner.Contact {
 			if len(p.Contacts) == 0 {
