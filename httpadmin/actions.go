@@ -306,9 +306,9 @@ func (a *admin) disableLicenses(w http.ResponseWriter, r *http.Request, id int64
 
 func (a *admin) remoteManager(on bool) func(http.ResponseWriter, *http.Request, int64) {
 	return func(w http.ResponseWriter, r *http.Request, id int64) {
-		done := "rm-off"
+		done, was := "rm-off", "rm-was-off"
 		if on {
-			done = "rm-on"
+			done, was = "rm-on", "rm-was-on"
 		} else if !a.confirmed(w, r, id, partner.OpDisableRemoteManager, partner.TabManagementLicenses,
 			a.url(id, "management-licenses", "disable"), func(partner.Partner) string {
 				if dc, err := serviceplan.ParseDataCenter(r.PostForm.Get("data_center")); err == nil {
@@ -318,18 +318,33 @@ func (a *admin) remoteManager(on bool) func(http.ResponseWriter, *http.Request, 
 			}) {
 			return
 		}
-		a.act(w, r, id, partner.TabManagementLicenses, "remote-manager", done, func(ctx context.Context, f form, _ *outcome) error {
+		a.act(w, r, id, partner.TabManagementLicenses, "remote-manager", done, func(ctx context.Context, f form, o *outcome) error {
 			version, err := versionOf(f)
 			if err != nil {
 				return err
 			}
 			dc := partner.DataCenter(f.Val("data_center"))
-			if on {
-				_, err = a.m.EnableRemoteManager(ctx, id, version, dc)
-			} else {
-				_, err = a.m.DisableRemoteManager(ctx, id, version, dc)
+			before, err := a.m.Get(ctx, id)
+			if err != nil {
+				return err
 			}
-			return err
+			var after partner.Partner
+			if on {
+				after, err = a.m.EnableRemoteManager(ctx, id, version, dc)
+			} else {
+				after, err = a.m.DisableRemoteManager(ctx, id, version, dc)
+			}
+			if err != nil {
+				return err
+			}
+			if parsed, perr := serviceplan.ParseDataCenter(string(dc)); perr == nil {
+				o.query.Set("dc", string(parsed))
+				// Nothing changed when it already was as asked.
+				if before.HasRemoteManager(parsed) == on && after.Version == before.Version {
+					o.done = was
+				}
+			}
+			return nil
 		})
 	}
 }

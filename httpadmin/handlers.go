@@ -3,6 +3,7 @@ package httpadmin
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -208,16 +209,41 @@ func (a *admin) tab(w http.ResponseWriter, r *http.Request, id int64) {
 	a.showTab(w, r, id, tab, http.StatusOK, r.URL.Query(), nil)
 }
 
+// article is the indefinite article of a type label: "an MSP" (an
+// acronym says its letters), "a Reseller".
+func article(word string) string {
+	vowels := "AEIOUaeiou"
+	if word != "" && strings.ToUpper(word) == word {
+		vowels = "AEFHILMNORSX" // letters whose names start with a vowel sound
+	}
+	if word != "" && strings.ContainsRune(vowels, rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+// wrongTab says that a tab is not for the partner's type, and whose it is.
+func wrongTab(p partner.Partner, tab partner.Tab) error {
+	var owners []string
+	for _, t := range partner.Types() {
+		if partner.TabAvailable(t, tab) {
+			owners = append(owners, t.Label())
+		}
+	}
+	return partner.NewError(partner.ErrWrongType, "", "%s are for %s partners only; %s is %s %s",
+		tab.Label(), strings.Join(owners, " and "), p.Profile.CompanyName, article(p.Type.Label()), p.Type.Label())
+}
+
 // screen loads the partner and the data of a tab into a view; q holds the
 // position of the tab's paged list (offset). A tab that does not exist
-// for the partner's type is not found.
+// for the partner's type is refused with ErrWrongType.
 func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partner.Tab, q url.Values) (view, error) {
 	p, err := a.m.Get(ctx, id)
 	if err != nil {
 		return view{}, err
 	}
 	if !partner.TabAvailable(p.Type, tab) && !pages[tab] {
-		return view{}, partner.NewError(partner.ErrNotFound, "", "no %s tab for %s partners", tab.Label(), p.Type.Label())
+		return view{P: p}, wrongTab(p, tab)
 	}
 	v := a.base(r, p.Profile.CompanyName)
 	v.P, v.Tab, v.Partner = p, tab, true
@@ -297,12 +323,17 @@ func (a *admin) backTo(id int64, tab partner.Tab) *link {
 func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, code int, q url.Values, edit func(*view)) {
 	v, err := a.screen(r.Context(), r, id, tab, q)
 	if err != nil {
-		a.errorPage(w, r, err, nil)
+		var back *link
+		if v.P.ID != 0 {
+			back = a.backTo(id, partner.TabLicenses)
+			if errors.Is(err, partner.ErrWrongType) {
+				back.Label = "Back to " + v.P.Profile.CompanyName
+			}
+		}
+		a.errorPage(w, r, err, back)
 		return
 	}
-	if code := q.Get("done"); code != "" {
-		v.Msg = doneMessages[code]
-	}
+	v.Msg = doneMessage(q)
 	if edit != nil {
 		edit(&v)
 	}

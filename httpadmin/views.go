@@ -251,11 +251,32 @@ func (v view) FormVal(name, field, def string) string {
 }
 
 func (a *admin) base(r *http.Request, title string) view {
-	v := view{Prefix: a.prefix, Title: title}
-	if code := r.URL.Query().Get("done"); code != "" {
-		v.Msg = doneMessages[code]
+	return view{Prefix: a.prefix, Title: title, Msg: doneMessage(r.URL.Query())}
+}
+
+// doneMessage is the success message a redirect names (?done=code, and
+// for Remote Manager the data center, ?dc=JP), looked up so that no text
+// from the URL is ever shown.
+func doneMessage(q url.Values) string {
+	code := q.Get("done")
+	if strings.HasPrefix(code, "rm-") {
+		dc, err := serviceplan.ParseDataCenter(q.Get("dc"))
+		if err != nil || string(dc) != q.Get("dc") {
+			return doneMessages[code]
+		}
+		where := fmt.Sprintf("%s (%s)", dc.Label(), dc)
+		switch code {
+		case "rm-on":
+			return "Trend Micro Remote Manager enabled for " + where + "."
+		case "rm-off":
+			return "Trend Micro Remote Manager disabled for " + where + "."
+		case "rm-was-on":
+			return "Trend Micro Remote Manager was already enabled for " + where + "; nothing changed."
+		case "rm-was-off":
+			return "Trend Micro Remote Manager was not enabled for " + where + "; nothing changed."
+		}
 	}
-	return v
+	return doneMessages[code]
 }
 
 // fail shows a refusal answered with code on a screen: for invalid input
@@ -296,6 +317,8 @@ var doneMessages = map[string]string{
 	"disabled":   "Selected licenses disabled.",
 	"rm-on":      "Trend Micro Remote Manager enabled.",
 	"rm-off":     "Trend Micro Remote Manager disabled.",
+	"rm-was-on":  "Trend Micro Remote Manager was already enabled there; nothing changed.",
+	"rm-was-off": "Trend Micro Remote Manager was not enabled there; nothing changed.",
 	"plan-added": "Service plan assigned.",
 	"plan-gone":  "Service plan removed.",
 	"acct-added": "Account added.",
