@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -471,18 +472,76 @@ func (a *admin) deleteAccount(w http.ResponseWriter, r *http.Request, id int64) 
 	})
 }
 
+// contactField matches the library's name of a contact's field,
+// "contact 2 email", numbered by the contact's place in the list.
+var contactField = regexp.MustCompile(`^contact (\d+) (.+)$`)
+
+// renumberContacts names contact fields by the form rows they came from
+// (rows[i] is the row of the i+1th contact sent to the library), so each
+// message lands next to its field when rows were left blank or removed.
+func renumberContacts(err error, rows []int) error {
+	if !errors.Is(err, partner.ErrInvalid) {
+		return err
+	}
+	probs := partner.FieldErrors(err)
+	if len(probs) == 0 {
+		return err
+	}
+	errs := make([]error, len(probs))
+	for i, p := range probs {
+		field := p.Field
+		if m := contactField.FindStringSubmatch(field); m != nil {
+			if n, _ := strconv.Atoi(m[1]); n >= 1 && n <= len(rows) {
+				field = fmt.Sprintf("contact %d %s", rows[n-1], m[2])
+			}
+		}
+		errs[i] = partner.NewError(partner.ErrInvalid, field, "%s", p.Reason)
+	}
+	return errors.Join(errs...)
+}
+
+// contactsOf reads the Profile form's contact rows: a row marked for
+// removal or left blank is dropped. It returns nil when the form carries
+// no contact row at all, so that the contacts stay as they are.
+func contactsOf(f form) (contacts *[]partner.Contact, rows []int) {
+	list := []partner.Contact{}
+	seen := false
+	for n := 1; n <= partner.MaxContacts; n++ {
+		if !f.has(n) {
+			continue
+		}
+		seen = true
+		c := partner.Contact{FirstName: f.Val(contactKey(n, "first-name")), LastName: f.Val(contactKey(n, "last-name")),
+			Email: f.Val(contactKey(n, "email")), Phone: f.Val(contactKey(n, "phone"))}
+		if f.Val(contactKey(n, "remove")) != "" || strings.TrimSpace(c.FirstName+c.LastName+c.Email+c.Phone) == "" {
+			continue
+		}
+		list = append(list, c)
+		rows = append(rows, n)
+	}
+	if !seen {
+		return nil, nil
+	}
+	return &list, rows
+}
+
 func (a *admin) updateProfile(w http.ResponseWriter, r *http.Request, id int64) {
 	a.act(w, r, id, partner.TabProfile, "profile", "profile", func(ctx context.Context, f form, _ *outcome) error {
 		version, err := versionOf(f)
 		if err != nil {
 			return err
 		}
-		get := func(k string) *string { s := f.Val(k); return &s }
-		contacts := []partner.Contact{{FirstName: f.Val("contact_first_name"), LastName: f.Val("contact_last_name"),
-			Email: f.Val("contact_email"), Phone: f.Val("contact_phone")}}
+		get := func(k string) *string {
+			if _, ok := f.Values[k]; !ok {
+				return nil // not on the form: unchanged
+			}
+			s := f.Val(k)
+			return &s
+		}
+		contacts, rows := contactsOf(f)
 		_, err = a.m.UpdateProfile(ctx, id, partner.ProfilePatch{Version: version, CompanyName: get("company"),
-			City: get("city"), State: get("state"), Country: get("country"), SignInURL: get("sign_in_url"), Contacts: &contacts})
-		return err
+			City: get("city"), State: get("state"), Country: get("country"), SignInURL: get("sign_in_url"), Contacts: contacts})
+		return renumberContacts(err, rows)
 	})
 }
 

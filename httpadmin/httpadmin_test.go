@@ -298,7 +298,7 @@ func TestScenarios(t *testing.T) {
 		{name: "change role", method: "POST", path: "/{msp}/accounts/{user}/role", hx: true, form: form("role", "billing_manager"), status: 200, want: []string{"Role changed."}},
 		{name: "reset password", method: "POST", path: "/{msp}/accounts/{user}/reset-password", hx: true, status: 200, want: []string{"Password reset requested."}},
 		{name: "update profile", method: "POST", path: "/{msp}/profile", hx: true, status: 200,
-			form: form("company", "Acme MSP", "city", "Grenoble", "country", "France", "contact_first_name", "Ada", "contact_last_name", "Admin", "contact_email", "ada@example.com"),
+			form: form("company", "Acme MSP", "city", "Grenoble", "country", "France", "contact-1-first-name", "Ada", "contact-1-last-name", "Admin", "contact-1-email", "ada@example.com"),
 			want: []string{"Profile saved.", `value="Grenoble"`}},
 
 		{name: "disable licences", method: "POST", path: "/{msp}/licenses/disable", hx: true, form: form("confirm", "yes", "license", "{lic}"), status: 200,
@@ -359,7 +359,7 @@ func TestScenarios(t *testing.T) {
 		{name: "forged assign on suspended", method: "POST", path: "/{suspended}/licenses/assign", hx: true, form: grant("5"), status: 409, unchanged: true,
 			want: []string{"The partnership is suspended"}},
 		{name: "forged profile on canceled", method: "POST", path: "/{canceled}/profile", hx: true, status: 409, unchanged: true,
-			form: form("company", "Hacked", "city", "X", "country", "Y", "contact_first_name", "A", "contact_last_name", "B", "contact_email", "a@example.com"),
+			form: form("company", "Hacked", "city", "X", "country", "Y", "contact-1-first-name", "A", "contact-1-last-name", "B", "contact-1-email", "a@example.com"),
 			want: []string{"The partnership is canceled"}},
 		{name: "forged reactivate on canceled", method: "POST", path: "/{canceled}/reactivate", status: 409, unchanged: true},
 		{name: "forged disable on reseller", method: "POST", path: "/{reseller}/licenses/disable", hx: true, form: form("confirm", "yes", "license", "1"), status: 404, unchanged: true,

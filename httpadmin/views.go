@@ -233,6 +233,58 @@ func (v view) Notice() string {
 	return ""
 }
 
+// contactRow is one contact of the Profile form. N numbers the rows from
+// 1, as the form's field names and the error messages do.
+type contactRow struct {
+	N int
+	partner.Contact
+	Remove bool
+	New    bool // the blank row that adds a contact
+}
+
+// contactKey names a contact field of the Profile form: contact-2-email.
+func contactKey(n int, field string) string { return fmt.Sprintf("contact-%d-%s", n, field) }
+
+// ContactRows lists the Profile form's contacts: every contact of the
+// partner and a blank row to add one (while there are fewer than
+// partner.MaxContacts), or the rows as submitted when the form is shown
+// again with its errors.
+func (v view) ContactRows() []contactRow {
+	have := len(v.P.Profile.Contacts)
+	var rows []contactRow
+	if v.FormName == "profile" {
+		for n := 1; n <= partner.MaxContacts; n++ {
+			if !v.Form.has(n) {
+				continue
+			}
+			rows = append(rows, contactRow{N: n, New: n > have, Remove: v.Form.Val(contactKey(n, "remove")) != "",
+				Contact: partner.Contact{FirstName: v.Form.Val(contactKey(n, "first-name")), LastName: v.Form.Val(contactKey(n, "last-name")),
+					Email: v.Form.Val(contactKey(n, "email")), Phone: v.Form.Val(contactKey(n, "phone"))}})
+		}
+		return rows
+	}
+	for i, c := range v.P.Profile.Contacts {
+		rows = append(rows, contactRow{N: i + 1, Contact: c})
+	}
+	if have < partner.MaxContacts {
+		rows = append(rows, contactRow{N: have + 1, New: true})
+	}
+	return rows
+}
+
+// MaxContacts is how many contacts a partner may have.
+func (view) MaxContacts() int { return partner.MaxContacts }
+
+// has reports whether the form carries any field of contact row n.
+func (f form) has(n int) bool {
+	for _, k := range []string{"first-name", "last-name", "email", "phone", "remove"} {
+		if _, ok := f.Values[contactKey(n, k)]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // FormErr returns the error of a field of the named form.
 func (v view) FormErr(name, field string) string {
 	if v.FormName != name {
@@ -357,16 +409,9 @@ func (a *admin) funcs() template.FuncMap {
 		// meterMax keeps a <meter> valid when nothing is provisioned.
 		"meterMax": func(units int64) int64 { return max(units, 1) },
 		// high is where seat usage turns amber: 80% of the units.
-		"high":     func(units int64) int64 { return max(units, 1) * 8 / 10 },
-		"sentence": sentence,
-		"roleForm": roleForm,
-		// primary is the first contact, or an empty one.
-		"primary": func(p partner.Profile) partner.Contact {
-			if len(p.Contacts) == 0 {
-				return partner.Contact{}
-			}
-			return p.Contacts[0]
-		},
+		"high":        func(units int64) int64 { return max(units, 1) * 8 / 10 },
+		"sentence":    sentence,
+		"roleForm":    roleForm,
 		"roles":       account.Roles,
 		"dataCenters": serviceplan.DataCenters,
 		"statuses":    partner.Statuses,
