@@ -233,6 +233,18 @@ func (v view) Notice() string {
 	return ""
 }
 
+// ReadOnly reports that the guard table allows nothing at all for the
+// partner on screen (a Canceled partner): its tabs then show values as
+// text, with no controls.
+func (v view) ReadOnly() bool {
+	for _, op := range partner.Operations() {
+		if partner.Applies(v.P.Type, op) && partner.Check(v.P.Status, v.P.Type, op) == nil {
+			return false
+		}
+	}
+	return true
+}
+
 // contactRow is one contact of the Profile form. N numbers the rows from
 // 1, as the form's field names and the error messages do.
 type contactRow struct {
