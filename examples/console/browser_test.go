@@ -47,7 +47,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	seeded, err := Seed(ctx, m, time.Now())
 	require.NoError(t, err)
 	require.True(t, seeded)
-	srv := httptest.NewServer(NewHost(m, slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(NewHost(m, slog.New(slog.DiscardHandler), defaultTimeouts.Request))
 	defer srv.Close()
 	base := srv.URL + "/admin/partners/"
 
