@@ -53,16 +53,6 @@ func TestConsoleInBrowser(t *testing.T) {
 	seeded, err := Seed(ctx, m, time.Now())
 	require.NoError(t, err)
 	require.True(t, seeded)
-	// A partner with more licences than one page holds (61: two pages).
-	many, err := m.Create(ctx, partner.NewPartner{Type: partner.MSP,
-		Profile: partner.Profile{CompanyName: "Many Licenses MSP", City: "Porto", Country: "Portugal"},
-		Admin:   account.New{Name: "many.admin", FirstName: "Mo", LastName: "Any", Email: "mo@many.example"}})
-	require.NoError(t, err)
-	for i := range 61 {
-		_, err := m.AssignLicenses(ctx, many.ID, partner.Assignment{Grants: []license.Grant{{Product: fmt.Sprintf("Product %02d", i+1),
-			UnitType: "seats", Units: 10, Kind: license.Full, Start: time.Now().AddDate(0, -1, 0), Expiry: time.Now().AddDate(1, 0, 0)}}})
-		require.NoError(t, err)
-	}
 	srv := httptest.NewServer(NewHost(m, slog.New(slog.DiscardHandler), defaultTimeouts.Request))
 	defer srv.Close()
 	base := srv.URL + "/admin/partners/"
@@ -215,6 +205,16 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// The licences of a partner with more than one page: Next and
 	// Previous swap the tab in place and push the URL.
+	// (Created here, so the screenshots above show the demo data alone.)
+	many, err := m.Create(ctx, partner.NewPartner{Type: partner.MSP,
+		Profile: partner.Profile{CompanyName: "Many Licenses MSP", City: "Porto", Country: "Portugal"},
+		Admin:   account.New{Name: "many.admin", FirstName: "Mo", LastName: "Any", Email: "mo@many.example"}})
+	require.NoError(t, err)
+	for i := range 61 {
+		_, err := m.AssignLicenses(ctx, many.ID, partner.Assignment{Grants: []license.Grant{{Product: fmt.Sprintf("Product %02d", i+1),
+			UnitType: "seats", Units: 10, Kind: license.Full, Start: time.Now().AddDate(0, -1, 0), Expiry: time.Now().AddDate(1, 0, 0)}}})
+		require.NoError(t, err)
+	}
 	b.step("open the licences of the partner with many", chromedp.Navigate(fmt.Sprintf("%s%d/licenses", base, many.ID)),
 		chromedp.WaitVisible(chromedp.CSS(`nav.pager`)))
 	require.Equal(t, 42, eval[int](b, `window.__noReload = 42`))
