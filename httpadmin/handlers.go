@@ -3,6 +3,7 @@ package httpadmin
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -20,32 +21,38 @@ import (
 type listView struct {
 	Q, Status, Type string
 	Rows            []partner.Partner
-	Total           int
-	From, To        int
-	PrevURL         string
-	NextURL         string
+	Pager           pager
 }
 
 const listPageSize = 25
 
 func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 	q := r.URL.Query()
-	offset, _ := strconv.Atoi(q.Get("offset"))
+	offset, err := parseOffset(q.Get("offset"))
+	if err != nil {
+		a.errorPage(w, r, err, &link{URL: a.url(0), Label: "Back to the partners list"})
+		return
+	}
 	f := partner.Filter{Name: strings.TrimSpace(q.Get("q")), Status: partner.Status(q.Get("status")),
-		Type: partner.Type(q.Get("type")), Page: partner.Page{Offset: max(0, offset), Limit: listPageSize}}
+		Type: partner.Type(q.Get("type")), Page: partner.Page{Offset: offset, Limit: listPageSize}}
 	v := a.base(r, "Partners")
 	v.List = listView{Q: f.Name, Status: string(f.Status), Type: string(f.Type)}
 	rows, total, err := a.m.List(r.Context(), f)
+	if err == nil && len(rows) == 0 && f.Offset > 0 && total > 0 { // past the end: show the last page
+		f.Offset = clampOffset(f.Offset, total, listPageSize)
+		rows, total, err = a.m.List(r.Context(), f)
+	}
 	code := http.StatusOK
 	if err != nil {
-		a.internal(r, err)
-		code, v.Err = status(err), message(err)
+		if code = status(err); code >= 500 {
+			a.errorPage(w, r, err, nil)
+			return
+		}
+		a.failed(r, err) // a filter typed into the URL: say what is wrong with it
+		v.Err = message(err)
 	}
-	v.List.Rows, v.List.Total = rows, total
-	if len(rows) > 0 {
-		v.List.From, v.List.To = f.Offset+1, f.Offset+len(rows)
-	}
-	link := func(off int) string {
+	v.List.Rows = rows
+	v.List.Pager = newPager(f.Offset, len(rows), total, listPageSize, "partners", func(off int) string {
 		p := url.Values{}
 		for k, val := range map[string]string{"q": f.Name, "status": string(f.Status), "type": string(f.Type)} {
 			if val != "" {
@@ -55,17 +62,9 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 		if off > 0 {
 			p.Set("offset", strconv.Itoa(off))
 		}
-		if len(p) == 0 {
-			return a.url(0)
-		}
-		return a.url(0) + "?" + p.Encode()
-	}
-	if f.Offset > 0 {
-		v.List.PrevURL = link(max(0, f.Offset-listPageSize))
-	}
-	if f.Offset+len(rows) < total {
-		v.List.NextURL = link(f.Offset + listPageSize)
-	}
+		return withQuery(a.url(0), p)
+	})
+	v.List.Pager.Target = "#results"
 	if isHX(r) && r.Header.Get("HX-Target") == "results" {
 		a.fragment(w, code, "results", v)
 		return
@@ -81,16 +80,12 @@ func (a *admin) createForm(w http.ResponseWriter, r *http.Request, code int, f f
 	v := a.base(r, "Create Partner")
 	v.FormName, v.Form = "create", f
 	if err != nil {
-		a.internal(r, err)
-		if code == http.StatusUnprocessableEntity && v.Form.mark(err) {
-			v.Err = "Please correct the highlighted fields."
-		} else {
-			v.Err = message(err)
-		}
+		a.failed(r, err)
+		v.fail(code, err)
 	}
 	plans, perr := a.m.Plans(r.Context())
 	if perr != nil {
-		a.errorPage(w, r, perr)
+		a.errorPage(w, r, perr, &link{URL: a.url(0), Label: "Back to the partners list"})
 		return
 	}
 	for _, p := range plans {
@@ -107,7 +102,7 @@ func (a *admin) createForm(w http.ResponseWriter, r *http.Request, code int, f f
 
 func (a *admin) create(w http.ResponseWriter, r *http.Request, _ int64) {
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
+		a.errorPage(w, r, formError(err), &link{URL: a.url(0) + "new", Label: "Back to Create Partner"})
 		return
 	}
 	f := formOf(r)
@@ -131,6 +126,10 @@ func (a *admin) create(w http.ResponseWriter, r *http.Request, _ int64) {
 		if code == http.StatusNotFound { // wrong type or unknown plan: a form problem here
 			code = http.StatusUnprocessableEntity
 		}
+		if code >= 500 {
+			a.errorPage(w, r, err, &link{URL: a.url(0) + "new", Label: "Back to Create Partner"})
+			return
+		}
 		a.createForm(w, r, code, f, err)
 		return
 	}
@@ -146,18 +145,19 @@ func (a *admin) create(w http.ResponseWriter, r *http.Request, _ int64) {
 // screenView holds a tab's data.
 type screenView struct {
 	Licenses    []licenseLine
+	LicPager    pager
 	Pools       []partner.Pool
 	Assigned    []partner.AssignedPlan
 	Assignable  []serviceplan.Plan
 	Accounts    []account.Account
 	DataCenters []dcLine
 	Impact      partner.CancelImpact
+	// Allocations is the page of Impact.Allocations the cancel page shows.
+	Allocations []partner.AllocationView
+	AllocPager  pager
 	Audit       []partner.AuditEntry
-	AuditFrom   int
-	AuditTo     int
-	AuditTotal  int
-	AuditPrev   string
-	AuditNext   string
+	AuditPager  pager
+	Offset      int // the position of the paged list, kept by the tab's forms
 	Today       string
 	NextYear    string
 }
@@ -173,6 +173,13 @@ type dcLine struct {
 	Label   string
 	Enabled bool
 }
+
+// Page sizes of the partner's lists.
+const (
+	licensePageSize    = 50
+	auditPageSize      = 50
+	allocationPageSize = 50
+)
 
 // pages are the partner's pages that are not tabs.
 var pages = map[partner.Tab]bool{"audit": true, "cancel": true, "confirm": true}
@@ -199,18 +206,44 @@ func (a *admin) tab(w http.ResponseWriter, r *http.Request, id int64) {
 		a.notFound(w, r)
 		return
 	}
-	a.showTab(w, r, id, tab, http.StatusOK, nil)
+	a.showTab(w, r, id, tab, http.StatusOK, r.URL.Query(), nil)
 }
 
-// screen loads the partner and the data of a tab into a view. A tab that
-// does not exist for the partner's type is not found.
-func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partner.Tab) (view, error) {
+// article is the indefinite article of a type label: "an MSP" (an
+// acronym says its letters), "a Reseller".
+func article(word string) string {
+	vowels := "AEIOUaeiou"
+	if word != "" && strings.ToUpper(word) == word {
+		vowels = "AEFHILMNORSX" // letters whose names start with a vowel sound
+	}
+	if word != "" && strings.ContainsRune(vowels, rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+// wrongTab says that a tab is not for the partner's type, and whose it is.
+func wrongTab(p partner.Partner, tab partner.Tab) error {
+	var owners []string
+	for _, t := range partner.Types() {
+		if partner.TabAvailable(t, tab) {
+			owners = append(owners, t.Label())
+		}
+	}
+	return partner.NewError(partner.ErrWrongType, "", "%s are for %s partners only; %s is %s %s",
+		tab.Label(), strings.Join(owners, " and "), p.Profile.CompanyName, article(p.Type.Label()), p.Type.Label())
+}
+
+// screen loads the partner and the data of a tab into a view; q holds the
+// position of the tab's paged list (offset). A tab that does not exist
+// for the partner's type is refused with ErrWrongType.
+func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partner.Tab, q url.Values) (view, error) {
 	p, err := a.m.Get(ctx, id)
 	if err != nil {
 		return view{}, err
 	}
 	if !partner.TabAvailable(p.Type, tab) && !pages[tab] {
-		return view{}, partner.NewError(partner.ErrNotFound, "", "no %s tab for %s partners", tab.Label(), p.Type.Label())
+		return view{P: p}, wrongTab(p, tab)
 	}
 	v := a.base(r, p.Profile.CompanyName)
 	v.P, v.Tab, v.Partner = p, tab, true
@@ -221,22 +254,12 @@ func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partn
 	s := &v.Screen
 	s.Today, s.NextYear = now.Format(time.DateOnly), now.AddDate(1, 0, 0).Format(time.DateOnly)
 	v.Token = newToken()
+	if s.Offset, err = parseOffset(q.Get("offset")); err != nil {
+		return v, err
+	}
 	switch tab {
 	case partner.TabLicenses:
-		lics, _, err := a.m.Licenses(ctx, id, partner.Page{Limit: partner.MaxLimit})
-		if err != nil {
-			return v, err
-		}
-		if s.Pools, err = a.m.Pools(ctx, id); err != nil {
-			return v, err
-		}
-		low := map[[2]string]bool{}
-		for _, pool := range s.Pools {
-			low[[2]string{pool.Product, pool.UnitType}] = pool.Low
-		}
-		for _, l := range lics {
-			s.Licenses = append(s.Licenses, licenseLine{License: l, State: a.m.LicenseState(l), Low: low[[2]string{l.Product, l.UnitType}]})
-		}
+		err = a.licensePage(ctx, &v)
 	case partner.TabManagementLicenses:
 		for _, dc := range serviceplan.DataCenters() {
 			s.DataCenters = append(s.DataCenters, dcLine{DC: dc, Label: dc.Label(), Enabled: p.HasRemoteManager(dc)})
@@ -245,8 +268,8 @@ func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partn
 		if s.Assigned, err = a.m.AssignedPlans(ctx, id); err != nil {
 			return v, err
 		}
-		all, err := a.m.Plans(ctx)
-		if err != nil {
+		var all []serviceplan.Plan
+		if all, err = a.m.Plans(ctx); err != nil {
 			return v, err
 		}
 		for _, pl := range all {
@@ -255,21 +278,62 @@ func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partn
 			}
 		}
 	case partner.TabAccounts:
-		if s.Accounts, err = a.m.Accounts(ctx, id); err != nil {
-			return v, err
-		}
+		s.Accounts, err = a.m.Accounts(ctx, id)
 	}
-	return v, nil
+	return v, err
+}
+
+// licensePage loads one page of the partner's licences, oldest first, at
+// the view's offset (past the end: the last page), and its pools.
+func (a *admin) licensePage(ctx context.Context, v *view) error {
+	s, id := &v.Screen, v.P.ID
+	lics, total, err := a.m.Licenses(ctx, id, partner.Page{Offset: s.Offset, Limit: licensePageSize})
+	if err == nil && len(lics) == 0 && s.Offset > 0 && total > 0 {
+		s.Offset = clampOffset(s.Offset, total, licensePageSize)
+		lics, total, err = a.m.Licenses(ctx, id, partner.Page{Offset: s.Offset, Limit: licensePageSize})
+	}
+	if err != nil {
+		return err
+	}
+	if s.Pools, err = a.m.Pools(ctx, id); err != nil {
+		return err
+	}
+	low := map[[2]string]bool{}
+	for _, pool := range s.Pools {
+		low[[2]string{pool.Product, pool.UnitType}] = pool.Low
+	}
+	for _, l := range lics {
+		s.Licenses = append(s.Licenses, licenseLine{License: l, State: a.m.LicenseState(l), Low: low[[2]string{l.Product, l.UnitType}]})
+	}
+	s.LicPager = newPager(s.Offset, len(lics), total, licensePageSize, "licenses", func(off int) string {
+		return withQuery(a.url(id, string(partner.TabLicenses)), offsetQuery(off))
+	})
+	s.LicPager.Target = "#partner-main"
+	return nil
+}
+
+// backTo links back to a tab of the partner, for error pages.
+func (a *admin) backTo(id int64, tab partner.Tab) *link {
+	return &link{URL: a.url(id, string(tab)), Label: "Back to the " + tab.Label() + " tab"}
 }
 
 // showTab answers with a tab of the partner screen: the tab strip and the
-// panel, plus the banner out of band (htmx), or the full page.
-func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, code int, edit func(*view)) {
-	v, err := a.screen(r.Context(), r, id, tab)
+// panel, plus the banner out of band (htmx), or the full page. q holds
+// the list position (offset) and the success message (done).
+func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, code int, q url.Values, edit func(*view)) {
+	v, err := a.screen(r.Context(), r, id, tab, q)
 	if err != nil {
-		a.errorPage(w, r, err)
+		var back *link
+		if v.P.ID != 0 {
+			back = a.backTo(id, partner.TabLicenses)
+			if errors.Is(err, partner.ErrWrongType) {
+				back.Label = "Back to " + v.P.Profile.CompanyName
+			}
+		}
+		a.errorPage(w, r, err, back)
 		return
 	}
+	v.Msg = doneMessage(q)
 	if edit != nil {
 		edit(&v)
 	}
@@ -281,16 +345,27 @@ func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab pa
 }
 
 func (a *admin) showCancel(w http.ResponseWriter, r *http.Request, id int64, code int, edit func(*view)) {
-	v, err := a.screen(r.Context(), r, id, "cancel")
-	if err == nil {
-		v.Screen.Impact, err = a.m.CancelPreview(r.Context(), id)
-	}
-	if err != nil && v.P.ID == 0 {
-		a.errorPage(w, r, err)
+	v, err := a.screen(r.Context(), r, id, "cancel", r.URL.Query())
+	if err != nil {
+		a.errorPage(w, r, err, nil)
 		return
 	}
-	if err != nil { // the guard refuses: the page says why
+	s := &v.Screen
+	s.Impact, err = a.m.CancelPreview(r.Context(), id)
+	switch {
+	case err == nil:
+		all := s.Impact.Allocations
+		s.Offset = clampOffset(s.Offset, len(all), allocationPageSize)
+		s.Allocations = all[s.Offset:min(s.Offset+allocationPageSize, len(all))]
+		s.AllocPager = newPager(s.Offset, len(s.Allocations), len(all), allocationPageSize, "customer licenses", func(off int) string {
+			return withQuery(a.url(id, "cancel"), offsetQuery(off))
+		})
+	case status(err) == http.StatusConflict: // the guard refuses: the page says why
+		a.failed(r, err)
 		v.Err = message(err)
+	default:
+		a.errorPage(w, r, err, a.backTo(id, partner.TabProfile))
+		return
 	}
 	if edit != nil {
 		edit(&v)
@@ -298,31 +373,25 @@ func (a *admin) showCancel(w http.ResponseWriter, r *http.Request, id int64, cod
 	a.page(w, r, code, "Cancel "+v.P.Profile.CompanyName, "cancel-page", v)
 }
 
-const auditPageSize = 50
-
 func (a *admin) audit(w http.ResponseWriter, r *http.Request, id int64) {
-	v, err := a.screen(r.Context(), r, id, "audit")
+	v, err := a.screen(r.Context(), r, id, "audit", r.URL.Query())
 	if err != nil {
-		a.errorPage(w, r, err)
+		a.errorPage(w, r, err, nil)
 		return
 	}
-	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
-	offset = max(0, offset)
 	s := &v.Screen
-	s.Audit, s.AuditTotal, err = a.m.Audit(r.Context(), id, partner.Page{Offset: offset, Limit: auditPageSize})
+	s.Audit, s.AuditPager.Total, err = a.m.Audit(r.Context(), id, partner.Page{Offset: s.Offset, Limit: auditPageSize})
+	if err == nil && len(s.Audit) == 0 && s.Offset > 0 && s.AuditPager.Total > 0 {
+		s.Offset = clampOffset(s.Offset, s.AuditPager.Total, auditPageSize)
+		s.Audit, s.AuditPager.Total, err = a.m.Audit(r.Context(), id, partner.Page{Offset: s.Offset, Limit: auditPageSize})
+	}
 	if err != nil {
-		a.errorPage(w, r, err)
+		a.errorPage(w, r, err, a.backTo(id, partner.TabLicenses))
 		return
 	}
-	if len(s.Audit) > 0 {
-		s.AuditFrom, s.AuditTo = offset+1, offset+len(s.Audit)
-	}
-	if offset > 0 {
-		s.AuditPrev = a.url(id, "audit") + "?offset=" + strconv.Itoa(max(0, offset-auditPageSize))
-	}
-	if offset+len(s.Audit) < s.AuditTotal {
-		s.AuditNext = a.url(id, "audit") + "?offset=" + strconv.Itoa(offset+auditPageSize)
-	}
+	s.AuditPager = newPager(s.Offset, len(s.Audit), s.AuditPager.Total, auditPageSize, "changes", func(off int) string {
+		return withQuery(a.url(id, "audit"), offsetQuery(off))
+	})
 	a.page(w, r, http.StatusOK, v.P.Profile.CompanyName+" · Audit trail", "audit-page", v)
 }
 
@@ -332,7 +401,7 @@ func (a *admin) audit(w http.ResponseWriter, r *http.Request, id int64) {
 func (a *admin) auditCSV(w http.ResponseWriter, r *http.Request, id int64) {
 	p, err := a.m.Get(r.Context(), id)
 	if err != nil {
-		a.errorPage(w, r, err)
+		a.errorPage(w, r, err, nil)
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -342,7 +411,7 @@ func (a *admin) auditCSV(w http.ResponseWriter, r *http.Request, id int64) {
 	for offset := 0; ; offset += partner.MaxLimit {
 		entries, total, err := a.m.Audit(r.Context(), id, partner.Page{Offset: offset, Limit: partner.MaxLimit})
 		if err != nil {
-			a.internal(r, err) // the header is sent: the file ends short
+			a.log.ErrorContext(r.Context(), "httpadmin: audit export ended short", "path", a.prefix+r.URL.Path, "partner", id, "err", err)
 			return
 		}
 		for _, e := range entries {

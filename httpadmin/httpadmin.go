@@ -26,6 +26,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/partnerkit/partnerkit/partner"
@@ -85,7 +86,12 @@ type admin struct {
 	tmpl   *template.Template
 	head   template.HTML
 	prefix string
+	cop    *http.CrossOriginProtection
 }
+
+// maxFormBytes bounds a form post; the largest form, the Profile with
+// every contact, is a few kilobytes.
+const maxFormBytes = 64 << 10
 
 // New returns the console for m. It panics when opts.Authorize is nil: a
 // host must decide who may manage partners, if only with AllowAll.
@@ -93,7 +99,7 @@ func New(m *partner.Manager, opts Options) http.Handler {
 	if opts.Authorize == nil {
 		panic("httpadmin: Options.Authorize is required (use httpadmin.AllowAll to allow every request)")
 	}
-	a := &admin{m: m, opts: opts, log: opts.Logger, prefix: strings.TrimRight(opts.Prefix, "/")}
+	a := &admin{m: m, opts: opts, log: opts.Logger, prefix: strings.TrimRight(opts.Prefix, "/"), cop: http.NewCrossOriginProtection()}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -106,6 +112,8 @@ func New(m *partner.Manager, opts Options) http.Handler {
 	mux := http.NewServeMux()
 	route := func(pattern string, op partner.Operation, h func(w http.ResponseWriter, r *http.Request, id int64)) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			note := noteOf(r)
+			note.op = op
 			var id int64
 			if s := r.PathValue("id"); s != "" {
 				var err error
@@ -114,18 +122,22 @@ func New(m *partner.Manager, opts Options) http.Handler {
 					return
 				}
 			}
+			note.id = id
 			if err := a.opts.Authorize(r, Access{Operation: op, PartnerID: id}); err != nil {
-				a.log.WarnContext(r.Context(), "httpadmin: request refused", "method", r.Method, "path", r.URL.Path, "operation", op, "partner", id, "err", err)
-				http.Error(w, "You are not allowed to do this.", http.StatusForbidden)
+				a.forbidden(w, r, "Your account may not do this; ask an administrator if you need it.", "not authorized: "+err.Error())
 				return
 			}
 			if a.opts.Actor != nil {
 				r = r.WithContext(partner.WithActor(r.Context(), a.opts.Actor(r)))
 			}
+			if r.Method == http.MethodPost {
+				r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			}
 			h(w, r, id)
 		})
 	}
 	read := partner.OpRead
+	route("/", read, func(w http.ResponseWriter, r *http.Request, _ int64) { a.notFound(w, r) }) // anything else
 	route("GET /assets/{file}", read, a.asset)
 	route("GET /{$}", read, a.list)
 	route("GET /new", read, a.newPartner)
@@ -154,7 +166,96 @@ func New(m *partner.Manager, opts Options) http.Handler {
 	route("POST /{id}/reactivate", partner.OpReactivate, a.setStatus(partner.OpReactivate))
 	route("POST /{id}/cancel", partner.OpCancel, a.cancel)
 
-	return securityHeaders(http.NewCrossOriginProtection().Handler(mux))
+	return a.serve(mux)
+}
+
+// requestNote is what the console learns about a request while it serves
+// it, for the one log line of a refusal.
+type requestNote struct {
+	op     partner.Operation
+	id     int64
+	reason string
+}
+
+type noteKey struct{}
+
+// noteOf returns the request's note (a throwaway one outside serve).
+func noteOf(r *http.Request) *requestNote {
+	if n, ok := r.Context().Value(noteKey{}).(*requestNote); ok {
+		return n
+	}
+	return &requestNote{}
+}
+
+// because records why a request is refused, unless a reason is known.
+func because(r *http.Request, reason string) {
+	if n := noteOf(r); n.reason == "" {
+		n.reason = reason
+	}
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// serve wraps the routes: security headers, the cross-origin check on
+// unsafe methods, and one log line for every request that is refused
+// (4xx) or fails (5xx). The line names the method, the path with the
+// mount prefix, the partner, the operation and the reason; never what a
+// form carried.
+func (a *admin) serve(routes http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		note := &requestNote{}
+		r = r.WithContext(context.WithValue(r.Context(), noteKey{}, note))
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Add("Vary", "HX-Request")
+		rec := &statusRecorder{ResponseWriter: w}
+		if err := a.cop.Check(r); err != nil {
+			a.forbidden(rec, r, "This request came from another site, so it was refused; nothing was changed.", "cross-origin request: "+err.Error())
+		} else {
+			routes.ServeHTTP(rec, r)
+		}
+		a.logOutcome(r, rec.code, note)
+	})
+}
+
+func (a *admin) logOutcome(r *http.Request, code int, n *requestNote) {
+	if code < 400 {
+		return
+	}
+	level, msg := slog.LevelInfo, "httpadmin: request refused"
+	switch {
+	case code == http.StatusForbidden:
+		level = slog.LevelWarn
+	case code == http.StatusServiceUnavailable:
+		level, msg = slog.LevelWarn, "httpadmin: database busy"
+	case code >= 500 && code != statusClientGone:
+		level, msg = slog.LevelError, "httpadmin: internal error"
+	}
+	a.log.Log(r.Context(), level, msg, "status", code, "method", r.Method, "path", a.prefix+r.URL.Path,
+		"partner", n.id, "operation", string(n.op), "reason", n.reason)
 }
 
 // contentSecurityPolicy forbids inline script and style: htmx is loaded
@@ -162,22 +263,12 @@ func New(m *partner.Manager, opts Options) http.Handler {
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Add("Vary", "HX-Request")
-		next.ServeHTTP(w, r)
-	})
-}
-
-// htmxConfig swaps 4xx form and error fragments in place (htmx 2 does not
-// by default), keeps htmx from evaluating code or injecting styles (the
-// CSP forbids both), and makes history restores fetch full pages.
+// htmxConfig swaps the console's own error answers in place (htmx 2
+// does not swap 4xx and 5xx by default), so every refusal shows its
+// words; keeps htmx from evaluating code or injecting styles (the CSP
+// forbids both), and makes history restores fetch full pages.
 const htmxConfig = `{"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},` +
-	`{"code":"(403|404|409|422)","swap":true,"error":false},{"code":"[45]..","swap":false,"error":true}],` +
+	`{"code":"(400|403|404|409|422|500|501|503)","swap":true,"error":false},{"code":"[45]..","swap":false,"error":true}],` +
 	`"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true,` +
 	`"historyRestoreAsHxRequest":false}`
 
@@ -215,12 +306,25 @@ func isHX(r *http.Request) bool {
 	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-History-Restore-Request") != "true"
 }
 
-// status maps the library's errors to HTTP status codes; the one place
-// that does.
+// statusClientGone is logged when the client went away before the answer.
+const statusClientGone = 499
+
+// badRequest is a request the console cannot read: a malformed number, an
+// offset that is not one. Its text is the sentence the operator sees.
+type badRequest struct{ text string }
+
+func (e *badRequest) Error() string { return e.text }
+
+// status maps errors to HTTP status codes; the one place that does.
 func status(err error) int {
+	var bad *badRequest
 	switch {
 	case err == nil:
 		return http.StatusOK
+	case errors.As(err, &bad):
+		return http.StatusBadRequest
+	case errors.Is(err, partner.ErrBusy), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, partner.ErrNotFound), errors.Is(err, partner.ErrWrongType):
 		return http.StatusNotFound
 	case errors.Is(err, partner.ErrInvalid), errors.Is(err, partner.ErrDuplicate), errors.Is(err, partner.ErrPlanDisabled):
@@ -233,54 +337,130 @@ func status(err error) int {
 	case errors.Is(err, partner.ErrNotConfigured):
 		return http.StatusNotImplemented
 	case errors.Is(err, context.Canceled):
-		return 499 // the client went away
+		return statusClientGone
 	}
 	return http.StatusInternalServerError
 }
 
+// busyMessage is what a busy database says.
+const busyMessage = "The database is busy; try again in a moment."
+
 // message is what an error says to an operator; internal errors say
 // nothing of their cause (it is logged instead).
 func message(err error) string {
+	var bad *badRequest
 	switch status(err) {
-	case http.StatusInternalServerError:
+	case http.StatusInternalServerError, statusClientGone:
 		return "Something went wrong on our side; the change was not made."
+	case http.StatusServiceUnavailable:
+		return busyMessage
+	case http.StatusBadRequest:
+		errors.As(err, &bad)
+		return bad.text
 	case http.StatusNotFound:
 		if errors.Is(err, partner.ErrWrongType) {
-			return partner.ErrorReason(err) + "."
+			return sentence(partner.ErrorReason(err)) + "."
 		}
 		return "This no longer exists; it may have been removed."
 	}
-	r := partner.ErrorReason(err)
-	if f := partner.ErrorField(err); f != "" && !strings.HasPrefix(r, f) {
-		r = f + " " + r
-	}
-	if r == "" {
-		return "The change was not made."
-	}
-	return strings.ToUpper(r[:1]) + r[1:] + "."
+	return phrase(partner.ErrorField(err), partner.ErrorReason(err))
 }
 
-func (a *admin) internal(r *http.Request, err error) {
-	if status(err) == http.StatusInternalServerError {
-		a.log.ErrorContext(r.Context(), "httpadmin: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+// predicates start a reason that reads on from its field's name ("units"
+// + "must be at least 1"); other reasons stand after a colon.
+var predicates = []string{"is ", "are ", "was ", "were ", "must ", "may ", "can ", "cannot ", "has ", "have ",
+	"had ", "does ", "do ", "needs ", "would ", "should ", "will ", "contains ", "\""}
+
+// phrase makes one sentence of a field and its reason: "Units must be at
+// least 1.", "Licenses: select at least one licence.".
+func phrase(field, reason string) string {
+	reason = strings.TrimSuffix(strings.TrimSpace(reason), ".")
+	var s string
+	switch {
+	case field == "" && reason == "":
+		return "The change was not made."
+	case field == "":
+		s = sentence(reason)
+	case reason == "":
+		s = sentence(field) + " is not valid"
+	case strings.HasPrefix(strings.ToLower(reason), strings.ToLower(field)):
+		s = sentence(reason)
+	case slices.ContainsFunc(predicates, func(p string) bool { return strings.HasPrefix(reason, p) }):
+		s = sentence(field + " " + reason)
+	default:
+		s = sentence(field) + ": " + reason
 	}
+	return s + "."
 }
+
+// why is the reason a refusal is logged with: the error's kind and
+// fields for invalid input (whose reasons may quote what was typed), the
+// library's reason otherwise, the whole error for internal errors.
+func why(err error) string {
+	code := status(err)
+	if code >= 500 && code != http.StatusServiceUnavailable {
+		return err.Error()
+	}
+	if probs := partner.FieldErrors(err); len(probs) > 0 && code == http.StatusUnprocessableEntity {
+		fields := make([]string, len(probs))
+		for i, p := range probs {
+			fields[i] = p.Field
+		}
+		kind := "invalid input"
+		if errors.Is(err, partner.ErrDuplicate) {
+			kind = "duplicate"
+		}
+		return kind + ": " + strings.Join(fields, ", ")
+	}
+	if errors.Is(err, partner.ErrBusy) || errors.Is(err, context.DeadlineExceeded) {
+		return err.Error()
+	}
+	return partner.ErrorReason(err)
+}
+
+// failed records why a request failed, for its log line.
+func (a *admin) failed(r *http.Request, err error) { because(r, why(err)) }
 
 func (a *admin) notFound(w http.ResponseWriter, r *http.Request) {
-	a.errorPage(w, r, partner.NewError(partner.ErrNotFound, "", "no such page"))
+	a.errorPage(w, r, partner.NewError(partner.ErrNotFound, "", "no such page"), nil)
 }
 
-// errorPage answers a request that has no page to show the error on.
-func (a *admin) errorPage(w http.ResponseWriter, r *http.Request, err error) {
-	a.internal(r, err)
-	code := status(err)
-	v := a.base(r, "Error")
+// forbidden refuses a request the host's Authorize hook or the
+// cross-origin check turned down: says is what the operator reads, reason
+// what the log records.
+func (a *admin) forbidden(w http.ResponseWriter, r *http.Request, says, reason string) {
+	because(r, reason)
+	v := a.base(r, "You are not allowed to do this")
+	v.Err = says
+	a.respond(w, r, http.StatusForbidden, v)
+}
+
+// errorPage answers a request that has no page to show the error on;
+// back, when set, links to where the operator came from.
+func (a *admin) errorPage(w http.ResponseWriter, r *http.Request, err error, back *link) {
+	a.failed(r, err)
+	v := a.base(r, "We could not show this page")
+	if r.Method == http.MethodPost {
+		v.Title = "This was not done"
+	}
 	v.Err = message(err)
+	if back != nil {
+		v.Back = *back
+	}
+	if status(err) == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	a.respond(w, r, status(err), v)
+}
+
+// respond writes an error view: into the message area for htmx, as a
+// full page otherwise.
+func (a *admin) respond(w http.ResponseWriter, r *http.Request, code int, v view) {
 	if isHX(r) {
 		w.Header().Set("HX-Retarget", "#messages")
 		w.Header().Set("HX-Reswap", "innerHTML")
 		a.fragment(w, code, "messages", v)
 		return
 	}
-	a.page(w, r, code, "Error", "error-page", v)
+	a.page(w, r, code, v.Title, "error-page", v)
 }

@@ -6,11 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	htmlpkg "html"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -37,11 +39,14 @@ type world struct {
 	planA, planB, planOff                     serviceplan.Plan
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldOn(t, partner.NewMemoryStore()) }
+
+// newWorldOn builds the world on a store of the test's choosing.
+func newWorldOn(t *testing.T, store partner.Store) *world {
 	t.Helper()
 	ctx := context.Background()
 	w := &world{logs: &bytes.Buffer{}}
-	w.m = partner.NewManager(partner.Options{Now: func() time.Time { return now },
+	w.m = partner.NewManager(partner.Options{Store: store, Now: func() time.Time { return now },
 		ResetPassword: func(context.Context, account.Account) error { return nil }})
 	plan := func(name string, enabled bool) serviceplan.Plan {
 		p, err := w.m.CreatePlan(ctx, serviceplan.Plan{Name: name, Enabled: true, Product: "Endpoint Security",
@@ -114,7 +119,7 @@ func (w *world) expand(s string) string {
 		"{canceled}", fmt.Sprint(w.canceled.ID), "{other}", fmt.Sprint(w.other.ID),
 		"{lic}", fmt.Sprint(w.mspLic.ID), "{otherlic}", fmt.Sprint(w.otherLic.ID),
 		"{admin}", fmt.Sprint(w.mspAdmin.ID), "{user}", fmt.Sprint(w.mspUser.ID), "{otheruser}", fmt.Sprint(w.otherUser.ID),
-		"{offuser}", fmt.Sprint(w.offUser.ID),
+		"{offuser}", fmt.Sprint(w.offUser.ID), "{mspv}", fmt.Sprint(w.msp.Version), "{newest}", fmt.Sprint(w.newest()),
 		"{planA}", fmt.Sprint(w.planA.ID), "{planB}", fmt.Sprint(w.planB.ID), "{planOff}", fmt.Sprint(w.planOff.ID),
 	).Replace(s)
 }
@@ -147,6 +152,19 @@ func (w *world) do(method, path string, hx bool, form url.Values, headers map[st
 	return rec
 }
 
+// newest is the id of the MSP's newest licence.
+func (w *world) newest() int64 {
+	_, total, err := w.m.Licenses(context.Background(), w.msp.ID, partner.Page{Limit: 1})
+	if err != nil || total == 0 {
+		return 0
+	}
+	lics, _, err := w.m.Licenses(context.Background(), w.msp.ID, partner.Page{Offset: total - 1, Limit: 1})
+	if err != nil {
+		return 0
+	}
+	return lics[0].ID
+}
+
 // snapshot is what a refused request must leave unchanged.
 func (w *world) snapshot(t *testing.T) string {
 	t.Helper()
@@ -176,6 +194,8 @@ type scenario struct {
 	unchanged bool
 	// location: the expected redirect target.
 	location string
+	// setup prepares the world before the request.
+	setup func(t *testing.T, w *world)
 }
 
 func form(kv ...string) url.Values {
@@ -259,8 +279,8 @@ func TestScenarios(t *testing.T) {
 			want: []string{"The partnership is suspended: only the Profile can be changed", `disabled aria-describedby="why-assign"`, `disabled aria-describedby="why-disable"`}},
 		{name: "suspended profile editable", method: "GET", path: "/{suspended}/profile", status: 200,
 			want: []string{`<fieldset>`, "Save profile"}, notWant: []string{`id="why-profile"`}},
-		{name: "canceled profile disabled", method: "GET", path: "/{canceled}/profile", status: 200,
-			want: []string{"The partnership is canceled: nothing can be changed", `disabled aria-describedby="why-profile"`}},
+		{name: "canceled profile is read-only", method: "GET", path: "/{canceled}/profile", status: 200,
+			want: []string{"The partnership is canceled: nothing can be changed"}, notWant: []string{`id="why-profile"`, "<input"}},
 		{name: "canceled cancel page refuses", method: "GET", path: "/{canceled}/cancel", status: 200,
 			want: []string{"nothing can be changed"}, notWant: []string{"Type the company name"}},
 
@@ -271,22 +291,22 @@ func TestScenarios(t *testing.T) {
 			location: "/admin/partners/{msp}/licenses?done=assigned"},
 		{name: "refill on", method: "POST", path: "/{msp}/licenses/refill", hx: true, form: form("on", "true"), status: 200, want: []string{"Turn refill off"}},
 		{name: "minimum", method: "POST", path: "/{msp}/licenses/minimum", hx: true, form: form("minimum", "100"), status: 200, want: []string{"below the minimum of 100"}},
-		{name: "rm enable", method: "POST", path: "/{msp}/management-licenses/enable", hx: true, form: form("data_center", "JP"), status: 200, want: []string{"Trend Micro Remote Manager enabled."}},
+		{name: "rm enable", method: "POST", path: "/{msp}/management-licenses/enable", hx: true, form: form("data_center", "JP"), status: 200, want: []string{"Trend Micro Remote Manager enabled for Japan (JP)."}},
 		{name: "assign plan", method: "POST", path: "/{reseller}/service-plans/assign", hx: true, form: form("plan", "{planB}"), status: 200, want: []string{"Service plan assigned."}},
 		{name: "add account", method: "POST", path: "/{msp}/accounts/add", hx: true, status: 200,
 			form: form("account", "acme.new", "first_name", "N", "last_name", "Ew", "email", "new@example.com", "role", "billing_manager"), want: []string{"Account added.", "acme.new"}},
 		{name: "change role", method: "POST", path: "/{msp}/accounts/{user}/role", hx: true, form: form("role", "billing_manager"), status: 200, want: []string{"Role changed."}},
 		{name: "reset password", method: "POST", path: "/{msp}/accounts/{user}/reset-password", hx: true, status: 200, want: []string{"Password reset requested."}},
 		{name: "update profile", method: "POST", path: "/{msp}/profile", hx: true, status: 200,
-			form: form("company", "Acme MSP", "city", "Grenoble", "country", "France", "contact_first_name", "Ada", "contact_last_name", "Admin", "contact_email", "ada@example.com"),
+			form: form("company", "Acme MSP", "city", "Grenoble", "country", "France", "contact-1-first-name", "Ada", "contact-1-last-name", "Admin", "contact-1-email", "ada@example.com"),
 			want: []string{"Profile saved.", `value="Grenoble"`}},
 
 		{name: "disable licences", method: "POST", path: "/{msp}/licenses/disable", hx: true, form: form("confirm", "yes", "license", "{lic}"), status: 200,
 			want: []string{"Selected licenses disabled.", "b-disabled"}},
 		{name: "rm disable", method: "POST", path: "/{msp}/management-licenses/disable", hx: true, form: form("confirm", "yes", "data_center", "EU"), status: 200,
-			want: []string{"Trend Micro Remote Manager disabled."}, notWant: []string{"<span class=\"badge b-on\">Enabled</span>"}},
+			want: []string{"Trend Micro Remote Manager disabled for Europe (EU)."}, notWant: []string{"<span class=\"badge b-on\">Enabled</span>"}},
 		{name: "remove plan", method: "POST", path: "/{reseller}/service-plans/{planA}/remove", hx: true, form: form("confirm", "yes"), status: 200,
-			want: []string{"Service plan removed.", "No service plan is assigned yet."}},
+			want: []string{"Service plan removed.", "No service plan is assigned."}},
 		{name: "disable account", method: "POST", path: "/{msp}/accounts/{user}/disable", hx: true, form: form("confirm", "yes"), status: 200,
 			want: []string{"Account disabled.", "b-off"}},
 		{name: "delete account", method: "POST", path: "/{msp}/accounts/{user}/delete", form: form("confirm", "yes"), status: 303,
@@ -304,8 +324,8 @@ func TestScenarios(t *testing.T) {
 		{name: "enable account", method: "POST", path: "/{msp}/accounts/{offuser}/enable", hx: true, status: 200, want: []string{"Account enabled."}},
 		{name: "enable account on canceled", method: "POST", path: "/{canceled}/accounts/{offuser}/enable", hx: true, status: 409, unchanged: true},
 		{name: "delete without confirm asks", method: "POST", path: "/{msp}/accounts/{user}/delete", status: 200, unchanged: true,
-			want: []string{"Delete this account for good?", `name="confirm" value="yes"`}},
-		{name: "suspend without confirm asks", method: "POST", path: "/{msp}/suspend", status: 200, unchanged: true, want: []string{"Suspend this partnership?"}},
+			want: []string{"Delete the account acme.user for good?", `name="confirm" value="yes"`}},
+		{name: "suspend without confirm asks", method: "POST", path: "/{msp}/suspend", status: 200, unchanged: true, want: []string{"Suspend Acme MSP? Only its Profile will be editable until it is reactivated."}},
 
 		// 422, 404, 409: invalid input, unknown or foreign objects, refusals
 		{name: "assign invalid units", method: "POST", path: "/{msp}/licenses/assign", hx: true, form: grant("0"), status: 422, unchanged: true,
@@ -339,7 +359,7 @@ func TestScenarios(t *testing.T) {
 		{name: "forged assign on suspended", method: "POST", path: "/{suspended}/licenses/assign", hx: true, form: grant("5"), status: 409, unchanged: true,
 			want: []string{"The partnership is suspended"}},
 		{name: "forged profile on canceled", method: "POST", path: "/{canceled}/profile", hx: true, status: 409, unchanged: true,
-			form: form("company", "Hacked", "city", "X", "country", "Y", "contact_first_name", "A", "contact_last_name", "B", "contact_email", "a@example.com"),
+			form: form("company", "Hacked", "city", "X", "country", "Y", "contact-1-first-name", "A", "contact-1-last-name", "B", "contact-1-email", "a@example.com"),
 			want: []string{"The partnership is canceled"}},
 		{name: "forged reactivate on canceled", method: "POST", path: "/{canceled}/reactivate", status: 409, unchanged: true},
 		{name: "forged disable on reseller", method: "POST", path: "/{reseller}/licenses/disable", hx: true, form: form("confirm", "yes", "license", "1"), status: 404, unchanged: true,
@@ -350,18 +370,30 @@ func TestScenarios(t *testing.T) {
 
 		// Security
 		{name: "cross-origin post refused", method: "POST", path: "/{msp}/licenses/assign", form: grant("7"), status: 403, unchanged: true,
-			headers: map[string]string{"Sec-Fetch-Site": "cross-site"}},
+			headers: map[string]string{"Sec-Fetch-Site": "cross-site"}, want: []string{"This request came from another site, so it was refused"}},
 		{name: "cross-origin header refused", method: "POST", path: "/{msp}/suspend", form: form("confirm", "yes"), status: 403, unchanged: true,
-			headers: map[string]string{"Origin": "https://evil.example"}},
+			headers: map[string]string{"Origin": "https://evil.example"}, want: []string{"This request came from another site, so it was refused"}},
 		{name: "get never changes state", method: "GET", path: "/{msp}/suspend", status: 404, unchanged: true},
 		{name: "assets htmx", method: "GET", path: "/assets/htmx.min.js", status: 200, want: []string{"htmx"}},
 		{name: "assets css", method: "GET", path: "/assets/admin.css", status: 200, want: []string{"--brand"}},
 		{name: "assets missing", method: "GET", path: "/assets/nope.js", status: 404},
 	}
+	runScenarios(t, scenarios)
+}
+
+// runScenarios runs each scenario on a world of its own: the status, the
+// content wanted and not wanted, the redirect, and whether the request
+// changed something.
+func runScenarios(t *testing.T, scenarios []scenario) {
+	t.Helper()
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			w := newWorld(t)
+			if sc.setup != nil {
+				sc.setup(t, w)
+			}
 			before := w.snapshot(t)
+			w.logs.Reset()
 			rec := w.do(sc.method, sc.path, sc.hx, sc.form, sc.headers)
 			body := rec.Body.String()
 			require.Equal(t, sc.status, rec.Code, "body:\n%s", body)
@@ -383,6 +415,47 @@ func TestScenarios(t *testing.T) {
 			require.Contains(t, rec.Header().Values("Vary"), "HX-Request")
 		})
 	}
+}
+
+// formFields returns what a browser would post from the form of body
+// whose action is action: its text, hidden and checked inputs, and the
+// selected option of each select.
+func formFields(t *testing.T, body, action string) url.Values {
+	t.Helper()
+	start := strings.Index(body, `action="`+action+`"`)
+	require.GreaterOrEqual(t, start, 0, "no form posts to %s", action)
+	start = strings.LastIndex(body[:start], "<form")
+	end := start + strings.Index(body[start:], "</form>")
+	html := body[start:end]
+	attr := func(tag, name string) (string, bool) {
+		m := regexp.MustCompile(`\s` + name + `(?:="([^"]*)")?[\s>]`).FindStringSubmatch(tag)
+		if m == nil {
+			return "", false
+		}
+		return htmlpkg.UnescapeString(m[1]), true
+	}
+	out := url.Values{}
+	for _, tag := range regexp.MustCompile(`<input[^>]*>`).FindAllString(html, -1) {
+		name, _ := attr(tag, "name")
+		typ, _ := attr(tag, "type")
+		value, _ := attr(tag, "value")
+		if _, off := attr(tag, "disabled"); name == "" || off {
+			continue
+		}
+		if _, on := attr(tag, "checked"); (typ == "checkbox" || typ == "radio") && !on {
+			continue
+		}
+		out.Add(name, value)
+	}
+	for _, sel := range regexp.MustCompile(`(?s)<select[^>]*>.*?</select>`).FindAllString(html, -1) {
+		name, _ := attr(sel[:strings.Index(sel, ">")+1], "name")
+		if m := regexp.MustCompile(`<option value="([^"]*)"[^>]*\sselected`).FindStringSubmatch(sel); m != nil {
+			out.Add(name, htmlpkg.UnescapeString(m[1]))
+		} else if m := regexp.MustCompile(`<option value="([^"]*)"`).FindStringSubmatch(sel); m != nil {
+			out.Add(name, htmlpkg.UnescapeString(m[1]))
+		}
+	}
+	return out
 }
 
 func TestHostileNamesAreText(t *testing.T) {
@@ -443,6 +516,7 @@ func TestAuthorizeRunsOnEveryRequestAndRefusalsAreLogged(t *testing.T) {
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	h.ServeHTTP(post, r)
 	require.Equal(t, http.StatusForbidden, post.Code)
+	require.Contains(t, post.Body.String(), "Your account may not do this; ask an administrator if you need it.")
 	require.Equal(t, before, w.snapshot(t))
 	asset := httptest.NewRecorder()
 	h.ServeHTTP(asset, httptest.NewRequest("GET", "/assets/admin.css", nil))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"math"
 	"net/http"
 	"net/url"
 	"path"
@@ -20,12 +21,95 @@ import (
 	"github.com/partnerkit/partnerkit/serviceplan"
 )
 
+// parseID reads an id in its one canonical form: digits, no sign, no
+// leading zero ("+1" and "01" are not partner 1).
 func parseID(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != s {
 		return 0, fmt.Errorf("bad id %q", s)
 	}
 	return id, nil
+}
+
+// parseOffset reads the offset of a paged list from a query or form value:
+// "" is 0; anything but a whole number from 0 up is a bad request.
+func parseOffset(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || strconv.FormatInt(n, 10) != s {
+		return 0, &badRequest{"The page position (offset) must be a whole number, 0 or more."}
+	}
+	return int(min(n, math.MaxInt32)), nil
+}
+
+// clampOffset keeps an offset inside a list of total rows: one past the
+// last row goes to the start of the last page.
+func clampOffset(offset, total, size int) int {
+	if total == 0 {
+		return 0
+	}
+	if offset >= total {
+		return (total - 1) / size * size
+	}
+	return offset
+}
+
+// pager describes one page of a list: which rows it shows of how many, and
+// the links to the pages before and after it. Target, when set, is the
+// element htmx swaps the linked page into.
+type pager struct {
+	From, To, Total  int
+	PrevURL, NextURL string
+	Target           string
+	Noun             string // "licenses", "partners"
+}
+
+// Caption is "Showing 51–100 of 620 licenses".
+func (p pager) Caption() string {
+	if p.Total == 0 {
+		return "No " + p.Noun + "."
+	}
+	if p.Total == 1 {
+		return "Showing the only " + strings.TrimSuffix(p.Noun, "s") + "."
+	}
+	if p.From == 1 && p.To == p.Total {
+		return fmt.Sprintf("Showing all %d %s.", p.Total, p.Noun)
+	}
+	return fmt.Sprintf("Showing %d–%d of %d %s.", p.From, p.To, p.Total, p.Noun)
+}
+
+// newPager pages rows [offset, offset+n) of total; link builds the URL of
+// the page at an offset.
+func newPager(offset, n, total, size int, noun string, link func(offset int) string) pager {
+	p := pager{Total: total, Noun: noun}
+	if n > 0 {
+		p.From, p.To = offset+1, offset+n
+	}
+	if offset > 0 {
+		p.PrevURL = link(max(0, min(offset, total)-size))
+	}
+	if offset+n < total {
+		p.NextURL = link(offset + n)
+	}
+	return p
+}
+
+// withQuery appends a query to a URL, or nothing when it is empty.
+func withQuery(u string, q url.Values) string {
+	if len(q) == 0 {
+		return u
+	}
+	return u + "?" + q.Encode()
+}
+
+// offsetQuery is the query of a paged URL at an offset (none for 0).
+func offsetQuery(offset int) url.Values {
+	if offset <= 0 {
+		return nil
+	}
+	return url.Values{"offset": {strconv.Itoa(offset)}}
 }
 
 // url builds a console URL under the prefix: url(12, "licenses") is
@@ -81,13 +165,20 @@ type control struct {
 	Reason  string
 }
 
+// link is a URL and its words.
+type link struct{ URL, Label string }
+
 // view is the data of every template.
 type view struct {
 	Prefix string
 	Title  string
 	Msg    string // success message
 	Err    string // error message
-	Form   form   // the form being re-rendered with errors, by name in FormName
+	// Problems lists, in words, every invalid field of a refused form.
+	Problems []string
+	Reload   bool // the refusal is a conflict: offer to reload the tab
+	Back     link // where an error page leads back to
+	Form     form // the form being re-rendered with errors, by name in FormName
 	// FormName names the form Form belongs to ("assign", "profile"...).
 	FormName string
 	Token    string // a fresh idempotency key for forms that create
@@ -142,6 +233,70 @@ func (v view) Notice() string {
 	return ""
 }
 
+// ReadOnly reports that the guard table allows nothing at all for the
+// partner on screen (a Canceled partner): its tabs then show values as
+// text, with no controls.
+func (v view) ReadOnly() bool {
+	for _, op := range partner.Operations() {
+		if partner.Applies(v.P.Type, op) && partner.Check(v.P.Status, v.P.Type, op) == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// contactRow is one contact of the Profile form. N numbers the rows from
+// 1, as the form's field names and the error messages do.
+type contactRow struct {
+	N int
+	partner.Contact
+	Remove bool
+	New    bool // the blank row that adds a contact
+}
+
+// contactKey names a contact field of the Profile form: contact-2-email.
+func contactKey(n int, field string) string { return fmt.Sprintf("contact-%d-%s", n, field) }
+
+// ContactRows lists the Profile form's contacts: every contact of the
+// partner and a blank row to add one (while there are fewer than
+// partner.MaxContacts), or the rows as submitted when the form is shown
+// again with its errors.
+func (v view) ContactRows() []contactRow {
+	have := len(v.P.Profile.Contacts)
+	var rows []contactRow
+	if v.FormName == "profile" {
+		for n := 1; n <= partner.MaxContacts; n++ {
+			if !v.Form.has(n) {
+				continue
+			}
+			rows = append(rows, contactRow{N: n, New: n > have, Remove: v.Form.Val(contactKey(n, "remove")) != "",
+				Contact: partner.Contact{FirstName: v.Form.Val(contactKey(n, "first-name")), LastName: v.Form.Val(contactKey(n, "last-name")),
+					Email: v.Form.Val(contactKey(n, "email")), Phone: v.Form.Val(contactKey(n, "phone"))}})
+		}
+		return rows
+	}
+	for i, c := range v.P.Profile.Contacts {
+		rows = append(rows, contactRow{N: i + 1, Contact: c})
+	}
+	if have < partner.MaxContacts {
+		rows = append(rows, contactRow{N: have + 1, New: true})
+	}
+	return rows
+}
+
+// MaxContacts is how many contacts a partner may have.
+func (view) MaxContacts() int { return partner.MaxContacts }
+
+// has reports whether the form carries any field of contact row n.
+func (f form) has(n int) bool {
+	for _, k := range []string{"first-name", "last-name", "email", "phone", "remove"} {
+		if _, ok := f.Values[contactKey(n, k)]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // FormErr returns the error of a field of the named form.
 func (v view) FormErr(name, field string) string {
 	if v.FormName != name {
@@ -160,11 +315,60 @@ func (v view) FormVal(name, field, def string) string {
 }
 
 func (a *admin) base(r *http.Request, title string) view {
-	v := view{Prefix: a.prefix, Title: title}
-	if code := r.URL.Query().Get("done"); code != "" {
-		v.Msg = doneMessages[code]
+	return view{Prefix: a.prefix, Title: title, Msg: doneMessage(r.URL.Query())}
+}
+
+// doneMessage is the success message a redirect names (?done=code, and
+// for Remote Manager the data center, ?dc=JP), looked up so that no text
+// from the URL is ever shown.
+func doneMessage(q url.Values) string {
+	code := q.Get("done")
+	if strings.HasPrefix(code, "rm-") {
+		dc, err := serviceplan.ParseDataCenter(q.Get("dc"))
+		if err != nil || string(dc) != q.Get("dc") {
+			return doneMessages[code]
+		}
+		where := fmt.Sprintf("%s (%s)", dc.Label(), dc)
+		switch code {
+		case "rm-on":
+			return "Trend Micro Remote Manager enabled for " + where + "."
+		case "rm-off":
+			return "Trend Micro Remote Manager disabled for " + where + "."
+		case "rm-was-on":
+			return "Trend Micro Remote Manager was already enabled for " + where + "; nothing changed."
+		case "rm-was-off":
+			return "Trend Micro Remote Manager was not enabled for " + where + "; nothing changed."
+		}
 	}
-	return v
+	return doneMessages[code]
+}
+
+// fail shows a refusal answered with code on a screen: for invalid input
+// each field marked on the form and listed in words in the message area,
+// otherwise the error's sentence.
+func (v *view) fail(code int, err error) {
+	if v.Form.Errors == nil {
+		v.Form.Errors = map[string]string{}
+	}
+	if code == http.StatusUnprocessableEntity && v.Form.mark(err) {
+		probs := partner.FieldErrors(err)
+		v.Problems = nil
+		for _, p := range probs {
+			v.Problems = append(v.Problems, phrase(p.Field, p.Reason))
+		}
+		if len(probs) == 1 {
+			v.Err, v.Problems = "Nothing was changed. "+v.Problems[0], nil
+		} else {
+			v.Err = fmt.Sprintf("Nothing was changed. Please correct these %d fields:", len(probs))
+		}
+		return
+	}
+	if code == http.StatusUnprocessableEntity {
+		v.Err = phrase(partner.ErrorField(err), partner.ErrorReason(err))
+		return
+	}
+	v.Err = message(err)
+	v.Reload = code == http.StatusConflict && v.Partner
 }
 
 // doneMessages are the success messages a redirect may name (?done=...),
@@ -177,6 +381,8 @@ var doneMessages = map[string]string{
 	"disabled":   "Selected licenses disabled.",
 	"rm-on":      "Trend Micro Remote Manager enabled.",
 	"rm-off":     "Trend Micro Remote Manager disabled.",
+	"rm-was-on":  "Trend Micro Remote Manager was already enabled there; nothing changed.",
+	"rm-was-off": "Trend Micro Remote Manager was not enabled there; nothing changed.",
 	"plan-added": "Service plan assigned.",
 	"plan-gone":  "Service plan removed.",
 	"acct-added": "Account added.",
@@ -215,14 +421,9 @@ func (a *admin) funcs() template.FuncMap {
 		// meterMax keeps a <meter> valid when nothing is provisioned.
 		"meterMax": func(units int64) int64 { return max(units, 1) },
 		// high is where seat usage turns amber: 80% of the units.
-		"high": func(units int64) int64 { return max(units, 1) * 8 / 10 },
-		// primary is the first contact, or an empty one.
-		"primary": func(p partner.Profile) partner.Contact {
-			if len(p.Contacts) == 0 {
-				return partner.Contact{}
-			}
-			return p.Contacts[0]
-		},
+		"high":        func(units int64) int64 { return max(units, 1) * 8 / 10 },
+		"sentence":    sentence,
+		"roleForm":    roleForm,
 		"roles":       account.Roles,
 		"dataCenters": serviceplan.DataCenters,
 		"statuses":    partner.Statuses,

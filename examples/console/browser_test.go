@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -13,11 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/partnerkit/partnerkit/account"
 	"github.com/partnerkit/partnerkit/internal/dbtest"
+	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
 )
 
@@ -30,7 +34,9 @@ const ScreenshotsEnv = "PARTNERS_SCREENSHOTS"
 
 // TestConsoleInBrowser drives the console in headless Chromium: the list,
 // an MSP's and a Reseller's tabs, assigning licences without a full
-// reload, suspending, and a hostile company name.
+// reload, a refusal in words, suspending, paging the licences, a canceled
+// partner's read-only tabs, a confirmation without JavaScript, and a
+// hostile company name.
 func TestConsoleInBrowser(t *testing.T) {
 	chromium := os.Getenv(ChromiumEnv)
 	if chromium == "" {
@@ -47,7 +53,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	seeded, err := Seed(ctx, m, time.Now())
 	require.NoError(t, err)
 	require.True(t, seeded)
-	srv := httptest.NewServer(NewHost(m, slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(NewHost(m, slog.New(slog.DiscardHandler), defaultTimeouts.Request))
 	defer srv.Close()
 	base := srv.URL + "/admin/partners/"
 
@@ -124,6 +130,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	require.Equal(t, 42, eval[int](b, `window.__noReload`), "the page was not reloaded")
 	require.True(t, strings.HasSuffix(eval[string](b, `location.pathname`), "/licenses"))
 
+	// Disable Licenses with nothing ticked: the refusal says why, in the
+	// message area and next to the button.
+	b.step("disable with nothing ticked", chromedp.Click(chromedp.Search(`//button[text()="Disable Licenses"]`)),
+		chromedp.WaitVisible(chromedp.ID("disable-err")), idle)
+	require.Equal(t, "Select at least one licence.", b.text(chromedp.CSS("#disable-err")))
+	require.Contains(t, b.text(chromedp.CSS(`#messages [role=alert]`)), "Licenses: select at least one licence.")
+	require.Equal(t, 42, eval[int](b, `window.__noReload`), "the refusal came through htmx")
+	b.shot("partner-licenses-refused")
+	b.accessible("Licenses tab with a refusal")
+
 	// The other tabs, swapped in place, with history.
 	for _, tab := range []string{"Management Licenses", "Accounts", "Profile"} {
 		b.do(chromedp.Click(chromedp.Search(fmt.Sprintf(`//a[@role="tab" and text()=%q]`, tab))),
@@ -178,8 +194,94 @@ func TestConsoleInBrowser(t *testing.T) {
 	require.Contains(t, b.text(chromedp.CSS("#guard-notice")), "only the Profile can be changed")
 	require.True(t, eval[bool](b, `document.querySelector('#a-product').matches(':disabled')`))
 	require.True(t, eval[bool](b, `document.querySelector('#disable-form button[type=submit]').matches(':disabled')`))
+	// Disabled fields look disabled (a grey fill, not white) and their
+	// text keeps AA contrast.
+	style := eval[[]string](b, `(() => { const s = getComputedStyle(document.querySelector('#a-unit')); return [s.backgroundColor, s.color, s.borderTopStyle] })()`)
+	require.NotEqual(t, "rgb(255, 255, 255)", style[0], "a disabled field looks editable")
+	require.Equal(t, "dashed", style[2])
+	require.GreaterOrEqual(t, contrast(t, style[1], style[0]), 4.5, "disabled text %s on %s", style[1], style[0])
 	b.shot("partner-suspended")
 	b.accessible("Licenses tab of a suspended partner")
+
+	// The licences of a partner with more than one page: Next and
+	// Previous swap the tab in place and push the URL.
+	// (Created here, so the screenshots above show the demo data alone.)
+	many, err := m.Create(ctx, partner.NewPartner{Type: partner.MSP,
+		Profile: partner.Profile{CompanyName: "Many Licenses MSP", City: "Porto", Country: "Portugal"},
+		Admin:   account.New{Name: "many.admin", FirstName: "Mo", LastName: "Any", Email: "mo@many.example"}})
+	require.NoError(t, err)
+	for i := range 61 {
+		_, err := m.AssignLicenses(ctx, many.ID, partner.Assignment{Grants: []license.Grant{{Product: fmt.Sprintf("Product %02d", i+1),
+			UnitType: "seats", Units: 10, Kind: license.Full, Start: time.Now().AddDate(0, -1, 0), Expiry: time.Now().AddDate(1, 0, 0)}}})
+		require.NoError(t, err)
+	}
+	b.step("open the licences of the partner with many", chromedp.Navigate(fmt.Sprintf("%s%d/licenses", base, many.ID)),
+		chromedp.WaitVisible(chromedp.CSS(`nav.pager`)))
+	require.Equal(t, 42, eval[int](b, `window.__noReload = 42`))
+	require.Equal(t, "Showing 1–50 of 61 licenses.", b.text(chromedp.CSS(`nav.pager span`)))
+	b.step("next page", chromedp.Click(chromedp.Search(`//nav[@class="pager"]/a[text()="Next"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//nav[@class="pager"]/span[text()="Showing 51–61 of 61 licenses."]`)), idle)
+	require.Equal(t, "?offset=50", eval[string](b, `location.search`))
+	require.Equal(t, 42, eval[int](b, `window.__noReload`), "paged without a reload")
+	require.Contains(t, b.text(chromedp.CSS(`#panel table`)), "Product 61")
+	b.shot("partner-licenses-page-2")
+	b.accessible("second page of licences")
+	b.step("previous page", chromedp.Click(chromedp.Search(`//nav[@class="pager"]/a[text()="Previous"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//nav[@class="pager"]/span[text()="Showing 1–50 of 61 licenses."]`)), idle)
+
+	// A canceled partner's tabs are a read-only view: no controls at all.
+	old, _, err := m.List(ctx, partner.Filter{Name: "Old Town"})
+	require.NoError(t, err)
+	for _, tab := range []string{"licenses", "service-plans", "accounts", "profile"} {
+		b.step("open the canceled partner's "+tab, chromedp.Navigate(fmt.Sprintf("%s%d/%s", base, old[0].ID, tab)),
+			chromedp.WaitVisible(chromedp.ID("guard-notice")))
+		require.Equal(t, "The partnership is canceled: nothing can be changed.", b.text(chromedp.CSS("#guard-notice")))
+		require.Zero(t, eval[int](b, `document.querySelectorAll('#panel input, #panel select, #panel button, #panel textarea').length`), tab)
+	}
+	b.shot("partner-canceled-profile")
+	b.accessible("Profile of a canceled partner")
+
+	// Without JavaScript: a destructive action asks on a page of its own,
+	// whose form posts to the action's full URL, and completes.
+	nctx, cancelTab := chromedp.NewContext(bctx)
+	defer cancelTab()
+	_, err = chromedp.Call(nctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+	require.NoError(t, err)
+	nb := &browser{t: t, ctx: nctx, shots: shots}
+	blue, _, err := m.List(ctx, partner.Filter{Name: "Blue Sky"})
+	require.NoError(t, err)
+	nb.step("open the accounts without JavaScript", chromedp.Navigate(fmt.Sprintf("%s%d/accounts", base, blue[0].ID)),
+		chromedp.WaitVisible(chromedp.Search(`//button[@aria-label="Disable bluesky.billing"]`)))
+	require.Equal(t, "undefined", eval[string](nb, `typeof window.htmx`), "scripts are off")
+	nb.step("click Disable", chromedp.Click(chromedp.Search(`//button[@aria-label="Disable bluesky.billing"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//h1[starts-with(., "Disable the account bluesky.billing?")]`)))
+	action := eval[string](nb, `document.querySelector('main form').getAttribute('action')`)
+	require.Regexp(t, `^/admin/partners/\d+/accounts/\d+/disable$`, action)
+	nb.shot("confirm-without-javascript")
+	// axe-core needs scripts to run: allow them for the check only. The
+	// page's own scripts were skipped when it loaded and stay so.
+	scripts := func(on bool) {
+		_, err := chromedp.Call(nctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !on})
+		require.NoError(t, err)
+	}
+	scripts(true)
+	nb.accessible("confirmation page")
+	scripts(false)
+	require.Equal(t, "undefined", eval[string](nb, `typeof window.htmx`), "htmx did not start")
+	nb.step("confirm", chromedp.Click(chromedp.Search(`//button[text()="Yes, go ahead"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Account disabled.")]`)))
+	require.True(t, strings.HasSuffix(eval[string](nb, `location.pathname`), "/accounts"))
+	accts, err := m.Accounts(ctx, blue[0].ID)
+	require.NoError(t, err)
+	for _, a := range accts {
+		require.Equal(t, a.Name != "bluesky.billing", a.Enabled, a.Name)
+	}
+	// The pager works as plain links too.
+	nb.step("open the licences without JavaScript", chromedp.Navigate(fmt.Sprintf("%s%d/licenses", base, many.ID)),
+		chromedp.WaitVisible(chromedp.CSS(`nav.pager`)))
+	nb.step("next page without JavaScript", chromedp.Click(chromedp.Search(`//nav[@class="pager"]/a[text()="Next"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//nav[@class="pager"]/span[text()="Showing 51–61 of 61 licenses."]`)))
+	require.Equal(t, "?offset=50", eval[string](nb, `location.search`))
 
 	// A hostile company name is shown as text and runs nothing.
 	name := `"><img src=x onerror="window.__xss=1"><script>window.__xss=2</script>`
@@ -193,7 +295,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	require.Equal(t, name, b.text(chromedp.CSS(`h1`)))
 	require.False(t, eval[bool](b, `window.__xss !== undefined`), "injected script ran")
 	require.Zero(t, alerts.Load(), "no alert opened")
-	t.Logf("axe-core found no WCAG 2.1 A/AA violation on: %s", strings.Join(b.checked, ", "))
+	t.Logf("axe-core found no WCAG 2.1 A/AA violation on: %s", strings.Join(append(b.checked, nb.checked...), ", "))
 }
 
 // browser wraps a chromedp tab for the test.
@@ -274,4 +376,25 @@ func eval[T any](b *browser, expr string) T {
 	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
 	require.NoError(b.t, err, expr)
 	return v
+}
+
+// contrast is the WCAG contrast ratio of two CSS colours as
+// getComputedStyle gives them ("rgb(55, 65, 81)").
+func contrast(t *testing.T, fg, bg string) float64 {
+	t.Helper()
+	lum := func(css string) float64 {
+		var r, g, b float64
+		_, err := fmt.Sscanf(css, "rgb(%f, %f, %f)", &r, &g, &b)
+		require.NoError(t, err, css)
+		ch := func(c float64) float64 {
+			c /= 255
+			if c <= 0.03928 {
+				return c / 12.92
+			}
+			return math.Pow((c+0.055)/1.055, 2.4)
+		}
+		return 0.2126*ch(r) + 0.7152*ch(g) + 0.0722*ch(b)
+	}
+	a, b := lum(fg), lum(bg)
+	return (max(a, b) + 0.05) / (min(a, b) + 0.05)
 }

@@ -12,10 +12,13 @@ import (
 	"flag"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,20 +29,65 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
-	db := flag.String("db", "console.db", "SQLite database file (created and seeded with demo data if new)")
-	memory := flag.Bool("memory", false, "keep everything in memory instead of -db")
-	flag.Parse()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		os.Exit(1)
+	}
+}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+// timeouts bound what one client can hold: the server's read, write and
+// idle times, each request's wait for the database, and how long a
+// shutdown waits for requests in flight.
+type timeouts struct {
+	ReadHeader time.Duration // the request line and headers
+	Read       time.Duration // the whole request, body included
+	Write      time.Duration // from the end of the headers to the end of the answer
+	Idle       time.Duration // a kept-alive connection between requests
+	// Request is the deadline of each request's context, so of its wait
+	// for a database another process keeps locked. It is shorter than
+	// Write, so the answer (503) still reaches the client.
+	Request  time.Duration
+	Shutdown time.Duration
+}
+
+// defaultTimeouts are the example host's.
+var defaultTimeouts = timeouts{ReadHeader: 5 * time.Second, Read: 10 * time.Second, Write: 30 * time.Second,
+	Idle: 2 * time.Minute, Request: 10 * time.Second, Shutdown: 10 * time.Second}
+
+// newServer is the example host's HTTP server: every timeout set, so a
+// slow client cannot hold a connection for long.
+func newServer(h http.Handler, log *slog.Logger, t timeouts) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read, WriteTimeout: t.Write,
+		IdleTimeout: t.Idle, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+}
+
+// run is the console: it opens the store, seeds it when it is new, and
+// serves until ctx ends or the process is told to stop (Ctrl-C,
+// SIGTERM), then lets the requests in flight finish.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("console", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	addr := flags.String("addr", "127.0.0.1:8080", "address to listen on")
+	db := flags.String("db", "console.db", "SQLite database file (created and seeded with demo data if new)")
+	memory := flags.Bool("memory", false, "keep everything in memory instead of -db")
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	fail := func(what string, err error) error {
+		log.Error(what, "err", err)
+		return fmt.Errorf("%s: %w", what, err)
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var store partner.Store = partner.NewMemoryStore()
 	if !*memory {
-		s, err := bunstore.OpenSQLite(ctx, *db)
+		s, err := openSQLite(ctx, *db, log)
 		if err != nil {
-			log.Error("open database", "err", err)
-			os.Exit(1)
+			return fail("open database", err)
 		}
 		defer s.Close()
 		store = s
@@ -51,25 +99,66 @@ func main() {
 		}})
 	seeded, err := Seed(ctx, m, time.Now())
 	if err != nil {
-		log.Error("seed demo data", "err", err)
-		os.Exit(1)
+		return fail("seed demo data", err)
 	}
 	if seeded {
 		log.Info("seeded demo partners")
 	}
 
-	srv := &http.Server{Addr: *addr, Handler: NewHost(m, log), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	fmt.Printf("Partner console: open http://%s/admin/partners/\n", *addr)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Error("serve", "err", err)
-		os.Exit(1)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fail("listen", err)
 	}
+	t := defaultTimeouts
+	srv := newServer(NewHost(m, log, t.Request), log, t)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "Partner console: open http://%s/admin/partners/\n", ln.Addr())
+
+	select {
+	case err := <-served:
+		return fail("serve", err)
+	case <-ctx.Done():
+	}
+	stop() // a second Ctrl-C ends the process at once
+	log.Info("stopping: finishing the requests in flight", "within", t.Shutdown)
+	shutdown, cancel := context.WithTimeout(context.Background(), t.Shutdown)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		log.Warn("requests still in flight were cut off", "err", err)
+		_ = srv.Close()
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fail("serve", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// openSQLite opens the database file, trying again for a while when it
+// is busy: processes that start together on a new file race to switch it
+// to WAL, and the losers' switch fails at once with SQLITE_BUSY instead of
+// waiting (bunstore.OpenSQLite does not retry it).
+func openSQLite(ctx context.Context, path string, log *slog.Logger) (*bunstore.Store, error) {
+	deadline := time.Now().Add(15 * time.Second)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		s, err := bunstore.OpenSQLite(ctx, path)
+		if err == nil || !busy(err) || time.Now().After(deadline) {
+			return s, err
+		}
+		log.Info("database busy while opening; trying again", "in", wait)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// busy reports an error of a database another process keeps locked.
+func busy(err error) bool {
+	msg := err.Error()
+	return errors.Is(err, partner.ErrBusy) || strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
 }
 
 // hostChrome is the host application's own page frame: the plugin's pages
@@ -93,8 +182,10 @@ var hostChrome = template.Must(template.New("host").Parse(`<!doctype html>
 `))
 
 // NewHost returns the host application's handler: its home page and the
-// plugin mounted under /admin/partners/.
-func NewHost(m *partner.Manager, log *slog.Logger) http.Handler {
+// plugin mounted under /admin/partners/. Each request may wait at most
+// requestTimeout for the database: a database that stays locked longer
+// answers 503 (the console maps the store's error).
+func NewHost(m *partner.Manager, log *slog.Logger, requestTimeout time.Duration) http.Handler {
 	mux := http.NewServeMux()
 	admin := httpadmin.New(m, httpadmin.Options{
 		Prefix: "/admin/partners",
@@ -112,5 +203,9 @@ func NewHost(m *partner.Manager, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/admin/partners/", http.StatusSeeOther)
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+		defer cancel()
+		mux.ServeHTTP(w, r.WithContext(ctx))
+	})
 }

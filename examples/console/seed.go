@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/partnerkit/partnerkit/account"
@@ -13,14 +14,28 @@ import (
 // Seed fills an empty store with demo data through the Manager, so the
 // audit trail is real: an Active MSP, an Active Reseller, a Suspended and
 // a Canceled partner, each with licences, customers and accounts, and a
-// plan catalogue. It does nothing when partners exist already.
+// plan catalogue. It does nothing when partners exist already, and
+// reports whether it seeded.
+//
+// Several processes may start on a new database at once: the check and
+// the seeding are one transaction (on SQLite one BEGIN IMMEDIATE, which
+// the others wait for), and a process that loses the race anyway (a
+// store whose check cannot see the winner's rows yet) finds the demo
+// data taken and counts it as seeded by the other.
 func Seed(ctx context.Context, m *partner.Manager, now time.Time) (bool, error) {
-	if _, n, err := m.List(ctx, partner.Filter{}); err != nil || n > 0 {
-		return false, err
+	exists := func(ctx context.Context, m *partner.Manager) (bool, error) {
+		_, n, err := m.List(ctx, partner.Filter{Page: partner.Page{Limit: 1}})
+		return n > 0, err
 	}
 	ctx = partner.WithActor(ctx, "seed")
 	today := now.UTC().Truncate(24 * time.Hour)
+	seeded := false
 	err := m.RunInTx(ctx, func(ctx context.Context, m *partner.Manager) error {
+		seeded = false // a store may run this again after a busy database
+		if done, err := exists(ctx, m); err != nil || done {
+			return err
+		}
+		seeded = true
 		var plans []int64
 		for _, p := range []serviceplan.Plan{
 			{Name: "Endpoint Security Full 12 months", Product: "Endpoint Security", Kind: serviceplan.Full, UnitType: "seats", DataCenter: serviceplan.EU, InitialPeriodMonths: 12, AutoRenew: true, ExpiryNoticeDays: 30},
@@ -113,5 +128,13 @@ func Seed(ctx context.Context, m *partner.Manager, now time.Time) (bool, error) 
 		}
 		return nil
 	})
-	return err == nil, err
+	if errors.Is(err, partner.ErrDuplicate) {
+		if done, lerr := exists(ctx, m); lerr == nil && done {
+			return false, nil // another process seeded first
+		}
+	}
+	if err != nil {
+		return false, err
+	}
+	return seeded, nil
 }
