@@ -229,7 +229,7 @@ func keyRefused(err error) (error, bool) {
 			errs = append(errs, partner.NewError(kind, p.Field, "%s", p.Reason))
 			continue
 		}
-		reason := "had a key that cannot be used (it " + strings.TrimPrefix(p.Reason, "it ") + "); it now has a new key: submit it again"
+		reason := "had a key that cannot be used (the key " + strings.TrimPrefix(p.Reason, "it ") + "); it now has a new key: submit it again"
 		if kind == partner.ErrDuplicate {
 			reason = "was already used for a different assignment; it now has a new key: check the licenses, then submit it again"
 		}

@@ -52,7 +52,7 @@ func TestRefusalsSayWhy(t *testing.T) {
 			want:    []string{"Nothing was changed. This form was already used for a different assignment; it now has a new key: check the licenses, then submit it again.", `name="units" min="1" value="6"`},
 			notWant: []string{`name="key" value="k-used"`, "highlighted"}},
 		{name: "an over-long key gets a fresh one", method: "POST", path: "/{msp}/licenses/assign", hx: true, form: assign(long, "6"), status: 422, unchanged: true,
-			want:    []string{"Nothing was changed. This form had a key that cannot be used (it must be at most 128 characters); it now has a new key: submit it again."},
+			want:    []string{"Nothing was changed. This form had a key that cannot be used (the key must be at most 128 characters (got 200)); it now has a new key: submit it again."},
 			notWant: []string{`value="` + long + `"`}},
 		{name: "a replayed assignment assigns nothing more", method: "POST", path: "/{msp}/licenses/assign", hx: true, setup: usedKey, form: assign("k-used", "5"), status: 200, unchanged: true,
 			want: []string{"Licenses assigned."}},
