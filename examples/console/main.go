@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -85,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	var store partner.Store = partner.NewMemoryStore()
 	if !*memory {
-		s, err := openSQLite(ctx, *db, log)
+		s, err := bunstore.OpenSQLite(ctx, *db)
 		if err != nil {
 			return fail("open database", err)
 		}
@@ -133,32 +132,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// openSQLite opens the database file, trying again for a while when it
-// is busy: processes that start together on a new file race to switch it
-// to WAL, and the losers' switch fails at once with SQLITE_BUSY instead of
-// waiting (bunstore.OpenSQLite does not retry it).
-func openSQLite(ctx context.Context, path string, log *slog.Logger) (*bunstore.Store, error) {
-	deadline := time.Now().Add(15 * time.Second)
-	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		s, err := bunstore.OpenSQLite(ctx, path)
-		if err == nil || !busy(err) || time.Now().After(deadline) {
-			return s, err
-		}
-		log.Info("database busy while opening; trying again", "in", wait)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
-		}
-	}
-}
-
-// busy reports an error of a database another process keeps locked.
-func busy(err error) bool {
-	msg := err.Error()
-	return errors.Is(err, partner.ErrBusy) || strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
 }
 
 // hostChrome is the host application's own page frame: the plugin's pages

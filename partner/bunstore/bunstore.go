@@ -190,7 +190,10 @@ func (c *sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path,
 // configured for safe concurrent use by several goroutines and several
-// processes, and migrates it. Close the Store when done.
+// processes, and migrates it. Close the Store when done. Processes that
+// open a new file at the same moment race to switch it to WAL: OpenSQLite
+// waits that out, within the context and BusyTimeout, and fails with an
+// error wrapping partner.ErrBusy if the file stays locked.
 //
 // path is a file path, not a URI: characters such as '?' and '#' are
 // part of the file's name. OpenSQLite refuses an in-memory database —
@@ -215,8 +218,22 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	// Check the settings took on a pooled connection, not just the first.
+	// Processes that open a new file together race to switch it to WAL;
+	// the losers' switch fails at once as busy, so wait that out.
 	var mode string
-	err = w.NewRaw("PRAGMA journal_mode").Scan(ctx, &mode)
+	start := time.Now()
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		err = w.NewRaw("PRAGMA journal_mode").Scan(ctx, &mode)
+		if err == nil || !transient(err) || time.Since(start) > BusyTimeout || ctx.Err() != nil {
+			break
+		}
+		if serr := sleep(ctx, wait); serr != nil {
+			break
+		}
+	}
+	if err != nil && transient(err) {
+		err = fmt.Errorf("%w: %w", partner.ErrBusy, err)
+	}
 	if err := walCheck(path, mode, err); err != nil {
 		w.Close()
 		return nil, err

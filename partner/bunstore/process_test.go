@@ -250,3 +250,25 @@ func requireInvariants(t *testing.T, s *bunstore.Store, partnerID int64) {
 	}
 	require.ElementsMatch(t, allocIDs, recorded, "allocation rows and audit records match one to one")
 }
+
+// Processes that open a new file at the same moment race to switch it to
+// WAL; the losers' switch failed at once with SQLITE_BUSY. Every process
+// must open it.
+func TestProcessesOpenANewFileTogether(t *testing.T) {
+	for round := range 15 {
+		path := dbtest.SQLitePath(t)
+		cmds := make([]*exec.Cmd, 6)
+		outs := make([]*bytes.Buffer, len(cmds))
+		for i := range cmds {
+			cmds[i] = childCmd(t, "allocate", "sqlite:"+path, [3]int64{}, 0)
+			outs[i] = &bytes.Buffer{}
+			cmds[i].Stdout, cmds[i].Stderr = outs[i], outs[i]
+		}
+		for _, c := range cmds {
+			require.NoError(t, c.Start())
+		}
+		for i, c := range cmds {
+			require.NoError(t, c.Wait(), "round %d, process %d: %s", round, i, outs[i])
+		}
+	}
+}
