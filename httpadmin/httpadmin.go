@@ -268,7 +268,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // words; keeps htmx from evaluating code or injecting styles (the CSP
 // forbids both), and makes history restores fetch full pages.
 const htmxConfig = `{"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},` +
-	`{"code":"(400|403|404|409|422|500|501|503)","swap":true,"error":false},{"code":"[45]..","swap":false,"error":true}],` +
+	`{"code":"(400|403|404|409|422|500|501|502|503)","swap":true,"error":false},{"code":"[45]..","swap":false,"error":true}],` +
 	`"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true,` +
 	`"historyRestoreAsHxRequest":false}`
 
@@ -336,6 +336,8 @@ func status(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, partner.ErrNotConfigured):
 		return http.StatusNotImplemented
+	case errors.Is(err, partner.ErrHook): // the change was made; the host's effect failed
+		return http.StatusBadGateway
 	case errors.Is(err, context.Canceled):
 		return statusClientGone
 	}
@@ -354,6 +356,8 @@ func message(err error) string {
 		return "Something went wrong on our side; the change was not made."
 	case http.StatusServiceUnavailable:
 		return busyMessage
+	case http.StatusBadGateway:
+		return sentence(partner.ErrorReason(err)) + "."
 	case http.StatusBadRequest:
 		errors.As(err, &bad)
 		return bad.text

@@ -1,6 +1,20 @@
 package httpadmin_test
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/partnerkit/partnerkit/account"
+	"github.com/partnerkit/partnerkit/httpadmin"
+	"github.com/partnerkit/partnerkit/partner"
+)
 
 // A wrong-type tab said "This no longer exists; it may have been
 // removed."; disabling Remote Manager where it was never enabled said
@@ -30,4 +44,34 @@ func TestWordsSayWhatHappened(t *testing.T) {
 		{name: "disabling remote manager that was enabled", method: "POST", path: "/{msp}/management-licenses/disable", hx: true, status: 200,
 			form: form("confirm", "yes", "data_center", "EU"), want: []string{"Trend Micro Remote Manager disabled for Europe (EU)."}},
 	})
+}
+
+// A password reset whose mail hook fails was still made: the answer says
+// so (502), not "the change was not made".
+func TestResetWhoseHookFailsSaysTheChangeWasMade(t *testing.T) {
+	w := newWorld(t)
+	failing := partner.NewManager(partner.Options{Store: w.m.Store(),
+		ResetPassword: func(context.Context, account.Account) error { return errors.New("mail server down") }})
+	h := httpadmin.New(failing, httpadmin.Options{Prefix: "/admin/partners", Authorize: httpadmin.AllowAll,
+		Logger: slog.New(slog.DiscardHandler)})
+	for _, hx := range []bool{true, false} {
+		r := httptest.NewRequest("POST", w.expand("/{msp}/accounts/{user}/reset-password"), strings.NewReader(""))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if hx {
+			r.Header.Set("HX-Request", "true")
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		require.Equal(t, http.StatusBadGateway, rec.Code, "htmx %v", hx)
+		body := rec.Body.String()
+		require.Contains(t, body, "The change was made, but a host hook failed: password reset hook for acme.user: mail server down.")
+		require.NotContains(t, body, "the change was not made")
+	}
+	accts, err := w.m.Accounts(context.Background(), w.msp.ID)
+	require.NoError(t, err)
+	for _, a := range accts {
+		if a.ID == w.mspUser.ID {
+			require.False(t, a.PasswordResetAt.IsZero(), "the reset is recorded")
+		}
+	}
 }

@@ -226,7 +226,7 @@ func (m *Manager) afterCommit(ctx context.Context, effects []func(context.Contex
 	}
 	m.publish(ctx, events)
 	if err := errors.Join(errs...); err != nil {
-		return &Error{Kind: ErrHook, Reason: "the change was committed, but " + err.Error(), Err: err}
+		return &Error{Kind: ErrHook, Reason: "the change was made, but a host hook failed: " + err.Error(), Err: err}
 	}
 	return nil
 }
