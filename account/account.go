@@ -138,8 +138,8 @@ func ValidateEmail(field, s string) error {
 	return nil
 }
 
-// New is a request to add an account to a partner.
-type New struct {
+// Params is a request to add an account to a partner.
+type Params struct {
 	Name      string // account name, unique across the channel, immutable
 	FirstName string
 	LastName  string
@@ -148,7 +148,7 @@ type New struct {
 }
 
 // Normalize trims the text fields and lower-cases the account name.
-func (n *New) Normalize() {
+func (n *Params) Normalize() {
 	n.Name = NormalizeName(n.Name)
 	n.FirstName = strings.TrimSpace(n.FirstName)
 	n.LastName = strings.TrimSpace(n.LastName)
@@ -157,7 +157,7 @@ func (n *New) Normalize() {
 
 // Validate reports every invalid field of n, each as a *FieldError, in
 // field order (errors.Join); errors.As finds the first.
-func (n New) Validate() error {
+func (n Params) Validate() error {
 	errs := []error{
 		ValidateName(n.Name),
 		ValidatePerson("first name", n.FirstName),

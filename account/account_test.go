@@ -11,29 +11,29 @@ import (
 	"github.com/partnerkit/partnerkit/account"
 )
 
-func validNew() account.New {
-	return account.New{Name: "Ops.Admin", FirstName: "Ada", LastName: "Admin", Email: "ada@example.com", Role: account.Administrator}
+func validNew() account.Params {
+	return account.Params{Name: "Ops.Admin", FirstName: "Ada", LastName: "Admin", Email: "ada@example.com", Role: account.Administrator}
 }
 
 func TestNewValidateNamesField(t *testing.T) {
 	cases := []struct {
 		name  string
-		edit  func(*account.New)
+		edit  func(*account.Params)
 		field string
 	}{
-		{"valid", func(*account.New) {}, ""},
-		{"empty name", func(n *account.New) { n.Name = " " }, "account name"},
-		{"short name", func(n *account.New) { n.Name = "ab" }, "account name"},
-		{"long name", func(n *account.New) { n.Name = strings.Repeat("a", 65) }, "account name"},
-		{"space in name", func(n *account.New) { n.Name = "ada admin" }, "account name"},
-		{"leading dot", func(n *account.New) { n.Name = ".ada" }, "account name"},
-		{"empty first", func(n *account.New) { n.FirstName = "" }, "first name"},
-		{"long last", func(n *account.New) { n.LastName = strings.Repeat("x", 101) }, "last name"},
-		{"bad email", func(n *account.New) { n.Email = "not-an-email" }, "email"},
-		{"display name email", func(n *account.New) { n.Email = "Ada <ada@example.com>" }, "email"},
-		{"no dot domain", func(n *account.New) { n.Email = "ada@localhost" }, "email"},
-		{"empty email", func(n *account.New) { n.Email = "" }, "email"},
-		{"unknown role", func(n *account.New) { n.Role = "root" }, "role"},
+		{"valid", func(*account.Params) {}, ""},
+		{"empty name", func(n *account.Params) { n.Name = " " }, "account name"},
+		{"short name", func(n *account.Params) { n.Name = "ab" }, "account name"},
+		{"long name", func(n *account.Params) { n.Name = strings.Repeat("a", 65) }, "account name"},
+		{"space in name", func(n *account.Params) { n.Name = "ada admin" }, "account name"},
+		{"leading dot", func(n *account.Params) { n.Name = ".ada" }, "account name"},
+		{"empty first", func(n *account.Params) { n.FirstName = "" }, "first name"},
+		{"long last", func(n *account.Params) { n.LastName = strings.Repeat("x", 101) }, "last name"},
+		{"bad email", func(n *account.Params) { n.Email = "not-an-email" }, "email"},
+		{"display name email", func(n *account.Params) { n.Email = "Ada <ada@example.com>" }, "email"},
+		{"no dot domain", func(n *account.Params) { n.Email = "ada@localhost" }, "email"},
+		{"empty email", func(n *account.Params) { n.Email = "" }, "email"},
+		{"unknown role", func(n *account.Params) { n.Role = "root" }, "role"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,7 +72,7 @@ func FuzzNewValidate(f *testing.F) {
 	f.Add("", "", "", "", "")
 	f.Add("A B", "\x01", "x", "a@b", "root")
 	f.Fuzz(func(t *testing.T, name, first, last, email, role string) {
-		n := account.New{Name: name, FirstName: first, LastName: last, Email: email, Role: account.Role(role)}
+		n := account.Params{Name: name, FirstName: first, LastName: last, Email: email, Role: account.Role(role)}
 		n.Normalize()
 		err := n.Validate()
 		if err != nil {
@@ -89,7 +89,7 @@ func FuzzNewValidate(f *testing.F) {
 }
 
 func TestNewValidateReportsEveryField(t *testing.T) {
-	err := account.New{Name: "x", FirstName: "", LastName: "Ok", Email: "bad", Role: "root"}.Validate()
+	err := account.Params{Name: "x", FirstName: "", LastName: "Ok", Email: "bad", Role: "root"}.Validate()
 	var fields []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
 		var fe *account.FieldError

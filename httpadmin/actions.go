@@ -249,7 +249,7 @@ func (a *admin) assignLicenses(w http.ResponseWriter, r *http.Request, id int64)
 		if err := errors.Join(uerr, serr, eerr); err != nil {
 			return err
 		}
-		_, err := a.m.AssignLicenses(ctx, id, partner.Assignment{Key: f.Val("key"), Grants: []license.Grant{{
+		res, err := a.m.AssignLicenses(ctx, id, partner.AssignLicensesParams{Key: f.Val("key"), Grants: []license.Grant{{
 			Product: f.Val("product"), UnitType: f.Val("unit_type"), Units: units, Kind: license.Kind(f.Val("kind")),
 			Start: start, Expiry: expiry}}})
 		if err != nil {
@@ -258,6 +258,9 @@ func (a *admin) assignLicenses(w http.ResponseWriter, r *http.Request, id int64)
 				return rewritten
 			}
 			return err
+		}
+		if res.Replayed {
+			o.done = "replayed"
 		}
 		// Show the page that holds the new licences: the last one.
 		if _, total, lerr := a.m.Licenses(ctx, id, partner.Page{Limit: 1}); lerr == nil && total > 0 {
@@ -380,7 +383,7 @@ func (a *admin) removePlan(w http.ResponseWriter, r *http.Request, id int64) {
 
 func (a *admin) addAccount(w http.ResponseWriter, r *http.Request, id int64) {
 	a.act(w, r, id, partner.TabAccounts, "add-account", "acct-added", func(ctx context.Context, f form, _ *outcome) error {
-		_, err := a.m.AddAccount(ctx, id, account.New{Name: f.Val("account"), FirstName: f.Val("first_name"),
+		_, err := a.m.AddAccount(ctx, id, account.Params{Name: f.Val("account"), FirstName: f.Val("first_name"),
 			LastName: f.Val("last_name"), Email: f.Val("email"), Role: account.Role(f.Val("role"))})
 		return err
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnerkit/partnerkit/partner"
+	"github.com/partnerkit/partnerkit/partner/memstore"
 )
 
 // lockedStore fails every transaction with err while it is set, as a
@@ -54,7 +55,7 @@ func TestBusyDatabaseAnswers503(t *testing.T) {
 		{name: "busy list", err: fmt.Errorf("view: %w", partner.ErrBusy), method: "GET", path: "/"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			store := &lockedStore{Store: partner.NewMemoryStore()}
+			store := &lockedStore{Store: memstore.New()}
 			w := newWorldOn(t, store)
 			store.err.Store(&tc.err)
 			rec := w.do(tc.method, tc.path, tc.hx, tc.form, nil)

@@ -106,9 +106,9 @@ func (a *admin) create(w http.ResponseWriter, r *http.Request, _ int64) {
 		return
 	}
 	f := formOf(r)
-	in := partner.NewPartner{Type: partner.Type(f.Val("type")),
+	in := partner.CreateParams{Type: partner.Type(f.Val("type")),
 		Profile: partner.Profile{CompanyName: f.Val("company"), City: f.Val("city"), State: f.Val("state"), Country: f.Val("country")},
-		Admin:   account.New{Name: f.Val("account"), FirstName: f.Val("first_name"), LastName: f.Val("last_name"), Email: f.Val("email")}}
+		Admin:   account.Params{Name: f.Val("account"), FirstName: f.Val("first_name"), LastName: f.Val("last_name"), Email: f.Val("email")}}
 	if dc := f.Val("data_center"); dc != "" {
 		in.RemoteManager = []partner.DataCenter{partner.DataCenter(dc)}
 	}

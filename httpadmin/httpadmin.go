@@ -44,8 +44,8 @@ type Access struct {
 // Write reports whether the request changes something.
 func (a Access) Write() bool { return a.Operation != partner.OpRead }
 
-// Page is what a full page hands to the layout.
-type Page struct {
+// LayoutData is what a full page hands to the layout.
+type LayoutData struct {
 	// Title is the page title, without the product name.
 	Title string
 	// Head holds the <meta>, <link> and <script> elements the console
@@ -70,7 +70,7 @@ type Options struct {
 	// library's SystemActor.
 	Actor func(r *http.Request) string
 	// Layout wraps full pages in the host's chrome; nil uses DefaultLayout.
-	Layout func(w http.ResponseWriter, r *http.Request, p Page)
+	Layout func(w http.ResponseWriter, r *http.Request, p LayoutData)
 	// Logger receives refusals and internal errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -281,7 +281,7 @@ func (a *admin) headHTML() template.HTML {
 
 // DefaultLayout is a plain page: language, title, the console's head, a
 // skip link and a <main> landmark.
-func DefaultLayout(w http.ResponseWriter, r *http.Request, p Page) {
+func DefaultLayout(w http.ResponseWriter, r *http.Request, p LayoutData) {
 	fmt.Fprintf(w, `<!doctype html>
 <html lang="en">
 <head>

@@ -23,6 +23,7 @@ import (
 	"github.com/partnerkit/partnerkit/httpadmin"
 	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
+	"github.com/partnerkit/partnerkit/partner/memstore"
 	"github.com/partnerkit/partnerkit/serviceplan"
 )
 
@@ -39,7 +40,7 @@ type world struct {
 	planA, planB, planOff                     serviceplan.Plan
 }
 
-func newWorld(t *testing.T) *world { return newWorldOn(t, partner.NewMemoryStore()) }
+func newWorld(t *testing.T) *world { return newWorldOn(t, memstore.New()) }
 
 // newWorldOn builds the world on a store of the test's choosing.
 func newWorldOn(t *testing.T, store partner.Store) *world {
@@ -61,8 +62,8 @@ func newWorldOn(t *testing.T, store partner.Store) *world {
 	}
 	w.planA, w.planB, w.planOff = plan("Plan A", true), plan("Plan B", true), plan("Plan Off", false)
 	mk := func(name string, typ partner.Type, admin string) partner.Partner {
-		in := partner.NewPartner{Type: typ, Profile: partner.Profile{CompanyName: name, City: "Lyon", Country: "France"},
-			Admin: account.New{Name: admin, FirstName: "Ada", LastName: "Admin", Email: admin + "@example.com"},
+		in := partner.CreateParams{Type: typ, Profile: partner.Profile{CompanyName: name, City: "Lyon", Country: "France"},
+			Admin: account.Params{Name: admin, FirstName: "Ada", LastName: "Admin", Email: admin + "@example.com"},
 			Licenses: []license.Grant{{Product: "Endpoint Security", UnitType: "seats", Units: 50, Kind: license.Full,
 				Start: now.AddDate(0, -1, 0), Expiry: now.AddDate(1, 0, 0)}}}
 		if typ == partner.Reseller {
@@ -80,11 +81,11 @@ func newWorldOn(t *testing.T, store partner.Store) *world {
 	w.canceled = mk("Gone Reseller", partner.Reseller, "gone.admin")
 	w.other = mk("Other MSP", partner.MSP, "other.admin")
 	var err error
-	w.mspUser, err = w.m.AddAccount(ctx, w.msp.ID, account.New{Name: "acme.user", FirstName: "U", LastName: "Ser", Email: "u@example.com", Role: account.SupportEngineer})
+	w.mspUser, err = w.m.AddAccount(ctx, w.msp.ID, account.Params{Name: "acme.user", FirstName: "U", LastName: "Ser", Email: "u@example.com", Role: account.SupportEngineer})
 	require.NoError(t, err)
-	w.otherUser, err = w.m.AddAccount(ctx, w.other.ID, account.New{Name: "other.user", FirstName: "O", LastName: "Ther", Email: "o@example.com", Role: account.SupportEngineer})
+	w.otherUser, err = w.m.AddAccount(ctx, w.other.ID, account.Params{Name: "other.user", FirstName: "O", LastName: "Ther", Email: "o@example.com", Role: account.SupportEngineer})
 	require.NoError(t, err)
-	w.offUser, err = w.m.AddAccount(ctx, w.msp.ID, account.New{Name: "acme.off", FirstName: "O", LastName: "Ff", Email: "off@example.com", Role: account.BillingManager})
+	w.offUser, err = w.m.AddAccount(ctx, w.msp.ID, account.Params{Name: "acme.off", FirstName: "O", LastName: "Ff", Email: "off@example.com", Role: account.BillingManager})
 	require.NoError(t, err)
 	w.offUser, err = w.m.DisableAccount(ctx, w.msp.ID, w.offUser.ID, 0)
 	require.NoError(t, err)
@@ -545,7 +546,7 @@ func TestActorReachesTheAuditTrail(t *testing.T) {
 func TestLayoutHookWrapsFullPagesOnly(t *testing.T) {
 	w := newWorld(t)
 	h := httpadmin.New(w.m, httpadmin.Options{Prefix: "/p", Authorize: httpadmin.AllowAll,
-		Layout: func(rw http.ResponseWriter, r *http.Request, p httpadmin.Page) {
+		Layout: func(rw http.ResponseWriter, r *http.Request, p httpadmin.LayoutData) {
 			fmt.Fprintf(rw, "<host-chrome title=%q>%s%s</host-chrome>", p.Title, p.Head, p.Body)
 		}})
 	full := httptest.NewRecorder()

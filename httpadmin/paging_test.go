@@ -21,7 +21,7 @@ func manyLicenses(n int) func(t *testing.T, w *world) {
 			if i == n-1 {
 				product = "Newest"
 			}
-			_, err := w.m.AssignLicenses(context.Background(), w.msp.ID, partner.Assignment{Grants: []license.Grant{{
+			_, err := w.m.AssignLicenses(context.Background(), w.msp.ID, partner.AssignLicensesParams{Grants: []license.Grant{{
 				Product: product, UnitType: "seats", Units: int64(1000 + i), Kind: license.Full, Start: now.AddDate(0, -1, 0), Expiry: now.AddDate(1, 0, 0)}}})
 			require.NoError(t, err)
 		}
@@ -32,7 +32,7 @@ func manyLicenses(n int) func(t *testing.T, w *world) {
 func manyProducts(n int) func(t *testing.T, w *world) {
 	return func(t *testing.T, w *world) {
 		for i := range n {
-			_, err := w.m.AssignLicenses(context.Background(), w.msp.ID, partner.Assignment{Grants: []license.Grant{{
+			_, err := w.m.AssignLicenses(context.Background(), w.msp.ID, partner.AssignLicensesParams{Grants: []license.Grant{{
 				Product: fmt.Sprintf("Product %d", i+1), UnitType: "seats", Units: 5, Kind: license.Full, Start: now.AddDate(0, -1, 0), Expiry: now.AddDate(1, 0, 0)}}})
 			require.NoError(t, err)
 		}
@@ -43,13 +43,13 @@ func manyProducts(n int) func(t *testing.T, w *world) {
 func manyAllocations(n int) func(t *testing.T, w *world) {
 	return func(t *testing.T, w *world) {
 		ctx := context.Background()
-		lics, err := w.m.AssignLicenses(ctx, w.msp.ID, partner.Assignment{Grants: []license.Grant{{
+		lics, err := w.m.AssignLicenses(ctx, w.msp.ID, partner.AssignLicensesParams{Grants: []license.Grant{{
 			Product: "Bulk", UnitType: "seats", Units: int64(n), Kind: license.Full, Start: now.AddDate(0, -1, 0), Expiry: now.AddDate(1, 0, 0)}}})
 		require.NoError(t, err)
 		for i := range n {
-			c, err := w.m.AddCustomer(ctx, w.msp.ID, partner.NewCustomer{Name: fmt.Sprintf("Customer %03d", i)})
+			c, err := w.m.AddCustomer(ctx, w.msp.ID, partner.CustomerParams{Name: fmt.Sprintf("Customer %03d", i)})
 			require.NoError(t, err)
-			_, err = w.m.Allocate(ctx, w.msp.ID, partner.Allocation{LicenseID: lics[0].ID, CustomerID: c.ID, Units: 1})
+			_, err = w.m.Allocate(ctx, w.msp.ID, partner.AllocateParams{LicenseID: lics.Licenses[0].ID, CustomerID: c.ID, Units: 1})
 			require.NoError(t, err)
 		}
 	}
@@ -59,11 +59,11 @@ func manyAllocations(n int) func(t *testing.T, w *world) {
 func manyPartners(n int) func(t *testing.T, w *world) {
 	return func(t *testing.T, w *world) {
 		for i := range n {
-			_, err := w.m.Create(context.Background(), partner.NewPartner{Type: partner.MSP,
+			_, err := w.m.Create(context.Background(), partner.CreateParams{Type: partner.MSP,
 				Profile: partner.Profile{CompanyName: fmt.Sprintf("Bulk %03d", i), City: "Lyon", Country: "France"},
-				Admin:   partner.NewPartner{}.Admin})
+				Admin:   partner.CreateParams{}.Admin})
 			if err != nil { // the admin account is required: name it after the partner
-				p := partner.NewPartner{Type: partner.MSP, Profile: partner.Profile{CompanyName: fmt.Sprintf("Bulk %03d", i), City: "Lyon", Country: "France"}}
+				p := partner.CreateParams{Type: partner.MSP, Profile: partner.Profile{CompanyName: fmt.Sprintf("Bulk %03d", i), City: "Lyon", Country: "France"}}
 				p.Admin.Name, p.Admin.FirstName, p.Admin.LastName, p.Admin.Email = fmt.Sprintf("bulk%03d.admin", i), "B", "Ulk", "bulk@example.com"
 				_, err = w.m.Create(context.Background(), p)
 			}

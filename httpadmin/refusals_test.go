@@ -16,7 +16,7 @@ import (
 // usedKey assigns licences to the MSP under the key "k-used".
 func usedKey(t *testing.T, w *world) {
 	t.Helper()
-	_, err := w.m.AssignLicenses(context.Background(), w.msp.ID, partner.Assignment{Key: "k-used", Grants: []license.Grant{{
+	_, err := w.m.AssignLicenses(context.Background(), w.msp.ID, partner.AssignLicensesParams{Key: "k-used", Grants: []license.Grant{{
 		Product: "Endpoint Security", UnitType: "seats", Units: 5, Kind: license.Full,
 		Start: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), Expiry: time.Date(2027, 5, 1, 0, 0, 0, 0, time.UTC)}}})
 	require.NoError(t, err)
@@ -55,7 +55,7 @@ func TestRefusalsSayWhy(t *testing.T) {
 			want:    []string{"Nothing was changed. This form had a key that cannot be used (the key must be at most 128 characters (got 200)); it now has a new key: submit it again."},
 			notWant: []string{`value="` + long + `"`}},
 		{name: "a replayed assignment assigns nothing more", method: "POST", path: "/{msp}/licenses/assign", hx: true, setup: usedKey, form: assign("k-used", "5"), status: 200, unchanged: true,
-			want: []string{"Licenses assigned."}},
+			want: []string{"These licenses were already assigned by this form; nothing more was assigned."}, notWant: []string{"Licenses assigned."}},
 		{name: "a confirmation typed wrong says so", method: "POST", path: "/{msp}/cancel", form: form("confirm_name", "acme"), status: 422, unchanged: true,
 			want: []string{"Nothing was changed. Confirmation must be the company name, exactly as shown.", `id="confirm-err"`}},
 	})

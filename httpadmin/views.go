@@ -378,6 +378,7 @@ var doneMessages = map[string]string{
 	"refill":     "License pool refill saved.",
 	"minimum":    "Minimum licenses saved.",
 	"assigned":   "Licenses assigned.",
+	"replayed":   "These licenses were already assigned by this form; nothing more was assigned.",
 	"disabled":   "Selected licenses disabled.",
 	"rm-on":      "Trend Micro Remote Manager enabled.",
 	"rm-off":     "Trend Micro Remote Manager disabled.",
@@ -467,7 +468,7 @@ func (a *admin) page(w http.ResponseWriter, r *http.Request, code int, title, na
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
-	a.opts.Layout(w, r, Page{Title: title, Head: a.head, Body: body})
+	a.opts.Layout(w, r, LayoutData{Title: title, Head: a.head, Body: body})
 }
 
 func (a *admin) asset(w http.ResponseWriter, r *http.Request, _ int64) {

@@ -9,7 +9,7 @@ import (
 
 // AddAccount adds a console account to the partner. The account name is
 // unique across the whole channel (ErrDuplicate) and never changes.
-func (m *Manager) AddAccount(ctx context.Context, partnerID int64, in account.New) (account.Account, error) {
+func (m *Manager) AddAccount(ctx context.Context, partnerID int64, in account.Params) (account.Account, error) {
 	var out account.Account
 	err := m.partnerChange(ctx, partnerID, OpAddAccount, 0, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
 		in := in

@@ -18,15 +18,15 @@ func stamp(t time.Time) string {
 	return t.Format(time.RFC3339)
 }
 
-// NewCustomer is a request to add a customer to a partner.
-type NewCustomer struct {
+// CustomerParams is a request to add a customer to a partner.
+type CustomerParams struct {
 	Name  string
 	Email string // optional
 }
 
 // AddCustomer adds a customer that the partner manages. The partner's
 // customer count (Partner.Customers) is derived from these records.
-func (m *Manager) AddCustomer(ctx context.Context, partnerID int64, in NewCustomer) (Customer, error) {
+func (m *Manager) AddCustomer(ctx context.Context, partnerID int64, in CustomerParams) (Customer, error) {
 	var out Customer
 	err := m.partnerChange(ctx, partnerID, OpAddCustomer, 0, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
 		name, email := strings.TrimSpace(in.Name), strings.TrimSpace(in.Email)
@@ -66,8 +66,8 @@ func (m *Manager) Customers(ctx context.Context, partnerID int64, pg Page) ([]Cu
 	return out, total, err
 }
 
-// Allocation asks for units of one licence for one customer.
-type Allocation struct {
+// AllocateParams asks for units of one licence for one customer.
+type AllocateParams struct {
 	LicenseID  int64
 	CustomerID int64
 	Units      int64
@@ -88,7 +88,7 @@ type Allocation struct {
 //
 // Units are taken in one conditional step of the store, so concurrent
 // allocations never hand out more units than the licence provisions.
-func (m *Manager) Allocate(ctx context.Context, partnerID int64, in Allocation) (license.Allocation, error) {
+func (m *Manager) Allocate(ctx context.Context, partnerID int64, in AllocateParams) (license.Allocation, error) {
 	var out license.Allocation
 	err := m.partnerChange(ctx, partnerID, OpAllocateUnits, 0, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
 		if err := license.ValidateUnits("units", in.Units); err != nil {

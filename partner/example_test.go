@@ -20,10 +20,10 @@ func ExampleManager_Create() {
 	m := partner.NewManager(partner.Options{Now: fixedClock})
 	ctx := partner.WithActor(context.Background(), "ops@vendor.example")
 
-	p, err := m.Create(ctx, partner.NewPartner{
+	p, err := m.Create(ctx, partner.CreateParams{
 		Type:          partner.MSP,
 		Profile:       partner.Profile{CompanyName: "Acme Managed IT", City: "Lyon", Country: "France"},
-		Admin:         account.New{Name: "acme.admin", FirstName: "Ada", LastName: "Admin", Email: "ada@acme.example"},
+		Admin:         account.Params{Name: "acme.admin", FirstName: "Ada", LastName: "Admin", Email: "ada@acme.example"},
 		RemoteManager: []partner.DataCenter{serviceplan.EU},
 	})
 	if err != nil {
@@ -42,18 +42,18 @@ func ExampleManager_Create() {
 func ExampleManager_Allocate() {
 	m := partner.NewManager(partner.Options{Now: fixedClock})
 	ctx := context.Background()
-	p, _ := m.Create(ctx, partner.NewPartner{Type: partner.Reseller,
+	p, _ := m.Create(ctx, partner.CreateParams{Type: partner.Reseller,
 		Profile: partner.Profile{CompanyName: "Blue Reseller", City: "Osaka", Country: "Japan"},
-		Admin:   account.New{Name: "blue.admin", FirstName: "Bo", LastName: "Lee", Email: "bo@blue.example"}})
+		Admin:   account.Params{Name: "blue.admin", FirstName: "Bo", LastName: "Lee", Email: "bo@blue.example"}})
 
-	lics, _ := m.AssignLicenses(ctx, p.ID, partner.Assignment{Key: "order-1001", Grants: []license.Grant{{
+	lics, _ := m.AssignLicenses(ctx, p.ID, partner.AssignLicensesParams{Key: "order-1001", Grants: []license.Grant{{
 		Product: "Endpoint Security", UnitType: "seats", Units: 10, Kind: license.Full,
 		Start: fixedClock(), Expiry: fixedClock().AddDate(1, 0, 0)}}})
-	c, _ := m.AddCustomer(ctx, p.ID, partner.NewCustomer{Name: "Corner Bakery"})
+	c, _ := m.AddCustomer(ctx, p.ID, partner.CustomerParams{Name: "Corner Bakery"})
 
-	_, err := m.Allocate(ctx, p.ID, partner.Allocation{LicenseID: lics[0].ID, CustomerID: c.ID, Units: 8})
+	_, err := m.Allocate(ctx, p.ID, partner.AllocateParams{LicenseID: lics.Licenses[0].ID, CustomerID: c.ID, Units: 8})
 	fmt.Println("8 units:", err)
-	_, err = m.Allocate(ctx, p.ID, partner.Allocation{LicenseID: lics[0].ID, CustomerID: c.ID, Units: 3})
+	_, err = m.Allocate(ctx, p.ID, partner.AllocateParams{LicenseID: lics.Licenses[0].ID, CustomerID: c.ID, Units: 3})
 	fmt.Println("3 more:", errors.Is(err, partner.ErrInsufficientUnits))
 
 	p, _ = m.Get(ctx, p.ID)
@@ -82,9 +82,9 @@ func ExampleCheck() {
 // Invalid input names the field; errors.Is tells the kind.
 func ExampleErrorField() {
 	m := partner.NewManager(partner.Options{})
-	_, err := m.Create(context.Background(), partner.NewPartner{Type: partner.MSP,
+	_, err := m.Create(context.Background(), partner.CreateParams{Type: partner.MSP,
 		Profile: partner.Profile{CompanyName: "", City: "Lyon", Country: "France"},
-		Admin:   account.New{Name: "x.admin", FirstName: "X", LastName: "Y", Email: "x@example.com"}})
+		Admin:   account.Params{Name: "x.admin", FirstName: "X", LastName: "Y", Email: "x@example.com"}})
 	fmt.Println(errors.Is(err, partner.ErrInvalid), partner.ErrorField(err))
 	fmt.Println(err)
 	// Output:
@@ -101,9 +101,9 @@ func ExampleManager_Subscribe() {
 		return nil
 	})
 	ctx := partner.WithActor(context.Background(), "ops@vendor.example")
-	p, _ := m.Create(context.Background(), partner.NewPartner{Type: partner.MSP,
+	p, _ := m.Create(context.Background(), partner.CreateParams{Type: partner.MSP,
 		Profile: partner.Profile{CompanyName: "Acme", City: "Lyon", Country: "France"},
-		Admin:   account.New{Name: "acme.admin", FirstName: "Ada", LastName: "Admin", Email: "ada@acme.example"}})
+		Admin:   account.Params{Name: "acme.admin", FirstName: "Ada", LastName: "Admin", Email: "ada@acme.example"}})
 	p, _ = m.Suspend(ctx, p.ID, p.Version)
 
 	entries, total, _ := m.Audit(ctx, p.ID, partner.Page{Limit: 1})
@@ -119,9 +119,9 @@ func ExampleManager_Subscribe() {
 func ExampleManager_RunInTx() {
 	m := partner.NewManager(partner.Options{Now: fixedClock})
 	ctx := context.Background()
-	p, _ := m.Create(ctx, partner.NewPartner{Type: partner.MSP,
+	p, _ := m.Create(ctx, partner.CreateParams{Type: partner.MSP,
 		Profile: partner.Profile{CompanyName: "Acme", City: "Lyon", Country: "France"},
-		Admin:   account.New{Name: "acme.admin", FirstName: "Ada", LastName: "Admin", Email: "ada@acme.example"}})
+		Admin:   account.Params{Name: "acme.admin", FirstName: "Ada", LastName: "Admin", Email: "ada@acme.example"}})
 
 	err := m.RunInTx(ctx, func(ctx context.Context, tm *partner.Manager) error {
 		if _, err := tm.SetPoolRefill(ctx, p.ID, 0, true); err != nil {

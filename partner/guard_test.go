@@ -167,7 +167,7 @@ func invoke(e *env, f fixture, op partner.Operation) error {
 	case partner.OpSetMinimumLicenses:
 		_, err = m.SetMinimumLicenses(ctx, id, 0, 10)
 	case partner.OpAssignLicenses:
-		_, err = m.AssignLicenses(ctx, id, partner.Assignment{Grants: []license.Grant{grant(5)}})
+		_, err = m.AssignLicenses(ctx, id, partner.AssignLicensesParams{Grants: []license.Grant{grant(5)}})
 	case partner.OpDisableLicenses:
 		_, err = m.DisableLicenses(ctx, id, []int64{f.lic.ID})
 	case partner.OpEnableRemoteManager:
@@ -179,7 +179,7 @@ func invoke(e *env, f fixture, op partner.Operation) error {
 	case partner.OpRemovePlan:
 		err = m.RemovePlan(ctx, id, f.assigned.ID)
 	case partner.OpAddAccount:
-		_, err = m.AddAccount(ctx, id, account.New{Name: fmt.Sprintf("new%d", e.uniq()), FirstName: "N", LastName: "N",
+		_, err = m.AddAccount(ctx, id, account.Params{Name: fmt.Sprintf("new%d", e.uniq()), FirstName: "N", LastName: "N",
 			Email: "n@example.com", Role: account.LicenseManager})
 	case partner.OpChangeRole:
 		_, err = m.ChangeRole(ctx, id, f.second.ID, 0, account.BillingManager)
@@ -192,9 +192,9 @@ func invoke(e *env, f fixture, op partner.Operation) error {
 	case partner.OpDeleteAccount:
 		err = m.DeleteAccount(ctx, id, f.second.ID)
 	case partner.OpAddCustomer:
-		_, err = m.AddCustomer(ctx, id, partner.NewCustomer{Name: "New customer"})
+		_, err = m.AddCustomer(ctx, id, partner.CustomerParams{Name: "New customer"})
 	case partner.OpAllocateUnits:
-		_, err = m.Allocate(ctx, id, partner.Allocation{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 1})
+		_, err = m.Allocate(ctx, id, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 1})
 	case partner.OpReleaseUnits:
 		err = m.Release(ctx, id, f.alloc.ID)
 	default:

@@ -101,10 +101,10 @@ func grant(units int64) license.Grant {
 		Start: t0.AddDate(0, -1, 0), Expiry: t0.AddDate(1, 0, 0)}
 }
 
-func newPartnerInput(name string, typ partner.Type, admin string) partner.NewPartner {
-	return partner.NewPartner{Type: typ,
+func newPartnerInput(name string, typ partner.Type, admin string) partner.CreateParams {
+	return partner.CreateParams{Type: typ,
 		Profile: partner.Profile{CompanyName: name, City: "Lyon", State: "Rhône", Country: "France"},
-		Admin:   account.New{Name: admin, FirstName: "Ada", LastName: "Admin", Email: admin + "@example.com"}}
+		Admin:   account.Params{Name: admin, FirstName: "Ada", LastName: "Admin", Email: admin + "@example.com"}}
 }
 
 // fixture is a partner with something of everything, so that every
@@ -152,15 +152,15 @@ func (e *env) fixture(t *testing.T, typ partner.Type, status partner.Status) fix
 	accts, err := e.m.Accounts(e.ctx, p.ID)
 	require.NoError(t, err)
 	f.admin = accts[0]
-	f.second, err = e.m.AddAccount(e.ctx, p.ID, account.New{Name: fmt.Sprintf("second%d", n), FirstName: "Sam",
+	f.second, err = e.m.AddAccount(e.ctx, p.ID, account.Params{Name: fmt.Sprintf("second%d", n), FirstName: "Sam",
 		LastName: "Second", Email: "sam@example.com", Role: account.SupportEngineer})
 	require.NoError(t, err)
 	lics, _, err := e.m.Licenses(e.ctx, p.ID, partner.Page{})
 	require.NoError(t, err)
 	f.lic = lics[0]
-	f.customer, err = e.m.AddCustomer(e.ctx, p.ID, partner.NewCustomer{Name: "Customer " + fmt.Sprint(n)})
+	f.customer, err = e.m.AddCustomer(e.ctx, p.ID, partner.CustomerParams{Name: "Customer " + fmt.Sprint(n)})
 	require.NoError(t, err)
-	f.alloc, err = e.m.Allocate(e.ctx, p.ID, partner.Allocation{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 5})
+	f.alloc, err = e.m.Allocate(e.ctx, p.ID, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 5})
 	require.NoError(t, err)
 	switch status {
 	case partner.Suspended:

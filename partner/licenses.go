@@ -62,9 +62,9 @@ func (m *Manager) SetMinimumLicenses(ctx context.Context, id, version, n int64) 
 	})
 }
 
-// Assignment is the Assign Licenses form: one or more grants made
+// AssignLicensesParams is the Assign Licenses form: one or more grants made
 // together, all or none.
-type Assignment struct {
+type AssignLicensesParams struct {
 	// Key makes the assignment safe to retry. A second assignment with the
 	// same key and the same grants for the same partner is a replay: it
 	// returns the licences the first one created, as they are now, and
@@ -80,10 +80,11 @@ type Assignment struct {
 // guard's error, then with ErrInvalid naming the field (the reason says
 // which grant when there are several), or ErrDuplicate for a key already
 // used with other grants. It never writes to a.Grants.
-func (m *Manager) AssignLicenses(ctx context.Context, partnerID int64, a Assignment) ([]license.License, error) {
+func (m *Manager) AssignLicenses(ctx context.Context, partnerID int64, a AssignLicensesParams) (AssignLicensesResult, error) {
 	var out []license.License
+	replayed := false
 	err := m.write(ctx, OpAssignLicenses, func(ctx context.Context, tx Tx, c *changes) error {
-		out = nil
+		out, replayed = nil, false
 		p, err := tx.LockPartner(ctx, partnerID)
 		if err != nil {
 			return err
@@ -98,7 +99,7 @@ func (m *Manager) AssignLicenses(ctx context.Context, partnerID int64, a Assignm
 				return err
 			}
 			if len(prior) > 0 && sameGrants(prior, normalizedCopy(grants)) {
-				out = prior
+				out, replayed = prior, true
 				return nil
 			}
 		}
@@ -128,7 +129,20 @@ func (m *Manager) AssignLicenses(ctx context.Context, partnerID int64, a Assignm
 		return c.record(ctx, tx, p.ID, OpAssignLicenses, "licenses "+licenseIDs(out), "",
 			summary("granted", strings.Join(ids, ", ")))
 	})
-	return out, err
+	if err != nil {
+		return AssignLicensesResult{}, err
+	}
+	return AssignLicensesResult{Licenses: out, Replayed: replayed}, nil
+}
+
+// AssignLicensesResult is what AssignLicenses did.
+type AssignLicensesResult struct {
+	// Licenses are the licences of the assignment, one per grant, in
+	// grant order.
+	Licenses []license.License
+	// Replayed reports a replay: an earlier call with the same key and
+	// grants had created these licences, and this one created nothing.
+	Replayed bool
 }
 
 // normalizedCopy returns the grants trimmed and with their dates in UTC at

@@ -17,7 +17,8 @@ import (
 // Options configures a Manager. The zero value works: an in-memory store,
 // the wall clock, the default slog logger.
 type Options struct {
-	// Store keeps the records; nil means NewMemoryStore().
+	// Store keeps the records; nil means a new in-memory store (see
+	// partner/memstore).
 	Store Store
 	// Now is the clock; nil means time.Now. Tests inject a fixed clock.
 	Now func() time.Time
@@ -62,7 +63,7 @@ func NewManager(opts Options) *Manager {
 	m := &Manager{store: opts.Store, now: opts.Now, reset: opts.ResetPassword, log: opts.Logger,
 		window: opts.ExpiringWindow, hooks: &hookSet{}}
 	if m.store == nil {
-		m.store = NewMemoryStore()
+		m.store = newMemoryStore()
 	}
 	if m.now == nil {
 		m.now = time.Now

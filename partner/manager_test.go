@@ -87,38 +87,38 @@ func TestCreatePartnerRefusesBadInputAndChangesNothing(t *testing.T) {
 
 		cases := []struct {
 			name  string
-			edit  func(*partner.NewPartner)
+			edit  func(*partner.CreateParams)
 			kind  error
 			field string
 		}{
-			{"no type", func(n *partner.NewPartner) { n.Type = "" }, partner.ErrInvalid, "type"},
-			{"empty company", func(n *partner.NewPartner) { n.Profile.CompanyName = "  " }, partner.ErrInvalid, "company name"},
-			{"overlong company", func(n *partner.NewPartner) { n.Profile.CompanyName = strings.Repeat("x", 201) }, partner.ErrInvalid, "company name"},
-			{"no city", func(n *partner.NewPartner) { n.Profile.City = "" }, partner.ErrInvalid, "city"},
-			{"no country", func(n *partner.NewPartner) { n.Profile.Country = "" }, partner.ErrInvalid, "country"},
-			{"bad sign-in URL", func(n *partner.NewPartner) { n.Profile.SignInURL = "javascript:alert(1)" }, partner.ErrInvalid, "sign-in URL"},
-			{"bad admin email", func(n *partner.NewPartner) { n.Admin.Email = "nope" }, partner.ErrInvalid, "email"},
-			{"bad contact email", func(n *partner.NewPartner) {
+			{"no type", func(n *partner.CreateParams) { n.Type = "" }, partner.ErrInvalid, "type"},
+			{"empty company", func(n *partner.CreateParams) { n.Profile.CompanyName = "  " }, partner.ErrInvalid, "company name"},
+			{"overlong company", func(n *partner.CreateParams) { n.Profile.CompanyName = strings.Repeat("x", 201) }, partner.ErrInvalid, "company name"},
+			{"no city", func(n *partner.CreateParams) { n.Profile.City = "" }, partner.ErrInvalid, "city"},
+			{"no country", func(n *partner.CreateParams) { n.Profile.Country = "" }, partner.ErrInvalid, "country"},
+			{"bad sign-in URL", func(n *partner.CreateParams) { n.Profile.SignInURL = "javascript:alert(1)" }, partner.ErrInvalid, "sign-in URL"},
+			{"bad admin email", func(n *partner.CreateParams) { n.Admin.Email = "nope" }, partner.ErrInvalid, "email"},
+			{"bad contact email", func(n *partner.CreateParams) {
 				n.Profile.Contacts = []partner.Contact{{FirstName: "A", LastName: "B", Email: "x"}}
 			}, partner.ErrInvalid, "contact 1 email"},
-			{"empty account name", func(n *partner.NewPartner) { n.Admin.Name = "" }, partner.ErrInvalid, "account name"},
-			{"admin not administrator", func(n *partner.NewPartner) { n.Admin.Role = account.SupportEngineer }, partner.ErrInvalid, "role"},
-			{"unknown data center", func(n *partner.NewPartner) { n.RemoteManager = []serviceplan.DataCenter{"MARS"} }, partner.ErrInvalid, "data center"},
-			{"zero units", func(n *partner.NewPartner) { g := grant(0); n.Licenses = []license.Grant{g} }, partner.ErrInvalid, "units"},
-			{"absurd units", func(n *partner.NewPartner) { n.Licenses = []license.Grant{grant(2_000_000)} }, partner.ErrInvalid, "units"},
-			{"expiry before start", func(n *partner.NewPartner) {
+			{"empty account name", func(n *partner.CreateParams) { n.Admin.Name = "" }, partner.ErrInvalid, "account name"},
+			{"admin not administrator", func(n *partner.CreateParams) { n.Admin.Role = account.SupportEngineer }, partner.ErrInvalid, "role"},
+			{"unknown data center", func(n *partner.CreateParams) { n.RemoteManager = []serviceplan.DataCenter{"MARS"} }, partner.ErrInvalid, "data center"},
+			{"zero units", func(n *partner.CreateParams) { g := grant(0); n.Licenses = []license.Grant{g} }, partner.ErrInvalid, "units"},
+			{"absurd units", func(n *partner.CreateParams) { n.Licenses = []license.Grant{grant(2_000_000)} }, partner.ErrInvalid, "units"},
+			{"expiry before start", func(n *partner.CreateParams) {
 				g := grant(5)
 				g.Expiry = g.Start.AddDate(0, 0, -1)
 				n.Licenses = []license.Grant{grant(5), g}
 			}, partner.ErrInvalid, "expiry"},
-			{"plans for an MSP", func(n *partner.NewPartner) { n.Plans = []int64{disabled.ID} }, partner.ErrWrongType, "service plans"},
-			{"duplicate account name", func(n *partner.NewPartner) { n.Admin.Name = "TAKEN.name" }, partner.ErrDuplicate, "account name"},
-			{"remote manager for a reseller", func(n *partner.NewPartner) {
+			{"plans for an MSP", func(n *partner.CreateParams) { n.Plans = []int64{disabled.ID} }, partner.ErrWrongType, "service plans"},
+			{"duplicate account name", func(n *partner.CreateParams) { n.Admin.Name = "TAKEN.name" }, partner.ErrDuplicate, "account name"},
+			{"remote manager for a reseller", func(n *partner.CreateParams) {
 				n.Type = partner.Reseller
 				n.RemoteManager = []serviceplan.DataCenter{serviceplan.EU}
 			}, partner.ErrWrongType, "data center"},
-			{"disabled plan", func(n *partner.NewPartner) { n.Type = partner.Reseller; n.Plans = []int64{disabled.ID} }, partner.ErrPlanDisabled, "service plan"},
-			{"unknown plan", func(n *partner.NewPartner) { n.Type = partner.Reseller; n.Plans = []int64{9999} }, partner.ErrNotFound, ""},
+			{"disabled plan", func(n *partner.CreateParams) { n.Type = partner.Reseller; n.Plans = []int64{disabled.ID} }, partner.ErrPlanDisabled, "service plan"},
+			{"unknown plan", func(n *partner.CreateParams) { n.Type = partner.Reseller; n.Plans = []int64{9999} }, partner.ErrNotFound, ""},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -207,7 +207,7 @@ func TestStatusLifecycleAndCancel(t *testing.T) {
 		city := "Nice"
 		_, err = e.m.UpdateProfile(e.ctx, id, partner.ProfilePatch{City: &city})
 		require.NoError(t, err, "a suspended partner's profile may change")
-		_, err = e.m.AssignLicenses(e.ctx, id, partner.Assignment{Grants: []license.Grant{grant(1)}})
+		_, err = e.m.AssignLicenses(e.ctx, id, partner.AssignLicensesParams{Grants: []license.Grant{grant(1)}})
 		requireErr(t, err, partner.ErrSuspended, "")
 		a, err := e.m.Reactivate(e.ctx, id, 0)
 		require.NoError(t, err)
@@ -256,20 +256,21 @@ func TestAssignLicensesIsAllOrNothingAndSafeToRetry(t *testing.T) {
 		require.NoError(t, err)
 		bad := grant(5)
 		bad.Kind = "gift"
-		_, err = e.m.AssignLicenses(e.ctx, p.ID, partner.Assignment{Grants: []license.Grant{grant(5), bad}})
+		_, err = e.m.AssignLicenses(e.ctx, p.ID, partner.AssignLicensesParams{Grants: []license.Grant{grant(5), bad}})
 		requireErr(t, err, partner.ErrInvalid, "kind")
 		require.Contains(t, err.Error(), "(grant 2)")
-		_, err = e.m.AssignLicenses(e.ctx, p.ID, partner.Assignment{})
+		_, err = e.m.AssignLicenses(e.ctx, p.ID, partner.AssignLicensesParams{})
 		requireErr(t, err, partner.ErrInvalid, "licenses")
 
-		req := partner.Assignment{Key: "order-7", Grants: []license.Grant{grant(10), grant(20)}}
+		req := partner.AssignLicensesParams{Key: "order-7", Grants: []license.Grant{grant(10), grant(20)}}
 		first, err := e.m.AssignLicenses(e.ctx, p.ID, req)
 		require.NoError(t, err)
-		require.Len(t, first, 2)
+		require.Len(t, first.Licenses, 2)
 		again, err := e.m.AssignLicenses(e.ctx, p.ID, req)
 		require.NoError(t, err)
-		require.Empty(t, cmp.Diff(first, again), "a retry returns the first result")
-		_, err = e.m.AssignLicenses(e.ctx, p.ID, partner.Assignment{Key: "order-7", Grants: []license.Grant{grant(11)}})
+		require.Empty(t, cmp.Diff(first.Licenses, again.Licenses), "a retry returns the first result")
+		require.True(t, again.Replayed)
+		_, err = e.m.AssignLicenses(e.ctx, p.ID, partner.AssignLicensesParams{Key: "order-7", Grants: []license.Grant{grant(11)}})
 		requireErr(t, err, partner.ErrDuplicate, "idempotency key")
 
 		got, err := e.m.Get(e.ctx, p.ID)
@@ -300,7 +301,7 @@ func TestDisableLicenses(t *testing.T) {
 		require.Equal(t, license.Disabled, e.m.LicenseState(out[0]))
 		require.Equal(t, int64(5), out[0].Used, "customers keep their units")
 
-		_, err = e.m.Allocate(e.ctx, f.p.ID, partner.Allocation{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 1})
+		_, err = e.m.Allocate(e.ctx, f.p.ID, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 1})
 		requireErr(t, err, partner.ErrLicenseDisabled, "license")
 		require.NoError(t, e.m.Release(e.ctx, f.p.ID, f.alloc.ID), "units can still be given back")
 	})
@@ -312,7 +313,7 @@ func TestAllocationRules(t *testing.T) {
 		other := e.fixture(t, partner.MSP, partner.Active)
 		id := f.p.ID
 		alloc := func(lic, cust, units int64) error {
-			_, err := e.m.Allocate(e.ctx, id, partner.Allocation{LicenseID: lic, CustomerID: cust, Units: units})
+			_, err := e.m.Allocate(e.ctx, id, partner.AllocateParams{LicenseID: lic, CustomerID: cust, Units: units})
 			return err
 		}
 		requireErr(t, alloc(f.lic.ID, f.customer.ID, 0), partner.ErrInvalid, "units")
@@ -326,13 +327,13 @@ func TestAllocationRules(t *testing.T) {
 		future.Start, future.Expiry = t0.AddDate(0, 1, 0), t0.AddDate(1, 0, 0)
 		expiring := grant(10)
 		expiring.Expiry = t0.Add(time.Hour)
-		ls, err := e.m.AssignLicenses(e.ctx, id, partner.Assignment{Grants: []license.Grant{future, expiring}})
+		ls, err := e.m.AssignLicenses(e.ctx, id, partner.AssignLicensesParams{Grants: []license.Grant{future, expiring}})
 		require.NoError(t, err)
-		requireErr(t, alloc(ls[0].ID, f.customer.ID, 1), partner.ErrLicenseNotStarted, "license")
-		require.Equal(t, license.ExpiringSoon, e.m.LicenseState(ls[1]))
+		requireErr(t, alloc(ls.Licenses[0].ID, f.customer.ID, 1), partner.ErrLicenseNotStarted, "license")
+		require.Equal(t, license.ExpiringSoon, e.m.LicenseState(ls.Licenses[1]))
 		e.clock.Advance(time.Hour)
-		require.Equal(t, license.Expired, e.m.LicenseState(ls[1]))
-		requireErr(t, alloc(ls[1].ID, f.customer.ID, 1), partner.ErrLicenseExpired, "license")
+		require.Equal(t, license.Expired, e.m.LicenseState(ls.Licenses[1]))
+		requireErr(t, alloc(ls.Licenses[1].ID, f.customer.ID, 1), partner.ErrLicenseExpired, "license")
 
 		// Pool refill: the licence grows by the shortfall only.
 		_, err = e.m.SetPoolRefill(e.ctx, id, 0, true)
@@ -368,15 +369,15 @@ func TestPoolBelowMinimumEvent(t *testing.T) {
 		_, err = e.m.SetMinimumLicenses(e.ctx, f.p.ID, 0, -1)
 		requireErr(t, err, partner.ErrInvalid, "minimum licenses")
 		e.resetEvents()
-		_, err = e.m.Allocate(e.ctx, f.p.ID, partner.Allocation{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 5})
+		_, err = e.m.Allocate(e.ctx, f.p.ID, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 5})
 		require.NoError(t, err)
 		require.Equal(t, []partner.EventKind{partner.EventUnitsAllocated}, e.eventKinds(), "90 remaining is not below 90")
 		e.resetEvents()
-		_, err = e.m.Allocate(e.ctx, f.p.ID, partner.Allocation{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 1})
+		_, err = e.m.Allocate(e.ctx, f.p.ID, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 1})
 		require.NoError(t, err)
 		require.Equal(t, []partner.EventKind{partner.EventUnitsAllocated, partner.EventPoolBelowMinimum}, e.eventKinds())
 		e.resetEvents()
-		_, err = e.m.Allocate(e.ctx, f.p.ID, partner.Allocation{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 1})
+		_, err = e.m.Allocate(e.ctx, f.p.ID, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 1})
 		require.NoError(t, err)
 		require.Equal(t, []partner.EventKind{partner.EventUnitsAllocated}, e.eventKinds(), "warned once, on the way down")
 
@@ -390,7 +391,7 @@ func TestPoolBelowMinimumEvent(t *testing.T) {
 func TestPoolRefillDoesNotReportADropThatDidNotHappen(t *testing.T) {
 	forEachStore(t, func(t *testing.T, e *env) {
 		f := e.fixture(t, partner.MSP, partner.Active) // licence of 100, 5 used
-		_, err := e.m.Allocate(e.ctx, f.p.ID, partner.Allocation{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 90})
+		_, err := e.m.Allocate(e.ctx, f.p.ID, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 90})
 		require.NoError(t, err)                               // 5 remaining
 		_, err = e.m.SetMinimumLicenses(e.ctx, f.p.ID, 0, 10) // already low: 5 < 10
 		require.NoError(t, err)
@@ -399,7 +400,7 @@ func TestPoolRefillDoesNotReportADropThatDidNotHappen(t *testing.T) {
 		e.resetEvents()
 		// 12 units: 5 from the pool, 7 by refill. The pool was low before
 		// and is low after; it did not fall below the minimum now.
-		_, err = e.m.Allocate(e.ctx, f.p.ID, partner.Allocation{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 12})
+		_, err = e.m.Allocate(e.ctx, f.p.ID, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 12})
 		require.NoError(t, err)
 		require.Equal(t, []partner.EventKind{partner.EventPoolRefilled, partner.EventUnitsAllocated}, e.eventKinds())
 	})
@@ -479,10 +480,10 @@ func TestAccountsLastAdministrator(t *testing.T) {
 		f := e.fixture(t, partner.MSP, partner.Active)
 		other := e.fixture(t, partner.MSP, partner.Active)
 		id, admin := f.p.ID, f.admin.ID
-		_, err := e.m.AddAccount(e.ctx, id, account.New{Name: other.admin.Name, FirstName: "X", LastName: "Y",
+		_, err := e.m.AddAccount(e.ctx, id, account.Params{Name: other.admin.Name, FirstName: "X", LastName: "Y",
 			Email: "x@example.com", Role: account.LicenseManager})
 		requireErr(t, err, partner.ErrDuplicate, "account name")
-		_, err = e.m.AddAccount(e.ctx, id, account.New{Name: "ok.name", FirstName: "X", LastName: "Y",
+		_, err = e.m.AddAccount(e.ctx, id, account.Params{Name: "ok.name", FirstName: "X", LastName: "Y",
 			Email: "x@example.com", Role: "overlord"})
 		requireErr(t, err, partner.ErrInvalid, "role")
 
@@ -599,14 +600,14 @@ func TestRunInTxAllOrNothing(t *testing.T) {
 		f := e.fixture(t, partner.MSP, partner.Active)
 		e.resetEvents()
 		err := e.m.RunInTx(e.ctx, func(ctx context.Context, tm *partner.Manager) error {
-			if _, err := tm.AssignLicenses(ctx, f.p.ID, partner.Assignment{Grants: []license.Grant{grant(10)}}); err != nil {
+			if _, err := tm.AssignLicenses(ctx, f.p.ID, partner.AssignLicensesParams{Grants: []license.Grant{grant(10)}}); err != nil {
 				return err
 			}
 			if _, err := tm.Suspend(ctx, f.p.ID, 0); err != nil {
 				return err
 			}
 			// Refused by the guard: the partner is suspended inside this tx.
-			_, err := tm.AddCustomer(ctx, f.p.ID, partner.NewCustomer{Name: "Late"})
+			_, err := tm.AddCustomer(ctx, f.p.ID, partner.CustomerParams{Name: "Late"})
 			requireErr(t, err, partner.ErrSuspended, "")
 			return nil // swallowing the error does not commit a half
 		})
@@ -617,7 +618,7 @@ func TestRunInTxAllOrNothing(t *testing.T) {
 		require.Empty(t, e.eventKinds())
 
 		err = e.m.RunInTx(e.ctx, func(ctx context.Context, tm *partner.Manager) error {
-			if _, err := tm.AssignLicenses(ctx, f.p.ID, partner.Assignment{Grants: []license.Grant{grant(10)}}); err != nil {
+			if _, err := tm.AssignLicenses(ctx, f.p.ID, partner.AssignLicensesParams{Grants: []license.Grant{grant(10)}}); err != nil {
 				return err
 			}
 			inner, err := tm.Get(ctx, f.p.ID)
@@ -640,11 +641,11 @@ func TestConcurrentAllocationNeverOverbooks(t *testing.T) {
 	forEachStore(t, func(t *testing.T, e *env) {
 		f := e.fixture(t, partner.MSP, partner.Active)
 		const k = 25
-		ls, err := e.m.AssignLicenses(e.ctx, f.p.ID, partner.Assignment{Grants: []license.Grant{grant(k)}})
+		ls, err := e.m.AssignLicenses(e.ctx, f.p.ID, partner.AssignLicensesParams{Grants: []license.Grant{grant(k)}})
 		require.NoError(t, err)
 		const workers = 64
 		ok, short := storetest.Race(t, workers, partner.ErrInsufficientUnits, func() error {
-			_, err := e.m.Allocate(e.ctx, f.p.ID, partner.Allocation{LicenseID: ls[0].ID, CustomerID: f.customer.ID, Units: 1})
+			_, err := e.m.Allocate(e.ctx, f.p.ID, partner.AllocateParams{LicenseID: ls.Licenses[0].ID, CustomerID: f.customer.ID, Units: 1})
 			return err
 		})
 		require.Equal(t, k, ok)

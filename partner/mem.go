@@ -18,11 +18,11 @@ import (
 // returned.
 var errTxDone = errors.New("partner: transaction already finished")
 
-// NewMemoryStore returns the in-memory Store: complete, safe for
+// newMemoryStore returns the in-memory Store: complete, safe for
 // concurrent use, and lost when the process ends. Writers are serialized;
 // readers run in parallel with each other. It is what NewManager uses when
-// no store is configured; package memstore is its documented home.
-func NewMemoryStore() Store {
+// no store is configured; memstore.New is its public constructor.
+func newMemoryStore() Store {
 	return &memStore{
 		partners:     map[int64]Partner{},
 		licenses:     map[int64]license.License{},

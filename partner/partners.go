@@ -11,14 +11,14 @@ import (
 	"github.com/partnerkit/partnerkit/serviceplan"
 )
 
-// NewPartner is the Create Partner form.
-type NewPartner struct {
+// CreateParams is the Create Partner form.
+type CreateParams struct {
 	Type    Type
 	Profile Profile
 	// Admin is the first console account. Its role is always
 	// Administrator; leave Role empty or set it to account.Administrator.
 	// When Profile.Contacts is empty, the admin becomes the primary contact.
-	Admin account.New
+	Admin account.Params
 	// RemoteManager grants Remote Manager access for these data centers
 	// (MSP only).
 	RemoteManager []DataCenter
@@ -34,7 +34,7 @@ type NewPartner struct {
 // naming the field, ErrWrongType when Remote Manager is asked for a
 // Reseller or plans for an MSP, ErrDuplicate when the account name is
 // taken, ErrNotFound or ErrPlanDisabled for a plan that cannot be assigned.
-func (m *Manager) Create(ctx context.Context, in NewPartner) (Partner, error) {
+func (m *Manager) Create(ctx context.Context, in CreateParams) (Partner, error) {
 	var out Partner
 	err := m.write(ctx, OpCreatePartner, func(ctx context.Context, tx Tx, c *changes) error {
 		in := in.clone() // never write to the caller's slices
@@ -76,7 +76,7 @@ func (m *Manager) Create(ctx context.Context, in NewPartner) (Partner, error) {
 
 // clone copies n deeply enough that normalizing the copy leaves n as it
 // was.
-func (n NewPartner) clone() NewPartner {
+func (n CreateParams) clone() CreateParams {
 	n.Profile.Contacts = slices.Clone(n.Profile.Contacts)
 	n.RemoteManager = slices.Clone(n.RemoteManager)
 	n.Plans = slices.Clone(n.Plans)
@@ -85,7 +85,7 @@ func (n NewPartner) clone() NewPartner {
 }
 
 // prepareCreate normalizes and validates in, which the caller owns.
-func prepareCreate(in *NewPartner) (Partner, error) {
+func prepareCreate(in *CreateParams) (Partner, error) {
 	// Check every part and report every problem at once.
 	var errs []error
 	if !in.Type.Valid() {

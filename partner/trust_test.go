@@ -63,11 +63,11 @@ func TestRunInTxAbortsOnAnyIgnoredError(t *testing.T) {
 			return err
 		},
 		"invalid grant": func(ctx context.Context, tm *partner.Manager, f fixture) error {
-			_, err := tm.AssignLicenses(ctx, f.p.ID, partner.Assignment{Grants: []license.Grant{grant(0)}})
+			_, err := tm.AssignLicenses(ctx, f.p.ID, partner.AssignLicensesParams{Grants: []license.Grant{grant(0)}})
 			return err
 		},
 		"empty customer name": func(ctx context.Context, tm *partner.Manager, f fixture) error {
-			_, err := tm.AddCustomer(ctx, f.p.ID, partner.NewCustomer{Name: " "})
+			_, err := tm.AddCustomer(ctx, f.p.ID, partner.CustomerParams{Name: " "})
 			return err
 		},
 		"out-of-range minimum": func(ctx context.Context, tm *partner.Manager, f fixture) error {
@@ -98,7 +98,7 @@ func TestRunInTxAbortsOnAnyIgnoredError(t *testing.T) {
 						return err
 					}
 					first = call(ctx, tm, f)
-					_, later = tm.AddCustomer(ctx, f.p.ID, partner.NewCustomer{Name: "After the error"})
+					_, later = tm.AddCustomer(ctx, f.p.ID, partner.CustomerParams{Name: "After the error"})
 					return nil // ignores both errors
 				})
 				require.Error(t, first, "the call must fail for the test to mean anything")
@@ -132,7 +132,7 @@ func TestManagerNeverWritesCallerInput(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, cmp.Diff(keep, in), "Create left its input as given")
 
-		a := partner.Assignment{Grants: []license.Grant{g, g}}
+		a := partner.AssignLicensesParams{Grants: []license.Grant{g, g}}
 		want := append([]license.Grant(nil), a.Grants...)
 		var wg sync.WaitGroup
 		for range 4 {
@@ -158,7 +158,7 @@ func TestCancelKeepsEveryLicenceValid(t *testing.T) {
 		f := e.fixture(t, partner.MSP, partner.Active)
 		future := grant(10)
 		future.Start, future.Expiry = t0.AddDate(0, 0, 5), t0.AddDate(1, 0, 5)
-		_, err := e.m.AssignLicenses(e.ctx, f.p.ID, partner.Assignment{Grants: []license.Grant{future}})
+		_, err := e.m.AssignLicenses(e.ctx, f.p.ID, partner.AssignLicensesParams{Grants: []license.Grant{future}})
 		require.NoError(t, err)
 		im, err := e.m.CancelPreview(e.ctx, f.p.ID)
 		require.NoError(t, err)
@@ -189,7 +189,8 @@ func TestIdempotencyKeys(t *testing.T) {
 	forEachStore(t, func(t *testing.T, e *env) {
 		f := e.fixture(t, partner.MSP, partner.Active)
 		assign := func(key string) ([]license.License, error) {
-			return e.m.AssignLicenses(e.ctx, f.p.ID, partner.Assignment{Key: key, Grants: []license.Grant{grant(3)}})
+			res, err := e.m.AssignLicenses(e.ctx, f.p.ID, partner.AssignLicensesParams{Key: key, Grants: []license.Grant{grant(3)}})
+			return res.Licenses, err
 		}
 		long := strings.Repeat("é", license.MaxKeyLen)
 		got, err := assign(long)
@@ -223,9 +224,10 @@ func TestIdempotencyKeys(t *testing.T) {
 func TestAssignmentReplayAfterStatusChange(t *testing.T) {
 	forEachStore(t, func(t *testing.T, e *env) {
 		f := e.fixture(t, partner.MSP, partner.Active)
-		a := partner.Assignment{Key: "po-7", Grants: []license.Grant{grant(8), grant(9)}}
+		a := partner.AssignLicensesParams{Key: "po-7", Grants: []license.Grant{grant(8), grant(9)}}
 		created, err := e.m.AssignLicenses(e.ctx, f.p.ID, a)
 		require.NoError(t, err)
+		require.False(t, created.Replayed)
 
 		_, err = e.m.Suspend(e.ctx, f.p.ID, 0)
 		require.NoError(t, err)
@@ -233,11 +235,12 @@ func TestAssignmentReplayAfterStatusChange(t *testing.T) {
 		events := e.eventCount()
 		replayed, err := e.m.AssignLicenses(e.ctx, f.p.ID, a)
 		require.NoError(t, err, "a retry after a timeout learns that the grant succeeded")
-		require.Empty(t, cmp.Diff(created, replayed))
+		require.True(t, replayed.Replayed, "and that it was a replay")
+		require.Empty(t, cmp.Diff(created.Licenses, replayed.Licenses))
 		require.Empty(t, cmp.Diff(before, e.snapshot(t, f.p.ID)), "a replay writes nothing")
 		require.Equal(t, events, e.eventCount(), "a replay tells no hook")
 
-		changed := partner.Assignment{Key: "po-7", Grants: []license.Grant{grant(8)}}
+		changed := partner.AssignLicensesParams{Key: "po-7", Grants: []license.Grant{grant(8)}}
 		_, err = e.m.AssignLicenses(e.ctx, f.p.ID, changed)
 		requireErr(t, err, partner.ErrSuspended, "")
 
@@ -245,18 +248,18 @@ func TestAssignmentReplayAfterStatusChange(t *testing.T) {
 		require.NoError(t, err)
 		replayed, err = e.m.AssignLicenses(e.ctx, f.p.ID, a)
 		require.NoError(t, err, "also after Cancel cut the licences")
-		require.Len(t, replayed, 2)
-		require.Equal(t, created[0].ID, replayed[0].ID)
-		require.Equal(t, t0, replayed[0].Expiry, "as they are now")
+		require.Len(t, replayed.Licenses, 2)
+		require.Equal(t, created.Licenses[0].ID, replayed.Licenses[0].ID)
+		require.Equal(t, t0, replayed.Licenses[0].Expiry, "as they are now")
 
 		g := grant(8)
 		g.Product = " Endpoint Security " // the same grant once trimmed
 		r2 := e.fixture(t, partner.Reseller, partner.Active)
-		_, err = e.m.AssignLicenses(e.ctx, r2.p.ID, partner.Assignment{Key: "po-7", Grants: []license.Grant{g}})
+		_, err = e.m.AssignLicenses(e.ctx, r2.p.ID, partner.AssignLicensesParams{Key: "po-7", Grants: []license.Grant{g}})
 		require.NoError(t, err, "keys are per partner")
-		_, err = e.m.AssignLicenses(e.ctx, r2.p.ID, partner.Assignment{Key: "po-7", Grants: []license.Grant{grant(8)}})
+		_, err = e.m.AssignLicenses(e.ctx, r2.p.ID, partner.AssignLicensesParams{Key: "po-7", Grants: []license.Grant{grant(8)}})
 		require.NoError(t, err, "a trimmed product is the same grant")
-		_, err = e.m.AssignLicenses(e.ctx, r2.p.ID, partner.Assignment{Key: "po-7", Grants: []license.Grant{grant(9)}})
+		_, err = e.m.AssignLicenses(e.ctx, r2.p.ID, partner.AssignLicensesParams{Key: "po-7", Grants: []license.Grant{grant(9)}})
 		requireErr(t, err, partner.ErrDuplicate, license.KeyField)
 	})
 }
@@ -266,11 +269,11 @@ func TestAssignmentReplayAfterStatusChange(t *testing.T) {
 func TestStatusErrorComesBeforeInputErrors(t *testing.T) {
 	calls := map[string]func(e *env, f fixture) error{
 		"assign licenses": func(e *env, f fixture) error {
-			_, err := e.m.AssignLicenses(e.ctx, f.p.ID, partner.Assignment{Key: "k\x00", Grants: []license.Grant{{}}})
+			_, err := e.m.AssignLicenses(e.ctx, f.p.ID, partner.AssignLicensesParams{Key: "k\x00", Grants: []license.Grant{{}}})
 			return err
 		},
 		"assign nothing": func(e *env, f fixture) error {
-			_, err := e.m.AssignLicenses(e.ctx, f.p.ID, partner.Assignment{})
+			_, err := e.m.AssignLicenses(e.ctx, f.p.ID, partner.AssignLicensesParams{})
 			return err
 		},
 		"minimum": func(e *env, f fixture) error {
@@ -286,7 +289,7 @@ func TestStatusErrorComesBeforeInputErrors(t *testing.T) {
 			return err
 		},
 		"add account": func(e *env, f fixture) error {
-			_, err := e.m.AddAccount(e.ctx, f.p.ID, account.New{})
+			_, err := e.m.AddAccount(e.ctx, f.p.ID, account.Params{})
 			return err
 		},
 		"change role": func(e *env, f fixture) error {
@@ -294,11 +297,11 @@ func TestStatusErrorComesBeforeInputErrors(t *testing.T) {
 			return err
 		},
 		"add customer": func(e *env, f fixture) error {
-			_, err := e.m.AddCustomer(e.ctx, f.p.ID, partner.NewCustomer{})
+			_, err := e.m.AddCustomer(e.ctx, f.p.ID, partner.CustomerParams{})
 			return err
 		},
 		"allocate": func(e *env, f fixture) error {
-			_, err := e.m.Allocate(e.ctx, f.p.ID, partner.Allocation{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: -1})
+			_, err := e.m.Allocate(e.ctx, f.p.ID, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: -1})
 			return err
 		},
 	}

@@ -206,12 +206,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	// The licences of a partner with more than one page: Next and
 	// Previous swap the tab in place and push the URL.
 	// (Created here, so the screenshots above show the demo data alone.)
-	many, err := m.Create(ctx, partner.NewPartner{Type: partner.MSP,
+	many, err := m.Create(ctx, partner.CreateParams{Type: partner.MSP,
 		Profile: partner.Profile{CompanyName: "Many Licenses MSP", City: "Porto", Country: "Portugal"},
-		Admin:   account.New{Name: "many.admin", FirstName: "Mo", LastName: "Any", Email: "mo@many.example"}})
+		Admin:   account.Params{Name: "many.admin", FirstName: "Mo", LastName: "Any", Email: "mo@many.example"}})
 	require.NoError(t, err)
 	for i := range 61 {
-		_, err := m.AssignLicenses(ctx, many.ID, partner.Assignment{Grants: []license.Grant{{Product: fmt.Sprintf("Product %02d", i+1),
+		_, err := m.AssignLicenses(ctx, many.ID, partner.AssignLicensesParams{Grants: []license.Grant{{Product: fmt.Sprintf("Product %02d", i+1),
 			UnitType: "seats", Units: 10, Kind: license.Full, Start: time.Now().AddDate(0, -1, 0), Expiry: time.Now().AddDate(1, 0, 0)}}})
 		require.NoError(t, err)
 	}

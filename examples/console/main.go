@@ -25,6 +25,7 @@ import (
 	"github.com/partnerkit/partnerkit/httpadmin"
 	"github.com/partnerkit/partnerkit/partner"
 	"github.com/partnerkit/partnerkit/partner/bunstore"
+	"github.com/partnerkit/partnerkit/partner/memstore"
 )
 
 func main() {
@@ -82,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var store partner.Store = partner.NewMemoryStore()
+	var store partner.Store = memstore.New()
 	if !*memory {
 		s, err := bunstore.OpenSQLite(ctx, *db)
 		if err != nil {
@@ -165,7 +166,7 @@ func NewHost(m *partner.Manager, log *slog.Logger, requestTimeout time.Duration)
 		// The demo host has no sign-in: every visitor is the demo operator.
 		Authorize: httpadmin.AllowAll,
 		Actor:     func(*http.Request) string { return "demo.operator" },
-		Layout: func(w http.ResponseWriter, r *http.Request, p httpadmin.Page) {
+		Layout: func(w http.ResponseWriter, r *http.Request, p httpadmin.LayoutData) {
 			if err := hostChrome.Execute(w, p); err != nil {
 				log.Error("layout", "err", err)
 			}

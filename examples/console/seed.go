@@ -54,36 +54,36 @@ func Seed(ctx context.Context, m *partner.Manager, now time.Time) (bool, error) 
 			return license.Grant{Product: product, UnitType: unit, Units: units, Kind: kind, Start: today.AddDate(0, -2, 0), Expiry: today.AddDate(0, 0, days)}
 		}
 		type demo struct {
-			in        partner.NewPartner
+			in        partner.CreateParams
 			customers []string
-			users     []account.New
+			users     []account.Params
 			minimum   int64
 			then      partner.Operation
 		}
 		demos := []demo{
-			{in: partner.NewPartner{Type: partner.MSP,
+			{in: partner.CreateParams{Type: partner.MSP,
 				Profile:       partner.Profile{CompanyName: "Acme Managed IT", City: "Lyon", State: "Auvergne-Rhône-Alpes", Country: "France", SignInURL: "https://acme-it.example/console"},
-				Admin:         account.New{Name: "acme.admin", FirstName: "Ada", LastName: "Martin", Email: "ada.martin@acme-it.example"},
+				Admin:         account.Params{Name: "acme.admin", FirstName: "Ada", LastName: "Martin", Email: "ada.martin@acme-it.example"},
 				RemoteManager: []partner.DataCenter{serviceplan.EU},
 				Licenses:      []license.Grant{grant("Endpoint Security", "seats", 100, license.Full, 365), grant("Email Security", "users", 40, license.Trial, 20)}},
 				customers: []string{"Corner Bakery", "City Dental", "Riverside Law"},
-				users:     []account.New{{Name: "acme.licensing", FirstName: "Lee", LastName: "Roux", Email: "lee.roux@acme-it.example", Role: account.LicenseManager}},
+				users:     []account.Params{{Name: "acme.licensing", FirstName: "Lee", LastName: "Roux", Email: "lee.roux@acme-it.example", Role: account.LicenseManager}},
 				minimum:   30},
-			{in: partner.NewPartner{Type: partner.Reseller,
+			{in: partner.CreateParams{Type: partner.Reseller,
 				Profile:  partner.Profile{CompanyName: "Blue Sky Reseller", City: "Osaka", Country: "Japan"},
-				Admin:    account.New{Name: "bluesky.admin", FirstName: "Bo", LastName: "Sato", Email: "bo.sato@bluesky.example"},
+				Admin:    account.Params{Name: "bluesky.admin", FirstName: "Bo", LastName: "Sato", Email: "bo.sato@bluesky.example"},
 				Plans:    plans[:2],
 				Licenses: []license.Grant{grant("Endpoint Security", "seats", 250, license.Full, 300)}},
 				customers: []string{"Kansai Logistics", "Namba Clinic"},
-				users:     []account.New{{Name: "bluesky.billing", FirstName: "Mei", LastName: "Ito", Email: "mei.ito@bluesky.example", Role: account.BillingManager}}},
-			{in: partner.NewPartner{Type: partner.MSP,
+				users:     []account.Params{{Name: "bluesky.billing", FirstName: "Mei", LastName: "Ito", Email: "mei.ito@bluesky.example", Role: account.BillingManager}}},
+			{in: partner.CreateParams{Type: partner.MSP,
 				Profile:  partner.Profile{CompanyName: "Harbor Networks", City: "Rotterdam", Country: "Netherlands"},
-				Admin:    account.New{Name: "harbor.admin", FirstName: "Hugo", LastName: "de Vries", Email: "hugo@harbor.example"},
+				Admin:    account.Params{Name: "harbor.admin", FirstName: "Hugo", LastName: "de Vries", Email: "hugo@harbor.example"},
 				Licenses: []license.Grant{grant("Endpoint Security", "seats", 60, license.Full, 200)}},
 				customers: []string{"Dock Freight"}, then: partner.OpSuspend},
-			{in: partner.NewPartner{Type: partner.Reseller,
+			{in: partner.CreateParams{Type: partner.Reseller,
 				Profile:  partner.Profile{CompanyName: "Old Town Software", City: "Edinburgh", Country: "United Kingdom"},
-				Admin:    account.New{Name: "oldtown.admin", FirstName: "Isla", LastName: "Reid", Email: "isla@oldtown.example"},
+				Admin:    account.Params{Name: "oldtown.admin", FirstName: "Isla", LastName: "Reid", Email: "isla@oldtown.example"},
 				Plans:    plans[2:3],
 				Licenses: []license.Grant{grant("Email Security", "users", 30, license.Full, 120)}},
 				customers: []string{"Castle Books"}, then: partner.OpCancel},
@@ -98,11 +98,11 @@ func Seed(ctx context.Context, m *partner.Manager, now time.Time) (bool, error) 
 				return err
 			}
 			for i, name := range d.customers {
-				c, err := m.AddCustomer(ctx, p.ID, partner.NewCustomer{Name: name})
+				c, err := m.AddCustomer(ctx, p.ID, partner.CustomerParams{Name: name})
 				if err != nil {
 					return err
 				}
-				if _, err := m.Allocate(ctx, p.ID, partner.Allocation{LicenseID: lics[0].ID, CustomerID: c.ID, Units: int64(10 + 15*i)}); err != nil {
+				if _, err := m.Allocate(ctx, p.ID, partner.AllocateParams{LicenseID: lics[0].ID, CustomerID: c.ID, Units: int64(10 + 15*i)}); err != nil {
 					return err
 				}
 			}

@@ -66,30 +66,30 @@ func run(w io.Writer, now func() time.Time) error {
 	fmt.Fprintf(w, "  created %q and %q\n", plan12.Name, trial.Name)
 
 	fmt.Fprintln(w, "== Create Partner")
-	msp, err := m.Create(ctx, partner.NewPartner{Type: partner.MSP,
+	msp, err := m.Create(ctx, partner.CreateParams{Type: partner.MSP,
 		Profile:       partner.Profile{CompanyName: "Acme Managed IT", City: "Lyon", State: "Auvergne-Rhône-Alpes", Country: "France"},
-		Admin:         account.New{Name: "acme.admin", FirstName: "Ada", LastName: "Martin", Email: "ada@acme.example"},
+		Admin:         account.Params{Name: "acme.admin", FirstName: "Ada", LastName: "Martin", Email: "ada@acme.example"},
 		RemoteManager: []partner.DataCenter{serviceplan.EU}})
 	if err != nil {
 		return err
 	}
-	rs, err := m.Create(ctx, partner.NewPartner{Type: partner.Reseller,
+	rs, err := m.Create(ctx, partner.CreateParams{Type: partner.Reseller,
 		Profile: partner.Profile{CompanyName: "Blue Sky Reseller", City: "Osaka", Country: "Japan"},
-		Admin:   account.New{Name: "bluesky.admin", FirstName: "Bo", LastName: "Sato", Email: "bo@bluesky.example"},
+		Admin:   account.Params{Name: "bluesky.admin", FirstName: "Bo", LastName: "Sato", Email: "bo@bluesky.example"},
 		Plans:   []int64{plan12.ID}})
 	if err != nil {
 		return err
 	}
-	_, err = m.Create(ctx, partner.NewPartner{Type: partner.MSP,
+	_, err = m.Create(ctx, partner.CreateParams{Type: partner.MSP,
 		Profile: partner.Profile{CompanyName: "Copycat", City: "Paris", Country: "France"},
-		Admin:   account.New{Name: "ACME.admin", FirstName: "C", LastName: "C", Email: "c@copycat.example"}})
+		Admin:   account.Params{Name: "ACME.admin", FirstName: "C", LastName: "C", Email: "c@copycat.example"}})
 	step(w, `create a partner whose admin name is taken`, err)
 	for _, p := range []partner.Partner{msp, rs} {
 		fmt.Fprintf(w, "  %-20s type=%-8s status=%s tabs=%v\n", p.Profile.CompanyName, p.Type.Label(), p.Status.Label(), partner.Tabs(p.Type))
 	}
 
 	fmt.Fprintln(w, "== Licenses tab")
-	lics, err := m.AssignLicenses(ctx, msp.ID, partner.Assignment{Key: "po-2026-001", Grants: []license.Grant{
+	lics, err := m.AssignLicenses(ctx, msp.ID, partner.AssignLicensesParams{Key: "po-2026-001", Grants: []license.Grant{
 		{Product: "Endpoint Security", UnitType: "seats", Units: 50, Kind: license.Full, Start: today, Expiry: today.AddDate(1, 0, 0)},
 		{Product: "Email Security", UnitType: "users", Units: 20, Kind: license.Trial, Start: today, Expiry: today.AddDate(0, 0, 30)},
 	}})
@@ -97,28 +97,28 @@ func run(w io.Writer, now func() time.Time) error {
 	if err != nil {
 		return err
 	}
-	_, err = m.AssignLicenses(ctx, msp.ID, partner.Assignment{Key: "po-2026-001", Grants: []license.Grant{
+	_, err = m.AssignLicenses(ctx, msp.ID, partner.AssignLicensesParams{Key: "po-2026-001", Grants: []license.Grant{
 		{Product: "Endpoint Security", UnitType: "seats", Units: 50, Kind: license.Full, Start: today, Expiry: today.AddDate(1, 0, 0)},
 		{Product: "Email Security", UnitType: "users", Units: 20, Kind: license.Trial, Start: today, Expiry: today.AddDate(0, 0, 30)},
 	}})
 	step(w, "the same assignment retried (same key): no double grant", err)
 	_, err = m.SetMinimumLicenses(ctx, msp.ID, 0, 10)
 	step(w, "minimum licences threshold = 10", err)
-	bakery, _ := m.AddCustomer(ctx, msp.ID, partner.NewCustomer{Name: "Corner Bakery"})
-	dental, _ := m.AddCustomer(ctx, msp.ID, partner.NewCustomer{Name: "City Dental"})
-	_, err = m.Allocate(ctx, msp.ID, partner.Allocation{LicenseID: lics[0].ID, CustomerID: bakery.ID, Units: 30})
+	bakery, _ := m.AddCustomer(ctx, msp.ID, partner.CustomerParams{Name: "Corner Bakery"})
+	dental, _ := m.AddCustomer(ctx, msp.ID, partner.CustomerParams{Name: "City Dental"})
+	_, err = m.Allocate(ctx, msp.ID, partner.AllocateParams{LicenseID: lics.Licenses[0].ID, CustomerID: bakery.ID, Units: 30})
 	step(w, "give 30 seats to Corner Bakery", err)
-	_, err = m.Allocate(ctx, msp.ID, partner.Allocation{LicenseID: lics[0].ID, CustomerID: dental.ID, Units: 25})
+	_, err = m.Allocate(ctx, msp.ID, partner.AllocateParams{LicenseID: lics.Licenses[0].ID, CustomerID: dental.ID, Units: 25})
 	step(w, "give 25 seats to City Dental (only 20 left)", err)
 	_, err = m.SetPoolRefill(ctx, msp.ID, 0, true)
 	step(w, "License pool refill on", err)
-	_, err = m.Allocate(ctx, msp.ID, partner.Allocation{LicenseID: lics[0].ID, CustomerID: dental.ID, Units: 25})
+	_, err = m.Allocate(ctx, msp.ID, partner.AllocateParams{LicenseID: lics.Licenses[0].ID, CustomerID: dental.ID, Units: 25})
 	step(w, "give 25 seats to City Dental (refill tops up 5)", err)
-	_, err = m.DisableLicenses(ctx, msp.ID, []int64{lics[1].ID})
+	_, err = m.DisableLicenses(ctx, msp.ID, []int64{lics.Licenses[1].ID})
 	step(w, "Disable Licenses: the Email Security trial", err)
-	_, err = m.Allocate(ctx, msp.ID, partner.Allocation{LicenseID: lics[1].ID, CustomerID: bakery.ID, Units: 1})
+	_, err = m.Allocate(ctx, msp.ID, partner.AllocateParams{LicenseID: lics.Licenses[1].ID, CustomerID: bakery.ID, Units: 1})
 	step(w, "give a user of the disabled licence", err)
-	_, err = m.DisableLicenses(ctx, rs.ID, []int64{lics[0].ID})
+	_, err = m.DisableLicenses(ctx, rs.ID, []int64{lics.Licenses[0].ID})
 	step(w, "Disable Licenses on a Reseller", err)
 	all, _, _ := m.Licenses(ctx, msp.ID, partner.Page{})
 	for _, l := range all {
@@ -142,7 +142,7 @@ func run(w io.Writer, now func() time.Time) error {
 	fmt.Fprintln(w, "== Accounts tab")
 	accts, _ := m.Accounts(ctx, msp.ID)
 	admin := accts[0]
-	lm, err := m.AddAccount(ctx, msp.ID, account.New{Name: "acme.licensing", FirstName: "Lee", LastName: "Roux",
+	lm, err := m.AddAccount(ctx, msp.ID, account.Params{Name: "acme.licensing", FirstName: "Lee", LastName: "Roux",
 		Email: "lee@acme.example", Role: account.LicenseManager})
 	step(w, "add a License Manager", err)
 	err = m.DeleteAccount(ctx, msp.ID, admin.ID)
@@ -157,7 +157,7 @@ func run(w io.Writer, now func() time.Time) error {
 	fmt.Fprintln(w, "== Profile tab: Suspend")
 	msp, err = m.Suspend(ctx, msp.ID, 0)
 	step(w, "Suspend Acme Managed IT", err)
-	_, err = m.AssignLicenses(ctx, msp.ID, partner.Assignment{Grants: []license.Grant{
+	_, err = m.AssignLicenses(ctx, msp.ID, partner.AssignLicensesParams{Grants: []license.Grant{
 		{Product: "Endpoint Security", UnitType: "seats", Units: 5, Kind: license.Full, Start: today, Expiry: today.AddDate(1, 0, 0)}}})
 	step(w, "Assign Licenses while suspended", err)
 	city := "Villeurbanne"

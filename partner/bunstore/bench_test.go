@@ -58,19 +58,19 @@ type assignFixture struct {
 func newAssignFixture(b *testing.B, s *bunstore.Store) assignFixture {
 	ctx := context.Background()
 	m := partner.NewManager(partner.Options{Store: s, Now: func() time.Time { return benchNow }})
-	p, err := m.Create(ctx, partner.NewPartner{Type: partner.MSP,
+	p, err := m.Create(ctx, partner.CreateParams{Type: partner.MSP,
 		Profile: partner.Profile{CompanyName: "Bench", City: "Lyon", Country: "France"},
-		Admin:   account.New{Name: fmt.Sprintf("bench%d", time.Now().UnixNano()), FirstName: "B", LastName: "B", Email: "b@example.com"}})
+		Admin:   account.Params{Name: fmt.Sprintf("bench%d", time.Now().UnixNano()), FirstName: "B", LastName: "B", Email: "b@example.com"}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	g := license.Grant{Product: "Endpoint Security", UnitType: "seats", Units: license.MaxUnits, Kind: license.Full,
 		Start: benchNow.AddDate(0, -1, 0), Expiry: benchNow.AddDate(1, 0, 0)}
-	ls, err := m.AssignLicenses(ctx, p.ID, partner.Assignment{Grants: []license.Grant{g, g}})
+	ls, err := m.AssignLicenses(ctx, p.ID, partner.AssignLicensesParams{Grants: []license.Grant{g, g}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := m.AddCustomer(ctx, p.ID, partner.NewCustomer{Name: "Customer"})
+	c, err := m.AddCustomer(ctx, p.ID, partner.CustomerParams{Name: "Customer"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func newAssignFixture(b *testing.B, s *bunstore.Store) assignFixture {
 		db = bun.NewDB(sql.OpenDB(bunstore.SQLiteConnector(path.(string), true)), sqlitedialect.New())
 		b.Cleanup(func() { db.Close() })
 	}
-	return assignFixture{m: m, db: db, partner: p.ID, customer: c.ID, license: ls[0].ID, rawLic: ls[1].ID}
+	return assignFixture{m: m, db: db, partner: p.ID, customer: c.ID, license: ls.Licenses[0].ID, rawLic: ls.Licenses[1].ID}
 }
 
 // raw is the hand-written floor: the same conditional UPDATE plus INSERT
@@ -103,7 +103,7 @@ func (f assignFixture) raw(ctx context.Context) error {
 }
 
 func (f assignFixture) manager(ctx context.Context) error {
-	_, err := f.m.Allocate(ctx, f.partner, partner.Allocation{LicenseID: f.license, CustomerID: f.customer, Units: 1})
+	_, err := f.m.Allocate(ctx, f.partner, partner.AllocateParams{LicenseID: f.license, CustomerID: f.customer, Units: 1})
 	return err
 }
 

@@ -31,10 +31,10 @@ var sqliteStores = map[string]func(t *testing.T, path string) *bunstore.Store{
 	},
 }
 
-func newPartnerInput(name string) partner.NewPartner {
-	return partner.NewPartner{Type: partner.MSP,
+func newPartnerInput(name string) partner.CreateParams {
+	return partner.CreateParams{Type: partner.MSP,
 		Profile: partner.Profile{CompanyName: name, City: "Lyon", Country: "France"},
-		Admin:   account.New{Name: "admin." + name, FirstName: "A", LastName: "B", Email: "a@example.com"}}
+		Admin:   account.Params{Name: "admin." + name, FirstName: "A", LastName: "B", Email: "a@example.com"}}
 }
 
 // TestBusyUpdateStopsAtDeadline: while another connection holds the

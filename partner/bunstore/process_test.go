@@ -68,7 +68,7 @@ func runChild(mode string) int {
 		if mode == "loop" {
 			units = int64(1 + i%3)
 		}
-		a, err := m.Allocate(ctx, ids[0], partner.Allocation{LicenseID: ids[1], CustomerID: ids[2], Units: units})
+		a, err := m.Allocate(ctx, ids[0], partner.AllocateParams{LicenseID: ids[1], CustomerID: ids[2], Units: units})
 		switch {
 		case err == nil:
 			ok++
@@ -101,17 +101,17 @@ func childCmd(t *testing.T, mode, store string, targets [3]int64, attempts int) 
 func processFixture(t *testing.T, s *bunstore.Store, units int64) [3]int64 {
 	ctx := context.Background()
 	m := partner.NewManager(partner.Options{Store: s})
-	p, err := m.Create(ctx, partner.NewPartner{Type: partner.MSP,
+	p, err := m.Create(ctx, partner.CreateParams{Type: partner.MSP,
 		Profile: partner.Profile{CompanyName: "Two processes", City: "Lyon", Country: "France"},
-		Admin:   account.New{Name: "procs.admin", FirstName: "P", LastName: "P", Email: "p@example.com"}})
+		Admin:   account.Params{Name: "procs.admin", FirstName: "P", LastName: "P", Email: "p@example.com"}})
 	require.NoError(t, err)
 	now := time.Now().UTC()
-	ls, err := m.AssignLicenses(ctx, p.ID, partner.Assignment{Grants: []license.Grant{{Product: "Endpoint Security",
+	ls, err := m.AssignLicenses(ctx, p.ID, partner.AssignLicensesParams{Grants: []license.Grant{{Product: "Endpoint Security",
 		UnitType: "seats", Units: units, Kind: license.Full, Start: now.Add(-time.Hour), Expiry: now.AddDate(1, 0, 0)}}})
 	require.NoError(t, err)
-	c, err := m.AddCustomer(ctx, p.ID, partner.NewCustomer{Name: "Shared customer"})
+	c, err := m.AddCustomer(ctx, p.ID, partner.CustomerParams{Name: "Shared customer"})
 	require.NoError(t, err)
-	return [3]int64{p.ID, ls[0].ID, c.ID}
+	return [3]int64{p.ID, ls.Licenses[0].ID, c.ID}
 }
 
 // TestTwoProcessesNeverOverAllocate runs two OS processes allocating from

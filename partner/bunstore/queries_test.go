@@ -34,27 +34,27 @@ func populate(t *testing.T, s *bunstore.Store, n int) int64 {
 	ctx := context.Background()
 	now := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
 	m := partner.NewManager(partner.Options{Store: s, Now: func() time.Time { return now }})
-	p, err := m.Create(ctx, partner.NewPartner{Type: partner.Reseller,
+	p, err := m.Create(ctx, partner.CreateParams{Type: partner.Reseller,
 		Profile: partner.Profile{CompanyName: "Big reseller", City: "Lyon", Country: "France"},
-		Admin:   account.New{Name: fmt.Sprintf("big%d.admin", n), FirstName: "B", LastName: "R", Email: "b@example.com"}})
+		Admin:   account.Params{Name: fmt.Sprintf("big%d.admin", n), FirstName: "B", LastName: "R", Email: "b@example.com"}})
 	require.NoError(t, err)
 	grants := make([]license.Grant, n)
 	for i := range grants {
 		grants[i] = license.Grant{Product: fmt.Sprint("Product ", i%7), UnitType: "seats", Units: 10, Kind: license.Full,
 			Start: now.AddDate(0, -1, 0), Expiry: now.AddDate(1, 0, 0)}
 	}
-	lics, err := m.AssignLicenses(ctx, p.ID, partner.Assignment{Grants: grants})
+	lics, err := m.AssignLicenses(ctx, p.ID, partner.AssignLicensesParams{Grants: grants})
 	require.NoError(t, err)
 	err = m.RunInTx(ctx, func(ctx context.Context, m *partner.Manager) error {
 		for i := range n {
-			c, err := m.AddCustomer(ctx, p.ID, partner.NewCustomer{Name: fmt.Sprint("Customer ", i)})
+			c, err := m.AddCustomer(ctx, p.ID, partner.CustomerParams{Name: fmt.Sprint("Customer ", i)})
 			if err != nil {
 				return err
 			}
-			if _, err := m.Allocate(ctx, p.ID, partner.Allocation{LicenseID: lics[i].ID, CustomerID: c.ID, Units: 1}); err != nil {
+			if _, err := m.Allocate(ctx, p.ID, partner.AllocateParams{LicenseID: lics.Licenses[i].ID, CustomerID: c.ID, Units: 1}); err != nil {
 				return err
 			}
-			if _, err := m.AddAccount(ctx, p.ID, account.New{Name: fmt.Sprintf("user%d.%d", n, i), FirstName: "U",
+			if _, err := m.AddAccount(ctx, p.ID, account.Params{Name: fmt.Sprintf("user%d.%d", n, i), FirstName: "U",
 				LastName: "U", Email: "u@example.com", Role: account.SupportEngineer}); err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import "github.com/partnerkit/partnerkit/partner"
 
 // New returns an empty in-memory store.
 //
-// The implementation lives in package partner (partner.NewMemoryStore) so
-// that partner.NewManager can default to it without an import cycle.
-func New() partner.Store { return partner.NewMemoryStore() }
+// The implementation lives, unexported, in package partner, so that
+// partner.NewManager can default to it without an import cycle: a Manager
+// made with no store gets a new one, which New hands out.
+func New() partner.Store { return partner.NewManager(partner.Options{}).Store() }
