@@ -8,13 +8,14 @@ package account
 
 import (
 	"errors"
-	"fmt"
 	"net/mail"
 	"regexp"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/partnerkit/partnerkit/internal/fielderr"
 )
 
 // Role is one of the seven built-in console roles.
@@ -69,20 +70,8 @@ const (
 
 var namePattern = regexp.MustCompile(namePatternRE)
 
-// FieldError reports one invalid field of a value of this package.
-type FieldError struct {
-	Field  string // e.g. "account name"
-	Reason string
-}
-
-// Error implements error.
-func (e *FieldError) Error() string { return "account: " + e.Field + " " + e.Reason }
-
-// InvalidField names the offending field; partner.Manager reads it.
-func (e *FieldError) InvalidField() string { return e.Field }
-
 func invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	return fielderr.New("account", field, format, args...)
 }
 
 // ValidateName checks an account name: 3 to 64 characters of lower-case
@@ -155,8 +144,9 @@ func (n *Params) Normalize() {
 	n.Email = strings.TrimSpace(n.Email)
 }
 
-// Validate reports every invalid field of n, each as a *FieldError, in
-// field order (errors.Join); errors.As finds the first.
+// Validate reports every invalid field of n, each as an error wrapping
+// partner.ErrInvalid, in field order (errors.Join); partner.FieldErrors
+// lists them and partner.ErrorField names the first.
 func (n Params) Validate() error {
 	errs := []error{
 		ValidateName(n.Name),

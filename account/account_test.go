@@ -46,8 +46,8 @@ func TestNewValidateNamesField(t *testing.T) {
 				require.Equal(t, "ops.admin", n.Name, "names are lower-cased")
 				return
 			}
-			var fe *account.FieldError
-			require.True(t, errors.As(err, &fe), "want *FieldError, got %v", err)
+			var fe fieldError
+			require.True(t, errors.As(err, &fe), "want a field error, got %v", err)
 			require.Equal(t, tc.field, fe.InvalidField())
 		})
 	}
@@ -76,9 +76,9 @@ func FuzzNewValidate(f *testing.F) {
 		n.Normalize()
 		err := n.Validate()
 		if err != nil {
-			var fe *account.FieldError
+			var fe fieldError
 			require.True(t, errors.As(err, &fe))
-			require.NotEmpty(t, fe.Field)
+			require.NotEmpty(t, fe.InvalidField())
 			return
 		}
 		require.True(t, len(n.Name) >= account.MinNameLen && len(n.Name) <= account.MaxNameLen)
@@ -92,9 +92,17 @@ func TestNewValidateReportsEveryField(t *testing.T) {
 	err := account.Params{Name: "x", FirstName: "", LastName: "Ok", Email: "bad", Role: "root"}.Validate()
 	var fields []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		var fe *account.FieldError
+		var fe fieldError
 		require.True(t, errors.As(e, &fe))
-		fields = append(fields, fe.Field)
+		fields = append(fields, fe.InvalidField())
 	}
 	require.Equal(t, []string{"account name", "first name", "email", "role"}, fields)
+}
+
+// fieldError is what the package's validation errors offer: the field and
+// what is wrong with it.
+type fieldError interface {
+	error
+	InvalidField() string
+	InvalidReason() string
 }

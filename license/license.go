@@ -9,11 +9,12 @@ package license
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/partnerkit/partnerkit/internal/fielderr"
 )
 
 // Kind says whether the units of a licence are a trial or a full (paid)
@@ -86,20 +87,8 @@ const (
 // Expiring soon when the caller has no window of its own.
 const DefaultExpiringWindow = 30 * 24 * time.Hour
 
-// FieldError reports one invalid field of a value of this package.
-type FieldError struct {
-	Field  string // the field as the console labels it, e.g. "units"
-	Reason string // what is wrong, e.g. "must be at least 1"
-}
-
-// Error implements error.
-func (e *FieldError) Error() string { return "license: " + e.Field + " " + e.Reason }
-
-// InvalidField names the offending field; partner.Manager reads it.
-func (e *FieldError) InvalidField() string { return e.Field }
-
 func invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	return fielderr.New("license", field, format, args...)
 }
 
 // checkText refuses empty, overlong, non-UTF-8 or control-character text.
@@ -157,8 +146,9 @@ func (g *Grant) Normalize() {
 	g.UnitType = strings.TrimSpace(g.UnitType)
 }
 
-// Validate reports every invalid field of g, each as a *FieldError, in
-// field order (errors.Join); errors.As finds the first.
+// Validate reports every invalid field of g, each as an error wrapping
+// partner.ErrInvalid, in field order (errors.Join); partner.FieldErrors
+// lists them and partner.ErrorField names the first.
 func (g Grant) Validate() error {
 	errs := []error{
 		checkText("product", g.Product, MaxTextLen),

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnerkit/partnerkit/license"
+	"github.com/partnerkit/partnerkit/partner"
 )
 
 var day = 24 * time.Hour
@@ -49,8 +50,8 @@ func TestGrantValidateNamesField(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			var fe *license.FieldError
-			require.True(t, errors.As(err, &fe), "want *FieldError, got %v", err)
+			var fe fieldError
+			require.True(t, errors.As(err, &fe), "want a field error, got %v", err)
 			require.Equal(t, tc.field, fe.InvalidField())
 		})
 	}
@@ -96,9 +97,9 @@ func FuzzGrantValidate(f *testing.F) {
 			Start: start, Expiry: start.Add(time.Duration(termDays%400000) * day)}
 		err := g.Validate()
 		if err != nil {
-			var fe *license.FieldError
+			var fe fieldError
 			require.True(t, errors.As(err, &fe))
-			require.NotEmpty(t, fe.Field)
+			require.NotEmpty(t, fe.InvalidField())
 			return
 		}
 		require.True(t, g.Units >= 1 && g.Units <= license.MaxUnits)
@@ -113,14 +114,14 @@ func TestGrantValidateReportsEveryField(t *testing.T) {
 	err := g.Validate()
 	var fields []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		var fe *license.FieldError
+		var fe fieldError
 		require.True(t, errors.As(e, &fe))
-		fields = append(fields, fe.Field)
+		fields = append(fields, fe.InvalidField())
 	}
 	require.Equal(t, []string{"product", "units", "kind"}, fields)
-	var first *license.FieldError
+	var first fieldError
 	require.True(t, errors.As(err, &first))
-	require.Equal(t, "product", first.Field, "errors.As still finds the first")
+	require.Equal(t, "product", first.InvalidField(), "errors.As still finds the first")
 }
 
 func TestValidateKey(t *testing.T) {
@@ -146,9 +147,19 @@ func TestValidateKey(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			var fe *license.FieldError
+			var fe fieldError
 			require.ErrorAs(t, err, &fe)
-			require.Empty(t, cmp.Diff(license.FieldError{Field: license.KeyField, Reason: tc.reason}, *fe))
+			require.Equal(t, license.KeyField, fe.InvalidField())
+			require.Equal(t, tc.reason, fe.InvalidReason())
+			require.ErrorIs(t, err, partner.ErrInvalid, "leaf validation wraps the library's sentinel")
 		})
 	}
+}
+
+// fieldError is what the package's validation errors offer: the field and
+// what is wrong with it.
+type fieldError interface {
+	error
+	InvalidField() string
+	InvalidReason() string
 }

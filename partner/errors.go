@@ -4,16 +4,22 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/partnerkit/partnerkit/internal/fielderr"
 )
 
-// Sentinel errors. Every error the Manager returns wraps one of them, so
+// Sentinel errors. Every refusal the Manager returns wraps one of them, so
 // callers test with errors.Is; an *Error adds the operation and the field.
+// Other errors come through wrapped as they are: the context's when the
+// caller's context ended, the store's own when it failed in a way no
+// sentinel names.
 var (
 	// ErrNotFound: the partner, licence, account, plan, customer or
 	// allocation does not exist (or belongs to another partner).
 	ErrNotFound = errors.New("not found")
-	// ErrInvalid: an input is malformed; the *Error names the field.
-	ErrInvalid = errors.New("invalid input")
+	// ErrInvalid: an input is malformed; the *Error names the field. The
+	// leaf packages' Validate functions wrap it too.
+	ErrInvalid = fielderr.ErrInvalid
 	// ErrDuplicate: a name that must be unique is taken (account name,
 	// plan name, NFR plan per product and data center).
 	ErrDuplicate = errors.New("already exists")
@@ -198,11 +204,14 @@ func withOp(op Operation, err error) error {
 	return &Error{Op: op, Err: err}
 }
 
-// leafReason is a leaf field error's message without its package and field.
+// leafReason is what a leaf field error says is wrong with its field.
 func leafReason(fe interface {
 	error
 	InvalidField() string
 }) string {
+	if r, ok := fe.(interface{ InvalidReason() string }); ok {
+		return r.InvalidReason()
+	}
 	reason := fe.Error()
 	if i := strings.Index(reason, fe.InvalidField()+" "); i >= 0 {
 		reason = reason[i+len(fe.InvalidField())+1:]

@@ -147,7 +147,7 @@ func (m *Manager) RunInTx(ctx context.Context, fn func(ctx context.Context, m *M
 }
 
 // errTxFinished refuses calls on a bound Manager after its RunInTx ended.
-var errTxFinished = errors.New("the transaction of RunInTx has ended")
+var errTxFinished = NewError(ErrInvalid, "", "the transaction of RunInTx has ended: call the Manager RunInTx was called on")
 
 // changes collects what one operation did: its audit entries, written in
 // its transaction, its events, published after commit, and its effects

@@ -497,3 +497,35 @@ func TestManagerKeepsStoreErrorChain(t *testing.T) {
 	_, err = m.Get(context.Background(), 1)
 	require.ErrorIs(t, err, partner.ErrBusy)
 }
+
+// Every invalid input wraps ErrInvalid, refused by the Manager or by a
+// leaf package's own Validate, and the same functions read its fields.
+func TestLeafValidationWrapsErrInvalid(t *testing.T) {
+	for name, err := range map[string]error{
+		"grant":   license.Grant{}.Validate(),
+		"key":     license.ValidateKey(" k"),
+		"account": account.Params{}.Validate(),
+		"plan":    serviceplan.Plan{}.Validate(),
+		"profile": partner.Profile{}.Validate(),
+	} {
+		require.ErrorIs(t, err, partner.ErrInvalid, name)
+		require.NotEmpty(t, partner.FieldErrors(err), name)
+		require.NotEmpty(t, partner.ErrorField(err), name)
+	}
+}
+
+// A bound Manager kept past its RunInTx refuses, with a sentinel.
+func TestBoundManagerAfterRunInTx(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		f := e.fixture(t, partner.MSP, partner.Active)
+		var kept *partner.Manager
+		require.NoError(t, e.m.RunInTx(e.ctx, func(ctx context.Context, tm *partner.Manager) error {
+			kept = tm
+			return nil
+		}))
+		_, err := kept.SetPoolRefill(e.ctx, f.p.ID, 0, true)
+		require.ErrorIs(t, err, partner.ErrInvalid)
+		_, err = kept.Get(e.ctx, f.p.ID)
+		require.ErrorIs(t, err, partner.ErrInvalid)
+	})
+}

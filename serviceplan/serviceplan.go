@@ -9,11 +9,12 @@ package serviceplan
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/partnerkit/partnerkit/internal/fielderr"
 )
 
 // DataCenter is the code of a data center, as the product's API uses it.
@@ -80,20 +81,8 @@ const (
 	MaxExpiryNoticeDays = 365
 )
 
-// FieldError reports one invalid field of a value of this package.
-type FieldError struct {
-	Field  string // e.g. "name"
-	Reason string
-}
-
-// Error implements error.
-func (e *FieldError) Error() string { return "serviceplan: " + e.Field + " " + e.Reason }
-
-// InvalidField names the offending field; partner.Manager reads it.
-func (e *FieldError) InvalidField() string { return e.Field }
-
 func invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	return fielderr.New("serviceplan", field, format, args...)
 }
 
 func checkText(field, s string, max int) error {
@@ -142,8 +131,9 @@ func (p *Plan) Normalize() {
 	p.DataCenter = DataCenter(strings.ToUpper(strings.TrimSpace(string(p.DataCenter))))
 }
 
-// Validate reports every invalid field of p, each as a *FieldError, in
-// field order (errors.Join); errors.As finds the first. The uniqueness of
+// Validate reports every invalid field of p, each as an error wrapping
+// partner.ErrInvalid, in field order (errors.Join); partner.FieldErrors
+// lists them and partner.ErrorField names the first. The uniqueness of
 // the name and of NFR plans is the store's to check.
 func (p Plan) Validate() error {
 	errs := []error{checkText("name", p.Name, MaxNameLen), checkText("product", p.Product, MaxTextLen)}

@@ -45,8 +45,8 @@ func TestPlanValidateNamesField(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			var fe *serviceplan.FieldError
-			require.True(t, errors.As(err, &fe), "want *FieldError, got %v", err)
+			var fe fieldError
+			require.True(t, errors.As(err, &fe), "want a field error, got %v", err)
 			require.Equal(t, tc.field, fe.InvalidField())
 		})
 	}
@@ -64,9 +64,9 @@ func TestDataCenters(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, serviceplan.JP, d)
 	_, err = serviceplan.ParseDataCenter("XX")
-	var fe *serviceplan.FieldError
+	var fe fieldError
 	require.ErrorAs(t, err, &fe)
-	require.Equal(t, "data center", fe.Field)
+	require.Equal(t, "data center", fe.InvalidField())
 }
 
 func TestPatchApply(t *testing.T) {
@@ -89,13 +89,21 @@ func FuzzPlanValidate(f *testing.F) {
 		p.Normalize()
 		err := p.Validate()
 		if err != nil {
-			var fe *serviceplan.FieldError
+			var fe fieldError
 			require.True(t, errors.As(err, &fe))
-			require.NotEmpty(t, fe.Field)
+			require.NotEmpty(t, fe.InvalidField())
 			return
 		}
 		require.True(t, p.DataCenter.Valid())
 		require.True(t, p.InitialPeriodMonths >= 1 && p.InitialPeriodMonths <= serviceplan.MaxInitialPeriod)
 		require.True(t, p.ExpiryNoticeDays >= 0 && p.ExpiryNoticeDays <= serviceplan.MaxExpiryNoticeDays)
 	})
+}
+
+// fieldError is what the package's validation errors offer: the field and
+// what is wrong with it.
+type fieldError interface {
+	error
+	InvalidField() string
+	InvalidReason() string
 }
