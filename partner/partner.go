@@ -12,6 +12,24 @@
 //   - a Canceled partner cannot be changed at all, ever;
 //   - Disable Licenses and Management Licenses are for MSPs only;
 //   - Service Plans are for Resellers only.
+//
+// # Where to look
+//
+// Hosts use NewManager and the Manager's methods, their parameter types
+// (CreateParams, ProfilePatch, AssignLicensesParams, CustomerParams,
+// AllocateParams) and results, the records (Partner, Profile, Contact,
+// Customer, AuditEntry), Filter and Page for lists, WithActor for the audit
+// trail, Subscribe and Event for hooks, and the sentinel errors with
+// ErrorField, ErrorReason and FieldErrors.
+//
+// User interfaces read the guard table: Check, Applies, Tabs,
+// TabAvailable, Operations, OperationTab and OperationLabel.
+//
+// Store authors implement Store (with Tx and Reader) and run
+// partner/storetest; FoldName, NewError and AllocationFilter are theirs.
+// The contract lives here rather than in a package of its own because its
+// methods speak the domain types above: a separate package would force
+// those types into a third one that every host imports.
 package partner
 
 import (
