@@ -85,7 +85,22 @@ const (
 // generator avoids the specific inputs that trigger it (so the model keeps
 // looking for other defects); PARTNERS_MODEL_ALL=1 turns every avoidance
 // off. Remove an entry once the library is fixed.
-var knownDefects = map[string]string{}
+var knownDefects = map[string]string{
+	// The checker (not the generator) tolerates these: the calls still run
+	// with untrimmed text and non-UTC dates, only the mutation is not
+	// reported again.
+	"input-mutation": "TestRegressAssignLicensesKeepsCallerGrants, TestRegressCreateKeepsCallerInput",
+}
+
+// toleratedMutation reports whether o changing its input is an
+// already-reported defect.
+func toleratedMutation(o op) bool {
+	switch o.(type) {
+	case *opCreate, *opAssign:
+		return avoid("input-mutation")
+	}
+	return false
+}
 
 // avoid reports whether the generator should steer clear of a known,
 // already-reported defect.
@@ -421,7 +436,7 @@ func (r *runner) step(o op) {
 	calls := make([]call, len(r.worlds))
 	for i, w := range r.worlds {
 		res, err, mut := o.call(w, w.m)
-		if mut != "" {
+		if mut != "" && !toleratedMutation(o) {
 			r.t.Fatalf("%s: %s changed the caller's input (-before +after):\n%s", w.name, o, mut)
 		}
 		calls[i] = call{res, err}
@@ -573,7 +588,7 @@ func (r *runner) batch(b *opBatch) {
 			var first error
 			for _, o := range b.ops {
 				res, err, mut := o.call(w, bm)
-				if mut != "" {
+				if mut != "" && !toleratedMutation(o) {
 					r.t.Fatalf("%s: %s inside RunInTx changed the caller's input (-before +after):\n%s", w.name, o, mut)
 				}
 				rn.calls = append(rn.calls, call{res, err})
