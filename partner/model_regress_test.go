@@ -5,11 +5,13 @@ package partner_test
 // until it is fixed.
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/partnerkit/partnerkit/account"
 	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
 )
@@ -57,5 +59,86 @@ func TestRegressCreateKeepsCallerInput(t *testing.T) {
 		_, err := e.m.Create(e.ctx, in)
 		require.NoError(t, err)
 		requireSameInput(t, before, in)
+	})
+}
+
+// requireIs fails unless err wraps want.
+func requireIs(t *testing.T, err, want error, what string) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: got %v %v, want %s", what, sentinelNames(err), err, sentinelName(want))
+	}
+}
+
+// Found by TestModel: several operations validate their input before they
+// look the partner up, check the guard and the version, so an unknown,
+// canceled, suspended or wrong-type partner, or a stale version, gets
+// ErrInvalid. The promised order is: unknown partner, the guard (Canceled,
+// wrong type, Suspended), a stale version, and only then invalid input.
+func TestRegressRefusalOrderInputAfterGuard(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		active := e.fixture(t, partner.MSP, partner.Active)
+		suspended := e.fixture(t, partner.MSP, partner.Suspended)
+		canceled := e.fixture(t, partner.MSP, partner.Canceled)
+		reseller := e.fixture(t, partner.Reseller, partner.Active)
+		type call func(pid int64, f fixture, version int64) error
+		calls := []struct {
+			name    string
+			mspOnly bool
+			stale   bool // takes a version: partner's, or the account's for ChangeRole
+			call    call
+		}{
+			{"AssignLicenses without grants", false, false, func(pid int64, _ fixture, _ int64) error {
+				_, err := e.m.AssignLicenses(e.ctx, pid, partner.Assignment{Key: "po-1"})
+				return err
+			}},
+			{"AssignLicenses with an invalid grant", false, false, func(pid int64, _ fixture, _ int64) error {
+				_, err := e.m.AssignLicenses(e.ctx, pid, partner.Assignment{Grants: []license.Grant{grant(0)}})
+				return err
+			}},
+			{"SetMinimumLicenses(-1)", false, true, func(pid int64, _ fixture, v int64) error {
+				_, err := e.m.SetMinimumLicenses(e.ctx, pid, v, -1)
+				return err
+			}},
+			{"EnableRemoteManager(XX)", true, true, func(pid int64, _ fixture, v int64) error {
+				_, err := e.m.EnableRemoteManager(e.ctx, pid, v, "XX")
+				return err
+			}},
+			{"DisableLicenses(none)", true, false, func(pid int64, _ fixture, _ int64) error {
+				_, err := e.m.DisableLicenses(e.ctx, pid, nil)
+				return err
+			}},
+			{"AddAccount(invalid)", false, false, func(pid int64, _ fixture, _ int64) error {
+				_, err := e.m.AddAccount(e.ctx, pid, account.New{Name: "ab"})
+				return err
+			}},
+			{"ChangeRole(bogus)", false, true, func(pid int64, f fixture, v int64) error {
+				_, err := e.m.ChangeRole(e.ctx, pid, f.second.ID, v, "bogus")
+				return err
+			}},
+			{"AddCustomer(no name)", false, false, func(pid int64, _ fixture, _ int64) error {
+				_, err := e.m.AddCustomer(e.ctx, pid, partner.NewCustomer{})
+				return err
+			}},
+			{"Allocate(0 units)", false, false, func(pid int64, f fixture, _ int64) error {
+				_, err := e.m.Allocate(e.ctx, pid, partner.Allocation{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 0})
+				return err
+			}},
+		}
+		for _, c := range calls {
+			requireIs(t, c.call(unknownID, active, 0), partner.ErrNotFound, c.name+" on an unknown partner")
+			requireIs(t, c.call(canceled.p.ID, canceled, 0), partner.ErrCanceled, c.name+" on a canceled partner")
+			requireIs(t, c.call(suspended.p.ID, suspended, 0), partner.ErrSuspended, c.name+" on a suspended partner")
+			if c.mspOnly {
+				requireIs(t, c.call(reseller.p.ID, reseller, 0), partner.ErrWrongType, c.name+" on a Reseller")
+			}
+			if c.stale {
+				v := active.p.Version + 5
+				if c.name == "ChangeRole(bogus)" {
+					v = active.second.Version + 5
+				}
+				requireIs(t, c.call(active.p.ID, active, v), partner.ErrConflict, c.name+" with a stale version")
+			}
+		}
 	})
 }

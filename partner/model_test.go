@@ -90,6 +90,10 @@ var knownDefects = map[string]string{
 	// with untrimmed text and non-UTC dates, only the mutation is not
 	// reported again.
 	"input-mutation": "TestRegressAssignLicensesKeepsCallerGrants, TestRegressCreateKeepsCallerInput",
+	// The checker accepts ErrInvalid besides the expected refusal when an
+	// operation's input is invalid and its partner is unknown, refused by
+	// the guard, or its version is stale (see early in model_ops_test.go).
+	"refusal-order": "TestRegressRefusalOrderInputAfterGuard",
 }
 
 // toleratedMutation reports whether o changing its input is an
