@@ -5,10 +5,12 @@ package partner_test
 // until it is fixed.
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnerkit/partnerkit/account"
@@ -140,5 +142,88 @@ func TestRegressRefusalOrderInputAfterGuard(t *testing.T) {
 				requireIs(t, c.call(active.p.ID, active, v), partner.ErrConflict, c.name+" with a stale version")
 			}
 		}
+	})
+}
+
+// requireBatchAborted checks that a RunInTx batch whose call failed with
+// want committed nothing: RunInTx returned want, the partner reads back as
+// before, no event was published.
+func requireBatchAborted(t *testing.T, e *env, txErr, want error, pid int64, before pSnapLite) {
+	t.Helper()
+	if !errors.Is(txErr, want) {
+		t.Errorf("RunInTx returned %v %v, want the ignored call's %s: the first error aborts the batch", sentinelNames(txErr), txErr, sentinelName(want))
+	}
+	if after := snapLite(t, e, pid); !cmp.Equal(before, after) {
+		t.Errorf("the aborted batch committed changes (-before +after):\n%s", cmp.Diff(before, after))
+	}
+	if ks := e.eventKinds(); len(ks) > 0 {
+		t.Errorf("the aborted batch published events %v", ks)
+	}
+}
+
+// pSnapLite is what the RunInTx regression tests compare.
+type pSnapLite struct {
+	Version              int64
+	Customers, Accounts  int
+	Licenses, AuditCount int
+}
+
+func snapLite(t *testing.T, e *env, pid int64) pSnapLite {
+	t.Helper()
+	p, err := e.m.Get(e.ctx, pid)
+	require.NoError(t, err)
+	as, err := e.m.Accounts(e.ctx, pid)
+	require.NoError(t, err)
+	_, nl, err := e.m.Licenses(e.ctx, pid, partner.Page{})
+	require.NoError(t, err)
+	_, na, err := e.m.Audit(e.ctx, pid, partner.Page{Limit: 1})
+	require.NoError(t, err)
+	return pSnapLite{Version: p.Version, Customers: p.Customers, Accounts: len(as), Licenses: nl, AuditCount: na}
+}
+
+// Found by TestModel: inside RunInTx, an error an operation raises while
+// validating its input (before it writes) does not abort the transaction:
+// when fn ignores it, RunInTx commits the batch's other calls, returns nil,
+// and later calls on the bound Manager still succeed.
+func TestRegressRunInTxIgnoredValidationError(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		p, err := e.m.Create(e.ctx, newPartnerInput("Batch Validation", partner.MSP, "batch.validation"))
+		require.NoError(t, err)
+		before := snapLite(t, e, p.ID)
+		e.resetEvents()
+		var later error
+		txErr := e.m.RunInTx(e.ctx, func(ctx context.Context, m *partner.Manager) error {
+			if _, err := m.AddCustomer(ctx, p.ID, partner.NewCustomer{Name: "Committed Anyway"}); err != nil {
+				return err
+			}
+			_, err := m.AddAccount(ctx, p.ID, account.New{Name: "ab"}) // invalid: ignored on purpose
+			require.ErrorIs(t, err, partner.ErrInvalid)
+			_, later = m.SetPoolRefill(ctx, p.ID, 0, true)
+			return nil
+		})
+		if later == nil {
+			t.Errorf("a call after the failed one succeeded on the bound Manager")
+		}
+		requireBatchAborted(t, e, txErr, partner.ErrInvalid, p.ID, before)
+	})
+}
+
+// Found by TestModel: inside RunInTx, a read's error (here Get of an
+// unknown partner) does not abort the transaction when fn ignores it.
+func TestRegressRunInTxIgnoredReadError(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		p, err := e.m.Create(e.ctx, newPartnerInput("Batch Read", partner.MSP, "batch.read"))
+		require.NoError(t, err)
+		before := snapLite(t, e, p.ID)
+		e.resetEvents()
+		txErr := e.m.RunInTx(e.ctx, func(ctx context.Context, m *partner.Manager) error {
+			if _, err := m.AddCustomer(ctx, p.ID, partner.NewCustomer{Name: "Committed Anyway"}); err != nil {
+				return err
+			}
+			_, err := m.Get(ctx, unknownID) // ignored on purpose
+			require.ErrorIs(t, err, partner.ErrNotFound)
+			return nil
+		})
+		requireBatchAborted(t, e, txErr, partner.ErrNotFound, p.ID, before)
 	})
 }

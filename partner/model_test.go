@@ -94,6 +94,10 @@ var knownDefects = map[string]string{
 	// operation's input is invalid and its partner is unknown, refused by
 	// the guard, or its version is stale (see early in model_ops_test.go).
 	"refusal-order": "TestRegressRefusalOrderInputAfterGuard",
+	// The generator leaves out of RunInTx batches the calls the library
+	// refuses before writing (invalid input it checks up front, failing
+	// reads); see earlyError in model_ops_test.go.
+	"runintx-early-error": "TestRegressRunInTxIgnoredValidationError, TestRegressRunInTxIgnoredReadError",
 }
 
 // toleratedMutation reports whether o changing its input is an
