@@ -1658,7 +1658,12 @@ func (r *runner) genUpdateProfile(t *rapid.T) op {
 		patch.Contacts = &cs
 	}
 	patch.Version = drawVersion(t, cur.Version)
-	return &opUpdateProfile{pid: pid, patch: patch, valid: ok}
+	o := &opUpdateProfile{pid: pid, patch: patch, valid: ok}
+	if avoid("noop-writes") && isNoop(o, r.md) {
+		city := fmt.Sprintf("City %d", r.next())
+		o.patch.City = &city
+	}
+	return o
 }
 
 func (r *runner) genStatus(to partner.Status) func(t *rapid.T, r *runner) op {
@@ -1732,6 +1737,12 @@ func (r *runner) genAssign(t *rapid.T) op {
 		o.gValid = true
 	}
 	return o
+}
+
+// isNoop reports whether the model says o would succeed changing nothing.
+func isNoop(o op, md *model) bool {
+	e := o.expect(md)
+	return len(e.errs) == 0 && e.apply == nil && strings.HasPrefix(e.why, "no-op")
 }
 
 // drawKey picks an idempotency key: new and valid, or one of the edge
@@ -1865,7 +1876,12 @@ func (r *runner) genUpdatePlan(t *rapid.T) op {
 		p.ExpiryNoticeDays, ok = &v, false
 	}
 	p.Version = drawVersion(t, cur.Version)
-	return &opUpdatePlan{id: id, patch: p, valid: ok}
+	o := &opUpdatePlan{id: id, patch: p, valid: ok}
+	if avoid("noop-writes") && isNoop(o, r.md) {
+		v := !cur.AutoRenew
+		o.patch.AutoRenew = &v
+	}
+	return o
 }
 
 func (r *runner) genPlanAssign(assign bool) func(t *rapid.T, r *runner) op {
@@ -1933,14 +1949,22 @@ func (r *runner) genRelease(t *rapid.T) op {
 
 func (r *runner) genPoolRefill(t *rapid.T) op {
 	pid := r.drawPartner(t)
-	return &opPoolRefill{pid: pid, version: drawVersion(t, r.md.partners[pid].Version), on: rapid.Bool().Draw(t, "refill")}
+	o := &opPoolRefill{pid: pid, version: drawVersion(t, r.md.partners[pid].Version), on: rapid.Bool().Draw(t, "refill")}
+	if avoid("noop-writes") && isNoop(o, r.md) {
+		o.on = !o.on
+	}
+	return o
 }
 
 func (r *runner) genMinimum(t *rapid.T) op {
 	pid := r.drawPartner(t)
 	cur := r.md.partners[pid].MinimumLicenses
 	n := rapid.SampledFrom([]int64{0, 5, 50, cur, -1, partner.MaxMinimumPool + 1}).Draw(t, "minimum")
-	return &opMinimum{pid: pid, version: drawVersion(t, r.md.partners[pid].Version), n: n}
+	o := &opMinimum{pid: pid, version: drawVersion(t, r.md.partners[pid].Version), n: n}
+	if avoid("noop-writes") && isNoop(o, r.md) {
+		o.n = cur + 1
+	}
+	return o
 }
 
 func (r *runner) genRead(t *rapid.T) op {

@@ -7,6 +7,7 @@ package partner_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/partnerkit/partnerkit/account"
 	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
+	"github.com/partnerkit/partnerkit/serviceplan"
 )
 
 // paddedGrant is a valid grant written the way a caller may: text with
@@ -225,5 +227,68 @@ func TestRegressRunInTxIgnoredReadError(t *testing.T) {
 			return nil
 		})
 		requireBatchAborted(t, e, txErr, partner.ErrNotFound, p.ID, before)
+	})
+}
+
+// Found by TestModel: calls that change nothing still write — UpdateProfile
+// with an empty patch or the current values, SetPoolRefill and
+// SetMinimumLicenses to their current values, UpdatePlan changing nothing
+// — bumping the version and writing an audit entry and an event. A no-op
+// writes nothing. (The no-ops that already write nothing are checked too.)
+func TestRegressNoOpsWriteNothing(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		f := e.fixture(t, partner.MSP, partner.Active)
+		pid := f.p.ID
+		city := " " + f.p.Profile.City + " "
+		contacts := slices.Clone(f.p.Profile.Contacts)
+		noops := []struct {
+			name string
+			call func() error
+		}{
+			{"UpdateProfile(empty patch)", func() error { _, err := e.m.UpdateProfile(e.ctx, pid, partner.ProfilePatch{}); return err }},
+			{"UpdateProfile(current values, padded)", func() error {
+				_, err := e.m.UpdateProfile(e.ctx, pid, partner.ProfilePatch{City: &city, Contacts: &contacts})
+				return err
+			}},
+			{"SetPoolRefill(current)", func() error { _, err := e.m.SetPoolRefill(e.ctx, pid, 0, f.p.PoolRefill); return err }},
+			{"SetMinimumLicenses(current)", func() error {
+				_, err := e.m.SetMinimumLicenses(e.ctx, pid, 0, f.p.MinimumLicenses)
+				return err
+			}},
+			{"EnableRemoteManager(enabled)", func() error { _, err := e.m.EnableRemoteManager(e.ctx, pid, 0, f.remoteDC); return err }},
+			{"DisableRemoteManager(not enabled)", func() error {
+				_, err := e.m.DisableRemoteManager(e.ctx, pid, 0, f.freshDCArg)
+				return err
+			}},
+			{"ChangeRole(same role)", func() error {
+				_, err := e.m.ChangeRole(e.ctx, pid, f.second.ID, 0, f.second.Role)
+				return err
+			}},
+			{"EnableAccount(enabled)", func() error { _, err := e.m.EnableAccount(e.ctx, pid, f.second.ID, 0); return err }},
+		}
+		for _, c := range noops {
+			before := snapLite(t, e, pid)
+			e.resetEvents()
+			require.NoError(t, c.call(), c.name)
+			if after := snapLite(t, e, pid); !cmp.Equal(before, after) {
+				t.Errorf("%s wrote (-before +after):\n%s", c.name, cmp.Diff(before, after))
+			}
+			if ks := e.eventKinds(); len(ks) > 0 {
+				t.Errorf("%s published %v", c.name, ks)
+			}
+		}
+
+		// UpdatePlan changing nothing: no version bump, no catalogue audit.
+		pl := e.plan(t, "No-op Plan")
+		_, before, err := e.m.Audit(e.ctx, 0, partner.Page{Limit: 1})
+		require.NoError(t, err)
+		name, renew := " "+pl.Name+" ", pl.AutoRenew
+		got, err := e.m.UpdatePlan(e.ctx, pl.ID, serviceplan.Patch{Name: &name, AutoRenew: &renew})
+		require.NoError(t, err)
+		_, after, err := e.m.Audit(e.ctx, 0, partner.Page{Limit: 1})
+		require.NoError(t, err)
+		if got.Version != pl.Version || after != before {
+			t.Errorf("UpdatePlan changing nothing: version %d → %d, catalogue audit %d → %d", pl.Version, got.Version, before, after)
+		}
 	})
 }
