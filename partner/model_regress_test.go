@@ -292,3 +292,30 @@ func TestRegressNoOpsWriteNothing(t *testing.T) {
 		}
 	})
 }
+
+// Found by TestModel: after a call on a RunInTx-bound Manager failed (and
+// so aborted the batch), reads on that Manager still succeed and show the
+// aborted transaction's state. Every later call on the bound Manager
+// fails.
+func TestRegressRunInTxReadsAfterAbortFail(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		p, err := e.m.Create(e.ctx, newPartnerInput("Batch Reads", partner.MSP, "batch.reads"))
+		require.NoError(t, err)
+		before := snapLite(t, e, p.ID)
+		txErr := e.m.RunInTx(e.ctx, func(ctx context.Context, m *partner.Manager) error {
+			_, err := m.AddCustomer(ctx, p.ID, partner.NewCustomer{Name: "Rolled Back"})
+			require.NoError(t, err)
+			_, err = m.Reactivate(ctx, p.ID, 0) // refused in the transaction: the batch is aborted
+			require.ErrorIs(t, err, partner.ErrTransition)
+			got, err := m.Get(ctx, p.ID)
+			if err == nil {
+				t.Errorf("Get on the bound Manager after the batch was aborted succeeded (customers %d)", got.Customers)
+			}
+			if _, err := m.Accounts(ctx, p.ID); err == nil {
+				t.Errorf("Accounts on the bound Manager after the batch was aborted succeeded")
+			}
+			return nil
+		})
+		requireBatchAborted(t, e, txErr, partner.ErrTransition, p.ID, before)
+	})
+}

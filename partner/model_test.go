@@ -102,6 +102,9 @@ var knownDefects = map[string]string{
 	// SetPoolRefill, SetMinimumLicenses, UpdatePlan) into real changes; the
 	// no-ops that already write nothing are still generated.
 	"noop-writes": "TestRegressNoOpsWriteNothing",
+	// The checker lets a read on a RunInTx-bound Manager succeed after an
+	// earlier call of the batch failed.
+	"runintx-read-after-abort": "TestRegressRunInTxReadsAfterAbortFail",
 }
 
 // toleratedMutation reports whether o changing its input is an
@@ -648,6 +651,9 @@ func (r *runner) batch(b *opBatch) {
 		c := runs[0].calls[j]
 		e := o.expect(clone)
 		if firstFail >= 0 {
+			if _, read := o.(*opRead); read && c.err == nil && avoid("runintx-read-after-abort") {
+				continue // known defect: reads on an aborted batch still succeed
+			}
 			if c.err == nil {
 				r.t.Fatalf("%s: call %d %s succeeded after call %d had failed: the bound Manager must refuse every call after an error",
 					b, j+1, o, firstFail+1)
@@ -987,6 +993,8 @@ func canonValue(w *world, v any) any {
 			Customers: mapSlice(v.Customers, c), Allocs: mapSlice(v.Allocs, av), Plans: mapSlice(v.Plans, ap), Audit: v.Audit}
 	case catSnap:
 		return catSnap{Plans: mapSlice(v.Plans, pl), Audit: v.Audit}
+	case noValue:
+		return v
 	}
 	panic(fmt.Sprintf("canonValue: unexpected %T", v))
 }
