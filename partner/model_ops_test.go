@@ -2030,6 +2030,9 @@ func (r *runner) drawBatch(t *rapid.T) op {
 			if try < 5 && avoid("runintx-early-error") && earlyError(o, r.md) {
 				continue // draw another call
 			}
+			if a, ok := o.(*opAccount); ok && a.what == "reset" && try < 5 && avoid("reset-hook-in-tx") {
+				continue
+			}
 			b.ops = append(b.ops, o)
 			break
 		}

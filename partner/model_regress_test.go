@@ -302,6 +302,7 @@ func TestRegressRunInTxReadsAfterAbortFail(t *testing.T) {
 		p, err := e.m.Create(e.ctx, newPartnerInput("Batch Reads", partner.MSP, "batch.reads"))
 		require.NoError(t, err)
 		before := snapLite(t, e, p.ID)
+		e.resetEvents()
 		txErr := e.m.RunInTx(e.ctx, func(ctx context.Context, m *partner.Manager) error {
 			_, err := m.AddCustomer(ctx, p.ID, partner.NewCustomer{Name: "Rolled Back"})
 			require.NoError(t, err)
@@ -317,5 +318,61 @@ func TestRegressRunInTxReadsAfterAbortFail(t *testing.T) {
 			return nil
 		})
 		requireBatchAborted(t, e, txErr, partner.ErrTransition, p.ID, before)
+	})
+}
+
+// Found by TestModel: the ResetPassword hook runs inside the transaction,
+// so a reset inside a RunInTx batch that is then aborted has already asked
+// the host to send a reset link for a change that never happened. The hook
+// runs exactly once per successful reset, after commit.
+func TestRegressResetPasswordHookAfterCommit(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		f := e.fixture(t, partner.MSP, partner.Active)
+		txErr := e.m.RunInTx(e.ctx, func(ctx context.Context, m *partner.Manager) error {
+			_, err := m.ResetPassword(ctx, f.p.ID, f.second.ID)
+			require.NoError(t, err)
+			_, err = m.Reactivate(ctx, f.p.ID, 0) // refused: the batch is aborted
+			return err
+		})
+		require.ErrorIs(t, txErr, partner.ErrTransition)
+		if len(e.resets) != 0 {
+			t.Errorf("the hook ran %d times for a reset whose batch was rolled back", len(e.resets))
+		}
+
+		// Outside a batch, the hook sees the committed reset: a reader
+		// started from the hook finds PasswordResetAt set, and is not
+		// blocked by a transaction still open.
+		seen := make(chan string, 1)
+		m := partner.NewManager(partner.Options{Store: e.m.Store(), Now: e.clock.Now,
+			ResetPassword: func(_ context.Context, a account.Account) error {
+				done := make(chan string, 1)
+				go func() {
+					as, err := e.m.Accounts(context.Background(), a.PartnerID)
+					switch {
+					case err != nil:
+						done <- err.Error()
+					default:
+						for _, x := range as {
+							if x.ID == a.ID && x.PasswordResetAt.IsZero() {
+								done <- "the reset was not committed when the hook ran"
+								return
+							}
+						}
+						done <- ""
+					}
+				}()
+				select {
+				case msg := <-done:
+					seen <- msg
+				case <-time.After(500 * time.Millisecond):
+					seen <- "a reader started by the hook was blocked: the hook ran inside the transaction"
+				}
+				return nil
+			}})
+		_, err := m.ResetPassword(e.ctx, f.p.ID, f.second.ID)
+		require.NoError(t, err)
+		if msg := <-seen; msg != "" {
+			t.Error(msg)
+		}
 	})
 }
