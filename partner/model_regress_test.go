@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -373,6 +375,45 @@ func TestRegressResetPasswordHookAfterCommit(t *testing.T) {
 		require.NoError(t, err)
 		if msg := <-seen; msg != "" {
 			t.Error(msg)
+		}
+	})
+}
+
+// Found by TestModel: the idempotency key rules. A key is valid UTF-8,
+// without control characters, at most license.MaxKeyLen characters counted
+// as runes, without leading or trailing white space; any other key is
+// refused with ErrInvalid naming "idempotency key", never altered. Keys
+// differing in letter case are different keys.
+func TestRegressIdempotencyKeyRules(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		p, err := e.m.Create(e.ctx, newPartnerInput("Key Rules", partner.MSP, "key.rules"))
+		require.NoError(t, err)
+		assign := func(key string, units int64) ([]license.License, error) {
+			return e.m.AssignLicenses(e.ctx, p.ID, partner.Assignment{Key: key, Grants: []license.Grant{grant(units)}})
+		}
+		for _, key := range []string{strings.Repeat("é", license.MaxKeyLen), strings.Repeat("k", license.MaxKeyLen), "ключ"} {
+			if _, err := assign(key, 5); err != nil {
+				t.Errorf("key of %d runes (%d bytes) refused: %v", utf8.RuneCountInString(key), len(key), err)
+			}
+		}
+		for _, key := range []string{strings.Repeat("é", license.MaxKeyLen+1), strings.Repeat("k", license.MaxKeyLen+1),
+			" lead", "trail ", "\u00a0nbsp", "k\x00ey", "k\x7fey", "tab\tkey", "\xffkey"} {
+			ls, err := assign(key, 5)
+			switch {
+			case err == nil:
+				t.Errorf("key %q accepted (stored as %q), want ErrInvalid", key, ls[0].GrantKey)
+			case !errors.Is(err, partner.ErrInvalid) || partner.ErrorField(err) != "idempotency key":
+				t.Errorf("key %q: got %v (field %q), want ErrInvalid naming \"idempotency key\"", key, err, partner.ErrorField(err))
+			}
+		}
+		// "key" and "Key" are different keys: the second is a new assignment.
+		first, err := assign("case-key", 5)
+		require.NoError(t, err)
+		second, err := assign("Case-Key", 6)
+		if err != nil {
+			t.Errorf("key \"Case-Key\" after \"case-key\": %v, want a new assignment", err)
+		} else if second[0].ID == first[0].ID {
+			t.Errorf("key \"Case-Key\" replayed \"case-key\"'s licences")
 		}
 	})
 }
