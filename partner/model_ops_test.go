@@ -595,6 +595,7 @@ type opAssign struct {
 	a      partner.Assignment
 	gValid bool // every grant valid (palette labels and date rules)
 	note   string
+	status partner.Status // the partner's status when the model judged the call (for the stats)
 }
 
 func (o *opAssign) String() string {
@@ -626,6 +627,7 @@ func (o *opAssign) expect(md *model) exp {
 		e := refuse("unknown partner", partner.ErrNotFound)
 		return early(&e, invalid)
 	}
+	o.status = p.Status
 	prior, used := md.keys[o.pid][o.a.Key]
 	if o.a.Key != "" && used && sameGrantList(prior.grants, o.a.Grants) {
 		// A replay, whatever the partner's status now: the licences of
@@ -1464,13 +1466,47 @@ func others[T any](m map[int64]T, mine []int64) []int64 {
 	return out
 }
 
-func (r *runner) drawGrant(t *rapid.T) (license.Grant, bool) {
-	prod, ut := drawPV(t, "product", products), drawPV(t, "unitType", unitTypes)
-	units, kd := drawPV(t, "units", unitsPal), drawPV(t, "kind", kindsPal)
+// pick draws from the palette's valid entries, or from its invalid ones
+// when bad.
+func pick[T any](t *rapid.T, label string, pal []pv[T], bad bool) pv[T] {
+	var xs []pv[T]
+	for _, x := range pal {
+		if x.ok != bad {
+			xs = append(xs, x)
+		}
+	}
+	if len(xs) == 0 {
+		return pal[0]
+	}
+	return xs[rapid.IntRange(0, len(xs)-1).Draw(t, label)]
+}
+
+// drawBad decides whether an input is invalid: 1 time in n.
+func drawBad(t *rapid.T, label string, n int) bool {
+	return rapid.IntRange(0, n-1).Draw(t, label) == n-1
+}
+
+// drawField picks which of n fields to spoil when bad (-1: none).
+func drawField(t *rapid.T, label string, n int, bad bool) int {
+	if !bad {
+		return -1
+	}
+	return rapid.IntRange(0, n-1).Draw(t, label)
+}
+
+// drawGrant draws a valid grant, or one with exactly one invalid field.
+func (r *runner) drawGrant(t *rapid.T, bad bool) (license.Grant, bool) {
+	f := drawField(t, "grantBadField", 5, bad)
+	prod, ut := pick(t, "product", products, f == 0), pick(t, "unitType", unitTypes, f == 1)
+	units, kd := pick(t, "units", unitsPal, f == 2), pick(t, "kind", kindsPal, f == 3)
 	now := r.md.now
 	day := 24 * time.Hour
 	var s, e time.Time
-	switch rapid.IntRange(0, 9).Draw(t, "dates") {
+	dates := rapid.IntRange(0, 5).Draw(t, "dates")
+	if f == 4 {
+		dates = rapid.IntRange(6, 9).Draw(t, "badDates")
+	}
+	switch dates {
 	case 0, 1, 2: // running
 		s, e = now.Add(-30*day), now.Add(365*day)
 	case 3: // not started yet
@@ -1498,95 +1534,100 @@ func (r *runner) drawGrant(t *rapid.T) (license.Grant, bool) {
 	return g, prod.ok && ut.ok && units.ok && kd.ok && refDatesValid(s, e)
 }
 
-func (r *runner) drawGrants(t *rapid.T, min, max int) ([]license.Grant, bool) {
+// drawGrants draws min to max grants; when bad, one of them is invalid.
+func (r *runner) drawGrants(t *rapid.T, min, max int, bad bool) ([]license.Grant, bool) {
 	n := rapid.IntRange(min, max).Draw(t, "grants")
+	badAt := -1
+	if bad && n > 0 {
+		badAt = rapid.IntRange(0, n-1).Draw(t, "badGrant")
+	}
 	var gs []license.Grant
 	ok := true
-	for range n {
-		g, v := r.drawGrant(t)
+	for i := range n {
+		g, v := r.drawGrant(t, i == badAt)
 		gs = append(gs, g)
 		ok = ok && v
 	}
 	return gs, ok
 }
 
-func (r *runner) drawProfile(t *rapid.T) (partner.Profile, bool) {
-	c, ci, st, co, u := drawPV(t, "company", companyNames), drawPV(t, "city", cities), drawPV(t, "state", states),
-		drawPV(t, "country", countries), drawPV(t, "url", signInURLs)
-	cs, cok := drawContacts(t)
+// drawProfile draws a valid profile, or one with one invalid field.
+func (r *runner) drawProfile(t *rapid.T, bad bool) (partner.Profile, bool) {
+	f := drawField(t, "profileBadField", 6, bad)
+	c, ci, st, co, u := pick(t, "company", companyNames, f == 0), pick(t, "city", cities, f == 1), pick(t, "state", states, f == 2),
+		pick(t, "country", countries, f == 3), pick(t, "url", signInURLs, f == 4)
+	cs, cok := drawContacts(t, f == 5)
 	return partner.Profile{CompanyName: c.v, City: ci.v, State: st.v, Country: co.v, Contacts: cs, SignInURL: u.v},
 		c.ok && ci.ok && st.ok && co.ok && u.ok && cok
 }
 
-func drawContacts(t *rapid.T) ([]partner.Contact, bool) {
-	switch rapid.IntRange(0, 4).Draw(t, "contactsShape") {
-	case 0:
-		return nil, true
-	case 1:
-		return []partner.Contact{}, true
-	case 4: // too many
+// drawContacts draws a contact list (nil, empty, one or two contacts); when
+// bad, one contact is invalid or there are too many.
+func drawContacts(t *rapid.T, bad bool) ([]partner.Contact, bool) {
+	if bad && rapid.Bool().Draw(t, "tooManyContacts") {
 		cs := make([]partner.Contact, partner.MaxContacts+1)
 		for i := range cs {
 			cs[i] = contactsPal[0].v
 		}
 		return cs, false
 	}
-	n := rapid.IntRange(1, 2).Draw(t, "contacts")
-	var cs []partner.Contact
+	n := rapid.IntRange(0, 3).Draw(t, "contacts") - 1 // -1: nil
+	if bad && n < 1 {
+		n = 1
+	}
+	if n < 0 {
+		return nil, true
+	}
+	cs := []partner.Contact{}
 	ok := true
-	for range n {
-		c := drawPV(t, "contact", contactsPal)
+	for i := range n {
+		c := pick(t, "contact", contactsPal, bad && i == 0)
 		cs, ok = append(cs, c.v), ok && c.ok
 	}
 	return cs, ok
 }
 
-// drawAccountName picks a new valid name, a taken one, or an invalid one.
-func (r *runner) drawAccountName(t *rapid.T) (string, bool) {
+// drawAccountName picks a new name, a taken one (valid in form), or, when
+// bad, an invalid one.
+func (r *runner) drawAccountName(t *rapid.T, bad bool) (string, bool) {
 	n := r.next()
-	switch rapid.IntRange(0, 7).Draw(t, "accountName") {
+	if bad {
+		return rapid.SampledFrom([]string{"ab", "bad name", "ädmin"}).Draw(t, "badAccountName"), false
+	}
+	switch rapid.IntRange(0, 5).Draw(t, "accountName") {
 	case 1:
 		return fmt.Sprintf("  Mixed.User%d  ", n), true
 	case 2:
 		var names []string
-		for _, id := range slices.Sorted(func(yield func(int64) bool) {
-			for id := range r.md.accts {
-				if !yield(id) {
-					return
-				}
-			}
-		}) {
+		for _, id := range slices.Sorted(mapKeys(r.md.accts)) {
 			names = append(names, r.md.accts[id].Name)
 		}
 		if len(names) > 0 {
 			return strings.ToUpper(rapid.SampledFrom(names).Draw(t, "takenName")), true
 		}
-	case 3:
-		return "ab", false
-	case 4:
-		return "bad name", false
-	case 5:
-		return "ädmin", false
 	}
 	return fmt.Sprintf("user%d", n), true
 }
 
 func (r *runner) genCreate(t *rapid.T) op {
-	typ := drawPV(t, "type", []pv[partner.Type]{{partner.MSP, true}, {partner.Reseller, true}, {"bogus", false}})
-	prof, pok := r.drawProfile(t)
-	name, nok := r.drawAccountName(t)
-	first, last, mail := drawPV(t, "first", personNames), drawPV(t, "last", personNames), drawPV(t, "email", emails)
-	role := drawPV(t, "role", []pv[account.Role]{{"", true}, {account.Administrator, true}, {account.SupportEngineer, false}, {"bogus", false}})
+	f := drawField(t, "createBadField", 9, drawBad(t, "createBad", 4))
+	typ := pick(t, "type", []pv[partner.Type]{{partner.MSP, true}, {partner.Reseller, true}, {"bogus", false}}, f == 0)
+	prof, pok := r.drawProfile(t, f == 1)
+	name, nok := r.drawAccountName(t, f == 2)
+	first, last, mail := pick(t, "first", personNames, f == 3), pick(t, "last", personNames, f == 4), pick(t, "email", emails, f == 5)
+	role := pick(t, "role", []pv[account.Role]{{"", true}, {account.Administrator, true}, {account.SupportEngineer, false}, {"bogus", false}}, f == 6)
 	in := partner.NewPartner{Type: typ.v, Profile: prof,
 		Admin: account.New{Name: name, FirstName: first.v, LastName: last.v, Email: mail.v, Role: role.v}}
 	dok := true
-	switch rapid.IntRange(0, 4).Draw(t, "remoteManager") {
-	case 1:
-		in.RemoteManager = []serviceplan.DataCenter{"EU"}
-	case 2:
-		in.RemoteManager = []serviceplan.DataCenter{"eu", " US ", "EU"}
-	case 3:
+	if f == 7 {
 		in.RemoteManager, dok = []serviceplan.DataCenter{"XX"}, false
+	} else {
+		switch rapid.IntRange(0, 3).Draw(t, "remoteManager") {
+		case 1:
+			in.RemoteManager = []serviceplan.DataCenter{"EU"}
+		case 2:
+			in.RemoteManager = []serviceplan.DataCenter{"eu", " US ", "EU"}
+		}
 	}
 	switch rapid.IntRange(0, 3).Draw(t, "plans") {
 	case 1, 2:
@@ -1596,22 +1637,16 @@ func (r *runner) genCreate(t *rapid.T) op {
 			in.Plans = []int64{a, b}
 		}
 	case 3:
-		in.Plans = []int64{unknownID + 4}
+		if rapid.Bool().Draw(t, "unknownPlan") {
+			in.Plans = []int64{unknownID + 4}
+		}
 	}
-	gs, gok := r.drawGrants(t, 0, 2)
+	gs, gok := r.drawGrants(t, 0, 2, f == 8)
 	in.Licenses = gs
-	if avoidCreateInput(in) {
-		in.Licenses = nil
-		gok = true
-	}
 	valid := typ.ok && pok && nok && first.ok && last.ok && mail.ok && role.ok && dok && gok
 	wrong := (len(in.RemoteManager) > 0 && in.Type == partner.Reseller) || (len(in.Plans) > 0 && in.Type == partner.MSP)
 	return &opCreate{in: in, valid: valid, wrongType: wrong}
 }
-
-// avoidCreateInput is a hook for known-defect switches about Create's
-// input; see knownDefects.
-func avoidCreateInput(partner.NewPartner) bool { return false }
 
 func mapKeys[T any](m map[int64]T) func(func(int64) bool) {
 	return func(yield func(int64) bool) {
@@ -1628,11 +1663,16 @@ func (r *runner) genUpdateProfile(t *rapid.T) op {
 	cur := r.md.partners[pid]
 	var patch partner.ProfilePatch
 	ok := true
-	str := func(label string, pal []pv[string], current string) *string {
+	bad := drawField(t, "profileBadField", 6, drawBad(t, "profileBad", 5))
+	str := func(label string, pal []pv[string], current string, field int) *string {
+		if field == bad {
+			v := pick(t, label, pal, true)
+			ok = ok && v.ok
+			return &v.v
+		}
 		switch rapid.IntRange(0, 3).Draw(t, label+"Patch") {
 		case 1:
-			v := drawPV(t, label, pal)
-			ok = ok && v.ok
+			v := pick(t, label, pal, false)
 			return &v.v
 		case 2: // the current value, padded: a no-op after trimming
 			v := " " + current + " "
@@ -1643,17 +1683,17 @@ func (r *runner) genUpdateProfile(t *rapid.T) op {
 		}
 		return nil
 	}
-	patch.CompanyName = str("company", companyNames, cur.Profile.CompanyName)
-	patch.City = str("city", cities, cur.Profile.City)
-	patch.State = str("state", states, cur.Profile.State)
-	patch.Country = str("country", countries, cur.Profile.Country)
-	patch.SignInURL = str("url", signInURLs, cur.Profile.SignInURL)
-	switch rapid.IntRange(0, 3).Draw(t, "contactsPatch") {
-	case 1:
-		cs, cok := drawContacts(t)
+	patch.CompanyName = str("company", companyNames, cur.Profile.CompanyName, 0)
+	patch.City = str("city", cities, cur.Profile.City, 1)
+	patch.State = str("state", states, cur.Profile.State, 2)
+	patch.Country = str("country", countries, cur.Profile.Country, 3)
+	patch.SignInURL = str("url", signInURLs, cur.Profile.SignInURL, 4)
+	switch c := rapid.IntRange(0, 3).Draw(t, "contactsPatch"); {
+	case bad == 5, c == 1:
+		cs, cok := drawContacts(t, bad == 5)
 		ok = ok && cok
 		patch.Contacts = &cs
-	case 2:
+	case c == 2:
 		cs := slices.Clone(cur.Profile.Contacts)
 		patch.Contacts = &cs
 	}
@@ -1678,10 +1718,10 @@ func (r *runner) genAssign(t *rapid.T) op {
 	o := &opAssign{pid: pid}
 	switch rapid.IntRange(0, 6).Draw(t, "assignMode") {
 	case 0: // no key
-		o.a.Grants, o.gValid = r.drawGrants(t, 1, 2)
+		o.a.Grants, o.gValid = r.drawGrants(t, 1, 2, drawBad(t, "grantsBad", 5))
 	case 1, 2: // a new key, valid or not
 		o.a.Key = r.drawKey(t)
-		o.a.Grants, o.gValid = r.drawGrants(t, 1, 2)
+		o.a.Grants, o.gValid = r.drawGrants(t, 1, 2, drawBad(t, "grantsBad", 5))
 	case 3, 4: // a replay of a key used for this partner: same grants, written differently
 		ks := slices.Sorted(func(yield func(string) bool) {
 			for k := range r.md.keys[pid] {
@@ -1690,9 +1730,12 @@ func (r *runner) genAssign(t *rapid.T) op {
 				}
 			}
 		})
+		if st := r.md.partners[pid].Status; st != partner.Active && avoid("replay-needs-active") {
+			ks = nil // a replay on a suspended or canceled partner is a known defect
+		}
 		if len(ks) == 0 {
 			o.a.Key = r.drawKey(t)
-			o.a.Grants, o.gValid = r.drawGrants(t, 1, 2)
+			o.a.Grants, o.gValid = r.drawGrants(t, 1, 2, false)
 			break
 		}
 		o.a.Key = rapid.SampledFrom(ks).Draw(t, "usedKey")
@@ -1707,7 +1750,7 @@ func (r *runner) genAssign(t *rapid.T) op {
 			gs[0].Units = gs[0].Units%license.MaxUnits + 1
 			o.note = " [same key, other grants]"
 		case 3: // another grant more
-			g, ok := r.drawGrant(t)
+			g, ok := r.drawGrant(t, false)
 			gs = append(gs, g)
 			o.note = " [same key, other grants]"
 			o.gValid = ok
@@ -1731,7 +1774,7 @@ func (r *runner) genAssign(t *rapid.T) op {
 		if len(keys) > 0 {
 			o.a.Key = rapid.SampledFrom(keys).Draw(t, "otherKey")
 		}
-		o.a.Grants, o.gValid = r.drawGrants(t, 1, 1)
+		o.a.Grants, o.gValid = r.drawGrants(t, 1, 1, false)
 	case 6: // no grants
 		o.a.Key = r.drawKey(t)
 		o.gValid = true
@@ -1755,6 +1798,9 @@ func (r *runner) drawKey(t *rapid.T) string {
 		"k\x7fey", "\xffkey", "\u00a0nbsp"}
 	if avoid("key-rules") { // only the keys the library already judges right
 		keys = []string{keys[0], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7]}
+	}
+	if rapid.IntRange(0, 2).Draw(t, "keyShape") > 0 {
+		return keys[0]
 	}
 	return keys[rapid.IntRange(0, len(keys)-1).Draw(t, "key")]
 }
@@ -1790,30 +1836,32 @@ func (r *runner) genRemoteManager(t *rapid.T) op {
 
 func (r *runner) genCreatePlan(t *rapid.T) op {
 	n := r.next()
+	f := drawField(t, "planBadField", 6, drawBad(t, "planBad", 4))
 	ok := true
 	var name string
-	switch rapid.IntRange(0, 4).Draw(t, "planName") {
-	case 0:
-		name = fmt.Sprintf("Plan %d", n)
-	case 1:
-		if ps := r.md.planList(); len(ps) > 0 {
-			name = strings.ToUpper(rapid.SampledFrom(ps).Draw(t, "takenPlan").Name)
-		} else {
+	switch {
+	case f == 0:
+		name, ok = rapid.SampledFrom([]string{"", strings.Repeat("p", serviceplan.MaxNameLen+1)}).Draw(t, "badPlanName"), false
+	default:
+		switch rapid.IntRange(0, 2).Draw(t, "planName") {
+		case 0:
 			name = fmt.Sprintf("Plan %d", n)
+		case 1:
+			if ps := r.md.planList(); len(ps) > 0 {
+				name = strings.ToUpper(rapid.SampledFrom(ps).Draw(t, "takenPlan").Name)
+			} else {
+				name = fmt.Sprintf("Plan %d", n)
+			}
+		case 2:
+			name = fmt.Sprintf("  Padded Plan %d ", n)
 		}
-	case 2:
-		name = fmt.Sprintf("  Padded Plan %d ", n)
-	case 3:
-		name, ok = "", false
-	case 4:
-		name, ok = strings.Repeat("p", serviceplan.MaxNameLen+1), false
 	}
 	prod := rapid.SampledFrom([]string{"Endpoint Security", "Email Security"}).Draw(t, "planProduct")
-	kd := drawPV(t, "planKind", []pv[serviceplan.Kind]{{serviceplan.Full, true}, {serviceplan.Trial, true}, {"bogus", false}})
-	ut := drawPV(t, "planUnit", []pv[string]{{"seats", true}, {"", false}})
-	dc := drawPV(t, "planDC", []pv[serviceplan.DataCenter]{{"EU", true}, {"us", true}, {"JP", true}, {"XX", false}})
-	period := drawPV(t, "period", []pv[int]{{12, true}, {1, true}, {serviceplan.MaxInitialPeriod, true}, {0, false}, {serviceplan.MaxInitialPeriod + 1, false}})
-	notice := drawPV(t, "notice", []pv[int]{{30, true}, {0, true}, {serviceplan.MaxExpiryNoticeDays, true}, {-1, false}, {serviceplan.MaxExpiryNoticeDays + 1, false}})
+	kd := pick(t, "planKind", []pv[serviceplan.Kind]{{serviceplan.Full, true}, {serviceplan.Trial, true}, {"bogus", false}}, f == 1)
+	ut := pick(t, "planUnit", []pv[string]{{"seats", true}, {"", false}}, f == 2)
+	dc := pick(t, "planDC", []pv[serviceplan.DataCenter]{{"EU", true}, {"us", true}, {"JP", true}, {"XX", false}}, f == 3)
+	period := pick(t, "period", []pv[int]{{12, true}, {1, true}, {serviceplan.MaxInitialPeriod, true}, {0, false}, {serviceplan.MaxInitialPeriod + 1, false}}, f == 4)
+	notice := pick(t, "notice", []pv[int]{{30, true}, {0, true}, {serviceplan.MaxExpiryNoticeDays, true}, {-1, false}, {serviceplan.MaxExpiryNoticeDays + 1, false}}, f == 5)
 	in := serviceplan.Plan{Name: name, Enabled: rapid.IntRange(0, 4).Draw(t, "planEnabled") > 0, Product: prod, Kind: kd.v,
 		UnitType: ut.v, NFR: rapid.IntRange(0, 2).Draw(t, "nfr") == 0, DataCenter: dc.v, InitialPeriodMonths: period.v,
 		AutoRenew: rapid.Bool().Draw(t, "autoRenew"), ExpiryNoticeDays: notice.v}
@@ -1901,11 +1949,12 @@ func (r *runner) genPlanAssign(assign bool) func(t *rapid.T, r *runner) op {
 
 func (r *runner) genAddAccount(t *rapid.T) op {
 	pid := r.drawPartner(t)
-	name, nok := r.drawAccountName(t)
-	first, last, mail := drawPV(t, "first", personNames), drawPV(t, "last", personNames), drawPV(t, "email", emails)
+	f := drawField(t, "accountBadField", 5, drawBad(t, "accountBad", 4))
+	name, nok := r.drawAccountName(t, f == 0)
+	first, last, mail := pick(t, "first", personNames, f == 1), pick(t, "last", personNames, f == 2), pick(t, "email", emails, f == 3)
 	roles := []pv[account.Role]{{account.SupportEngineer, true}, {account.Administrator, true}, {account.LicenseManager, true},
 		{account.BillingManager, true}, {"", false}, {"bogus", false}}
-	role := drawPV(t, "role", roles)
+	role := pick(t, "role", roles, f == 4)
 	return &opAddAccount{pid: pid, in: account.New{Name: name, FirstName: first.v, LastName: last.v, Email: mail.v, Role: role.v},
 		valid: nok && first.ok && last.ok && mail.ok && role.ok}
 }
@@ -1929,7 +1978,8 @@ func (r *runner) genAccount(what string) func(t *rapid.T, r *runner) op {
 
 func (r *runner) genAddCustomer(t *rapid.T) op {
 	pid := r.drawPartner(t)
-	n, e := drawPV(t, "customerName", custNames), drawPV(t, "customerEmail", custEmails)
+	f := drawField(t, "customerBadField", 2, drawBad(t, "customerBad", 4))
+	n, e := pick(t, "customerName", custNames, f == 0), pick(t, "customerEmail", custEmails, f == 1)
 	return &opAddCustomer{pid: pid, in: partner.NewCustomer{Name: n.v, Email: e.v}, valid: n.ok && e.ok}
 }
 
@@ -2030,10 +2080,10 @@ func (r *runner) drawBatch(t *rapid.T) op {
 			} else {
 				o = gens[name](t, r)
 			}
-			if try < 5 && avoid("runintx-early-error") && earlyError(o, r.md) {
+			if try < 50 && avoid("runintx-early-error") && earlyError(o, r.md) {
 				continue // draw another call
 			}
-			if a, ok := o.(*opAccount); ok && a.what == "reset" && try < 5 && avoid("reset-hook-in-tx") {
+			if a, ok := o.(*opAccount); ok && a.what == "reset" && try < 50 && avoid("reset-hook-in-tx") {
 				continue
 			}
 			b.ops = append(b.ops, o)

@@ -417,3 +417,50 @@ func TestRegressIdempotencyKeyRules(t *testing.T) {
 		}
 	})
 }
+
+// Found by TestModel: a retry of AssignLicenses (same key, same grants)
+// after the partner was suspended or canceled fails with the guard's error
+// instead of returning the licences the first call created. A replay
+// returns them, as they are now, whatever the partner's status, and writes
+// nothing; the same key with other grants still gets the guard's error.
+func TestRegressReplayAfterSuspendOrCancel(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		p, err := e.m.Create(e.ctx, newPartnerInput("Replay Later", partner.MSP, "replay.later"))
+		require.NoError(t, err)
+		a := partner.Assignment{Key: "po-77", Grants: []license.Grant{grant(5)}}
+		first, err := e.m.AssignLicenses(e.ctx, p.ID, a)
+		require.NoError(t, err)
+
+		replay := func(status string) {
+			t.Helper()
+			before := snapLite(t, e, p.ID)
+			e.resetEvents()
+			got, err := e.m.AssignLicenses(e.ctx, p.ID, a)
+			if err != nil {
+				t.Errorf("replay on a %s partner: %v, want the first call's licences", status, err)
+				return
+			}
+			now, _, err := e.m.Licenses(e.ctx, p.ID, partner.Page{})
+			require.NoError(t, err)
+			if len(got) != 1 || got[0].ID != first[0].ID || !cmp.Equal(got[0], now[0]) {
+				t.Errorf("replay on a %s partner returned %+v, want the first call's licence as it is now %+v", status, got, now[0])
+			}
+			if after := snapLite(t, e, p.ID); !cmp.Equal(before, after) || len(e.eventKinds()) > 0 {
+				t.Errorf("replay on a %s partner wrote: %s events %v", status, cmp.Diff(before, after), e.eventKinds())
+			}
+		}
+		other := partner.Assignment{Key: "po-77", Grants: []license.Grant{grant(6)}}
+
+		_, err = e.m.Suspend(e.ctx, p.ID, 0)
+		require.NoError(t, err)
+		replay("suspended")
+		_, err = e.m.AssignLicenses(e.ctx, p.ID, other)
+		requireIs(t, err, partner.ErrSuspended, "same key, other grants, suspended partner")
+
+		_, err = e.m.Cancel(e.ctx, p.ID, 0)
+		require.NoError(t, err)
+		replay("canceled")
+		_, err = e.m.AssignLicenses(e.ctx, p.ID, other)
+		requireIs(t, err, partner.ErrCanceled, "same key, other grants, canceled partner")
+	})
+}
