@@ -320,6 +320,21 @@ func TestRegressRunInTxReadsAfterAbortFail(t *testing.T) {
 			return nil
 		})
 		requireBatchAborted(t, e, txErr, partner.ErrTransition, p.ID, before)
+
+		// The same after a failure the database itself raised (a taken
+		// account name): PostgreSQL then answers later reads with its raw
+		// "current transaction is aborted" error, which wraps no sentinel.
+		txErr = e.m.RunInTx(e.ctx, func(ctx context.Context, m *partner.Manager) error {
+			_, err := m.AddAccount(ctx, p.ID, account.New{Name: "batch.reads", FirstName: "Dup", LastName: "Name",
+				Email: "dup@example.com", Role: account.SupportEngineer})
+			require.ErrorIs(t, err, partner.ErrDuplicate)
+			if _, err := m.Get(ctx, p.ID); !errors.Is(err, partner.ErrDuplicate) {
+				t.Errorf("Get on the bound Manager after a duplicate aborted the batch: %v %v, want the batch's ErrDuplicate",
+					sentinelNames(err), err)
+			}
+			return nil
+		})
+		requireBatchAborted(t, e, txErr, partner.ErrDuplicate, p.ID, before)
 	})
 }
 

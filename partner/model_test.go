@@ -260,6 +260,11 @@ func (w *world) bind(k kind, canon, actual int64) bool {
 	}
 	w.toActual[k][canon] = actual
 	w.toCanon[k][actual] = canon
+	if canon != actual {
+		stats.Lock()
+		stats.n[fmt.Sprintf("(ids: %s handed out another id than memory)", w.name)]++
+		stats.Unlock()
+	}
 	return true
 }
 
@@ -274,6 +279,7 @@ func (w *world) unbind(k kind, canon, actual int64) {
 // start readies the world for a new sequence: an empty store, a new
 // Manager on the shared clock, empty recordings and id maps.
 func (w *world) start(c *clock) error {
+	defer timed("reset " + w.name)()
 	if err := w.reset(); err != nil {
 		return fmt.Errorf("%s: reset: %w", w.name, err)
 	}
@@ -316,11 +322,11 @@ func modelWorlds(t *testing.T) []*world {
 	ws[0].reset = func() error { ws[0].store = memstore.New(); return nil }
 
 	sq := dbtest.SQLite(t)
-	ws = append(ws, &world{name: "sqlite", store: sq, reset: func() error { return resetSQL(sq, false) }})
+	ws = append(ws, &world{name: "sqlite", store: sq, reset: func() error { return resetSQL(sq) }})
 
 	if os.Getenv(dbtest.PostgresEnv) != "" {
 		pg := dbtest.Postgres(t)
-		ws = append(ws, &world{name: "postgres", store: pg, reset: func() error { return resetSQL(pg, true) }})
+		ws = append(ws, &world{name: "postgres", store: pg, reset: func() error { return resetSQL(pg) }})
 	} else {
 		t.Logf("PostgreSQL is off for the model test: set %s to include it", dbtest.PostgresEnv)
 	}
@@ -330,20 +336,17 @@ func modelWorlds(t *testing.T) []*world {
 var sqlTables = []string{"partnerkit_audit", "partnerkit_allocations", "partnerkit_customers", "partnerkit_plan_assignments",
 	"partnerkit_plans", "partnerkit_accounts", "partnerkit_licenses", "partnerkit_partners"}
 
-// resetSQL empties the store's tables and restarts their ids.
-func resetSQL(s *bunstore.Store, pg bool) error {
+// resetSQL empties the store's tables. Ids are not restarted (TRUNCATE
+// costs ten times more than DELETE on these small tables): ids are
+// compared through the canonical map anyway.
+func resetSQL(s *bunstore.Store) error {
 	ctx := context.Background()
-	if pg {
-		_, err := s.DB().ExecContext(ctx, "TRUNCATE TABLE "+strings.Join(sqlTables, ", ")+" RESTART IDENTITY CASCADE")
-		return err
-	}
 	for _, tbl := range sqlTables {
 		if _, err := s.DB().ExecContext(ctx, "DELETE FROM "+tbl); err != nil {
 			return err
 		}
 	}
-	_, err := s.DB().ExecContext(ctx, "DELETE FROM sqlite_sequence")
-	return err
+	return nil
 }
 
 // setRapidFlag sets one of rapid's flags from an environment variable or a
@@ -418,7 +421,25 @@ func count(o op, e exp) {
 	stats.Unlock()
 }
 
+var timings = struct {
+	sync.Mutex
+	d map[string]time.Duration
+}{d: map[string]time.Duration{}}
+
+// timed adds the time until the returned function is called to what.
+func timed(what string) func() {
+	start := time.Now()
+	return func() {
+		timings.Lock()
+		timings.d[what] += time.Since(start)
+		timings.Unlock()
+	}
+}
+
 func logStats(t *testing.T) {
+	timings.Lock()
+	t.Logf("time spent: %v", timings.d)
+	timings.Unlock()
 	stats.Lock()
 	defer stats.Unlock()
 	keys := make([]string, 0, len(stats.n))
@@ -443,6 +464,12 @@ type runner struct {
 	uniq    int     // counter for unique names
 	touched []int64 // partners the last step touched (canonical ids)
 	catalog bool    // whether the last step touched the plan catalogue
+	// succeeded says whether the last step succeeded. After a refusal only
+	// the canonical store is read back at once (reading a SQL store back
+	// is what costs most under -race): the others show a refusal's effects,
+	// if any, at the next success on that partner and in the full check at
+	// the end of the sequence.
+	succeeded bool
 }
 
 func newRunner(t *rapid.T, worlds []*world) *runner {
@@ -484,7 +511,7 @@ type call struct {
 func (r *runner) step(o op) {
 	r.n++
 	r.t.Logf("#%d %s", r.n, o)
-	r.touched, r.catalog = nil, false
+	r.touched, r.catalog, r.succeeded = nil, false, false
 	switch o := o.(type) {
 	case *opBatch:
 		r.batch(o)
@@ -500,7 +527,9 @@ func (r *runner) step(o op) {
 	count(o, e)
 	calls := make([]call, len(r.worlds))
 	for i, w := range r.worlds {
+		done := timed("call " + w.name)
 		res, err, mut := o.call(w, w.m)
+		done()
 		if mut != "" && !toleratedMutation(o) {
 			r.t.Fatalf("%s: %s changed the caller's input (-before +after):\n%s", w.name, o, mut)
 		}
@@ -513,6 +542,7 @@ func (r *runner) step(o op) {
 	r.sameOutcome(o.String(), calls)
 	r.judge(o, e, calls[0])
 	r.touched, r.catalog = o.touches(r.md)
+	r.succeeded = ok
 	r.checkEffects(o.String(), resets0, events0, r.md.auditTotal()-audit0, r.md.resets-mresets0)
 }
 
@@ -676,6 +706,7 @@ func (r *runner) batch(b *opBatch) {
 	// Bind the ids created inside the batch, to compare the calls' results;
 	// undo that below if the batch did not commit on the canonical store.
 	var undos []func()
+	failed := -1 // the first call that failed on the canonical store
 	for j, o := range b.ops {
 		calls := make([]call, len(r.worlds))
 		for i := range r.worlds {
@@ -683,6 +714,13 @@ func (r *runner) batch(b *opBatch) {
 		}
 		if calls[0].err == nil {
 			undos = append(undos, r.register(o, calls))
+		} else if failed < 0 {
+			failed = j
+		}
+		if _, read := o.(*opRead); read && failed >= 0 && failed < j && avoid("runintx-read-after-abort") {
+			// Known defect: a read after the batch failed still runs, and
+			// on PostgreSQL meets the aborted transaction's raw error.
+			continue
 		}
 		r.sameOutcome(fmt.Sprintf("%s, call %d %s", b, j+1, o), calls)
 	}
@@ -743,7 +781,7 @@ func (r *runner) batch(b *opBatch) {
 		}
 		r.md = clone
 	}
-	r.touched, r.catalog = touched, catalog
+	r.touched, r.catalog, r.succeeded = touched, catalog, txErr == nil
 	r.checkEffects(b.String(), resets0, events0, r.md.auditTotal()-audit0, r.md.resets-mresets0)
 }
 
@@ -803,7 +841,7 @@ func (r *runner) checkTouched() {
 	for _, id := range r.touched {
 		if !seen[id] {
 			seen[id] = true
-			r.checkPartner(id)
+			r.checkPartner(id, r.succeeded)
 		}
 	}
 	if r.catalog {
@@ -814,7 +852,7 @@ func (r *runner) checkTouched() {
 // checkAll checks every partner and the catalogue, at the end of a sequence.
 func (r *runner) checkAll() {
 	for _, id := range r.md.partnerIDs() {
-		r.checkPartner(id)
+		r.checkPartner(id, true)
 	}
 	r.checkCatalog()
 	// No store holds a partner the model does not know.
@@ -840,40 +878,57 @@ type pSnap struct {
 	Audit     int
 }
 
+// snapshot reads one partner back through the Manager, in one read-only
+// pass: the reads run inside RunInTx (so on a SQL store they share one
+// transaction instead of opening one each) and fn returns an error so that
+// the transaction is rolled back.
 func (r *runner) snapshot(w *world, id int64) pSnap {
-	fail := func(what string, err error) {
-		r.t.Fatalf("%s: reading partner %d back (%s): %v", w.name, id, what, err)
-	}
+	defer timed("snapshot " + w.name)()
 	aid := w.act(kPartner, id)
 	var s pSnap
-	var err error
-	if s.Partner, err = w.m.Get(w.ctx, aid); err != nil {
-		fail("Get", err)
-	}
-	if s.Licenses, _, err = w.m.Licenses(w.ctx, aid, partner.Page{Limit: partner.MaxLimit}); err != nil {
-		fail("Licenses", err)
-	}
-	if s.Accounts, err = w.m.Accounts(w.ctx, aid); err != nil {
-		fail("Accounts", err)
-	}
-	if s.Customers, _, err = w.m.Customers(w.ctx, aid, partner.Page{Limit: partner.MaxLimit}); err != nil {
-		fail("Customers", err)
-	}
-	if s.Allocs, err = w.m.Allocations(w.ctx, aid); err != nil {
-		fail("Allocations", err)
-	}
-	if s.Plans, err = w.m.AssignedPlans(w.ctx, aid); err != nil {
-		fail("AssignedPlans", err)
-	}
-	if _, s.Audit, err = w.m.Audit(w.ctx, aid, partner.Page{Limit: 1}); err != nil {
-		fail("Audit", err)
+	errDone := errors.New("snapshot taken")
+	var what string
+	err := w.m.RunInTx(w.ctx, func(ctx context.Context, m *partner.Manager) (err error) {
+		what = "Get"
+		if s.Partner, err = m.Get(ctx, aid); err != nil {
+			return err
+		}
+		what = "Licenses"
+		if s.Licenses, _, err = m.Licenses(ctx, aid, partner.Page{Limit: partner.MaxLimit}); err != nil {
+			return err
+		}
+		what = "Accounts"
+		if s.Accounts, err = m.Accounts(ctx, aid); err != nil {
+			return err
+		}
+		what = "Customers"
+		if s.Customers, _, err = m.Customers(ctx, aid, partner.Page{Limit: partner.MaxLimit}); err != nil {
+			return err
+		}
+		what = "Allocations"
+		if s.Allocs, err = m.Allocations(ctx, aid); err != nil {
+			return err
+		}
+		what = "AssignedPlans"
+		if s.Plans, err = m.AssignedPlans(ctx, aid); err != nil {
+			return err
+		}
+		what = "Audit"
+		if _, s.Audit, err = m.Audit(ctx, aid, partner.Page{Limit: 1}); err != nil {
+			return err
+		}
+		return errDone
+	})
+	if !errors.Is(err, errDone) {
+		r.t.Fatalf("%s: reading partner %d back (%s): %v", w.name, id, what, err)
 	}
 	return canonValue(w, s).(pSnap)
 }
 
-// checkPartner compares one partner on every store with the other stores
-// and with the model, and checks the licence invariants.
-func (r *runner) checkPartner(id int64) {
+// checkPartner compares one partner on every store (or only on the
+// canonical one) with the other stores and with the model, and checks the
+// licence invariants.
+func (r *runner) checkPartner(id int64, everyStore bool) {
 	if _, ok := r.md.partners[id]; !ok {
 		// A partner the model does not know must not exist (checked on the
 		// canonical store: the others have no id for it).
@@ -883,12 +938,16 @@ func (r *runner) checkPartner(id int64) {
 		}
 		return
 	}
-	snaps := make([]pSnap, len(r.worlds))
-	for i, w := range r.worlds {
+	worlds := r.worlds
+	if !everyStore {
+		worlds = worlds[:1]
+	}
+	snaps := make([]pSnap, len(worlds))
+	for i, w := range worlds {
 		snaps[i] = r.snapshot(w, id)
 		r.licenceInvariants(w, snaps[i])
 	}
-	for i, w := range r.worlds[1:] {
+	for i, w := range worlds[1:] {
 		if d := cmp.Diff(snaps[0], snaps[i+1], cmpOpts...); d != "" {
 			r.t.Fatalf("partner %d reads back differently on %s and %s (-%s +%s):\n%s", id, r.worlds[0].name, w.name,
 				r.worlds[0].name, w.name, d)
