@@ -416,10 +416,27 @@ func TestRegressIdempotencyKeyRules(t *testing.T) {
 			ls, err := assign(key, 5)
 			switch {
 			case err == nil:
-				t.Errorf("key %q accepted (stored as %q), want ErrInvalid", key, ls[0].GrantKey)
+				stored := "?"
+				all, _, rerr := e.m.Licenses(e.ctx, p.ID, partner.Page{Limit: partner.MaxLimit})
+				require.NoError(t, rerr)
+				for _, l := range all {
+					if l.ID == ls[0].ID {
+						stored = l.GrantKey
+					}
+				}
+				t.Errorf("key %q accepted (read back as %q), want ErrInvalid", key, stored)
 			case !errors.Is(err, partner.ErrInvalid) || partner.ErrorField(err) != "idempotency key":
 				t.Errorf("key %q: got %v (field %q), want ErrInvalid naming \"idempotency key\"", key, err, partner.ErrorField(err))
 			}
+		}
+		// A key is never altered: "nul" after "n\x00ul" (which must be
+		// refused, or at least kept as it is) is a new assignment, not a
+		// replay of the first.
+		nul, _ := assign("n\x00ul", 7)
+		plain, err := assign("nul", 7)
+		require.NoError(t, err)
+		if len(nul) == 1 && plain[0].ID == nul[0].ID {
+			t.Errorf("key \"nul\" replayed the assignment of key \"n\\x00ul\": the store altered the key")
 		}
 		// "key" and "Key" are different keys: the second is a new assignment.
 		first, err := assign("case-key", 5)
