@@ -496,3 +496,24 @@ func TestRegressReplayAfterSuspendOrCancel(t *testing.T) {
 		requireIs(t, err, partner.ErrCanceled, "same key, other grants, canceled partner")
 	})
 }
+
+// Found by TestModel: a new plan that takes both an existing plan's name
+// and the NFR slot of its product and data center is refused with
+// ErrDuplicate on every store, but the memory store names the field
+// "name" and the SQL stores "nfr", so a form marks a different field
+// depending on the store. Every store names the same field: the name, the
+// form's first field.
+func TestRegressPlanDuplicateFieldSameOnEveryStore(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		nfr := serviceplan.Plan{Name: "NFR Plan", Enabled: true, Product: "Endpoint Security", Kind: serviceplan.Full,
+			UnitType: "seats", NFR: true, DataCenter: serviceplan.EU, InitialPeriodMonths: 12}
+		_, err := e.m.CreatePlan(e.ctx, nfr)
+		require.NoError(t, err)
+		nfr.Name = "NFR PLAN"
+		_, err = e.m.CreatePlan(e.ctx, nfr)
+		require.ErrorIs(t, err, partner.ErrDuplicate)
+		if f := partner.ErrorField(err); f != "name" {
+			t.Errorf("duplicate name and NFR slot: field %q (%v), want \"name\"", f, err)
+		}
+	})
+}

@@ -114,6 +114,9 @@ var knownDefects = map[string]string{
 	"key-rules": "TestRegressIdempotencyKeyRules",
 	// The generator replays keys only on Active partners.
 	"replay-needs-active": "TestRegressReplayAfterSuspendOrCancel",
+	// The checker lets stores name different fields for a CreatePlan
+	// refused as a duplicate.
+	"plan-dup-field": "TestRegressPlanDuplicateFieldSameOnEveryStore",
 }
 
 // toleratedMutation reports whether o changing its input is an
@@ -539,7 +542,7 @@ func (r *runner) step(o op) {
 	if ok {
 		r.register(o, calls)
 	}
-	r.sameOutcome(o.String(), calls)
+	r.sameOutcome(o.String(), o, calls)
 	r.judge(o, e, calls[0])
 	r.touched, r.catalog = o.touches(r.md)
 	r.succeeded = ok
@@ -577,10 +580,13 @@ func (r *runner) register(o op, calls []call) (undo func()) {
 }
 
 // sameOutcome fails unless every store had the same outcome.
-func (r *runner) sameOutcome(what string, calls []call) {
+func (r *runner) sameOutcome(what string, o op, calls []call) {
 	base := stepOutcomeOf(r.worlds[0], calls[0].res, calls[0].err)
 	for i, w := range r.worlds[1:] {
 		got := stepOutcomeOf(w, calls[i+1].res, calls[i+1].err)
+		if _, plan := o.(*opCreatePlan); plan && avoid("plan-dup-field") && slices.Equal(base.Err, []string{"ErrDuplicate"}) {
+			got.Field = base.Field // known defect: the field named depends on the store
+		}
 		if d := cmp.Diff(base, got, cmpOpts...); d != "" {
 			r.t.Fatalf("%s: stores disagree (-%s +%s):\n%s\nerrors: %s: %v; %s: %v", what, r.worlds[0].name, w.name, d,
 				r.worlds[0].name, calls[0].err, w.name, calls[i+1].err)
@@ -722,13 +728,23 @@ func (r *runner) batch(b *opBatch) {
 			// on PostgreSQL meets the aborted transaction's raw error.
 			continue
 		}
-		r.sameOutcome(fmt.Sprintf("%s, call %d %s", b, j+1, o), calls)
+		r.sameOutcome(fmt.Sprintf("%s, call %d %s", b, j+1, o), o, calls)
 	}
 	txCalls := make([]call, len(r.worlds))
 	for i := range r.worlds {
 		txCalls[i] = call{err: runs[i].txErr}
 	}
-	r.sameOutcome(fmt.Sprintf("%s: RunInTx's result", b), txCalls)
+	var lastOp op = b
+	if len(b.ops) > 0 {
+		lastOp = b.ops[len(b.ops)-1]
+		for j := range b.ops {
+			if runs[0].calls[j].err != nil {
+				lastOp = b.ops[j] // the call whose error RunInTx returns
+				break
+			}
+		}
+	}
+	r.sameOutcome(fmt.Sprintf("%s: RunInTx's result", b), lastOp, txCalls)
 
 	// The model: run the calls on a copy; commit it only if none failed.
 	clone := r.md.clone()
