@@ -656,6 +656,16 @@ func (r *runner) checkEffects(what string, resets0, events0 []int, auditDelta, r
 		if n != auditDelta {
 			r.t.Fatalf("%s: %s published %d change events %v, the model expected %d (one per audit entry)", what, w.name, n, eventKinds(evs), auditDelta)
 		}
+		for _, e := range evs {
+			id := w.can(kPartner, e.PartnerID)
+			if !(slices.Contains(r.touched, id) || (id == 0 && r.catalog)) {
+				r.t.Fatalf("%s: %s published %s for partner %d, which the step did not change (it changed %v, catalogue %v)",
+					what, w.name, e.Kind, id, r.touched, r.catalog)
+			}
+			if e.Actor != "model.operator" {
+				r.t.Fatalf("%s: %s published %s with actor %q, not the context's", what, w.name, e.Kind, e.Actor)
+			}
+		}
 		resets, _ := w.counts()
 		if got := resets - resets0[i]; got != resetDelta {
 			r.t.Fatalf("%s: %s called the ResetPassword hook %d times, the model expected %d", what, w.name, got, resetDelta)
