@@ -517,3 +517,32 @@ func TestRegressPlanDuplicateFieldSameOnEveryStore(t *testing.T) {
 		}
 	})
 }
+
+// Found by TestModel: AssignLicenses decides whether a retry carries the
+// same grants by comparing them with the licences as they are now, so
+// once a pool refill has grown one of the licences (or Cancel has cut its
+// expiry), the retry with the very same key and grants fails with
+// ErrDuplicate. A replay compares the grants with those of the first call.
+func TestRegressReplayAfterLicenceChanged(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		p, err := e.m.Create(e.ctx, newPartnerInput("Replay Refill", partner.MSP, "replay.refill"))
+		require.NoError(t, err)
+		a := partner.Assignment{Key: "po-88", Grants: []license.Grant{grant(5)}}
+		first, err := e.m.AssignLicenses(e.ctx, p.ID, a)
+		require.NoError(t, err)
+		_, err = e.m.SetPoolRefill(e.ctx, p.ID, 0, true)
+		require.NoError(t, err)
+		c, err := e.m.AddCustomer(e.ctx, p.ID, partner.NewCustomer{Name: "Big Customer"})
+		require.NoError(t, err)
+		_, err = e.m.Allocate(e.ctx, p.ID, partner.Allocation{LicenseID: first[0].ID, CustomerID: c.ID, Units: 25}) // refill: 5 → 25 units
+		require.NoError(t, err)
+
+		got, err := e.m.AssignLicenses(e.ctx, p.ID, a)
+		if err != nil {
+			t.Fatalf("retry after a pool refill grew the licence: %v, want the first call's licence", err)
+		}
+		if len(got) != 1 || got[0].ID != first[0].ID || got[0].Units != 25 {
+			t.Errorf("retry returned %+v, want licence %d as it is now (25 units)", got, first[0].ID)
+		}
+	})
+}
