@@ -2101,6 +2101,19 @@ func (r *runner) drawBatch(t *rapid.T) op {
 			if a, ok := o.(*opAccount); ok && a.what == "reset" && try < 50 && avoid("reset-hook-in-tx") {
 				continue
 			}
+			// Likewise the replay avoidance: a status change or an
+			// allocation (pool refill) earlier in the batch may make a
+			// replay of the same partner's key a known defect.
+			if a, ok := o.(*opAssign); ok && a.note != "" && try < 50 && seen[fmt.Sprint("changes ", a.pid)] &&
+				(avoid("replay-needs-active") || avoid("replay-after-licence-change")) {
+				continue
+			}
+			switch x := o.(type) {
+			case *opStatus:
+				seen[fmt.Sprint("changes ", x.pid)] = true
+			case *opAllocate:
+				seen[fmt.Sprint("changes ", x.pid)] = true
+			}
 			// The generator's no-op avoidance judges each call against the
 			// model before the batch: a second call of the same kind on the
 			// same record could be a no-op after the first.
