@@ -46,6 +46,7 @@ type ref struct {
 // compares with the model (returning a diff, or "").
 type exp struct {
 	errs  []error
+	field string // for a refusal: the field ErrorField must name, if set
 	why   string
 	apply func(v any)
 	check func(v any) string
@@ -639,10 +640,16 @@ func (o *opAssign) expect(md *model) exp {
 		return early(&e, invalid)
 	}
 	if invalid {
-		return refuse("invalid grants or key", partner.ErrInvalid)
+		e := refuse("invalid grants or key", partner.ErrInvalid)
+		if len(o.a.Grants) > 0 && o.gValid {
+			e.field = "idempotency key"
+		}
+		return e
 	}
 	if o.a.Key != "" && used {
-		return refuse("key used for other grants", partner.ErrDuplicate)
+		e := refuse("key used for other grants", partner.ErrDuplicate)
+		e.field = "idempotency key"
+		return e
 	}
 	var ids []int64
 	return exp{why: "new licences", apply: func(v any) {

@@ -2,29 +2,49 @@ package partner_test
 
 // The model-based, randomized test of the Manager.
 //
-// TestModel generates random sequences of every Manager operation (with
-// valid and invalid inputs, on random partners of random status and type,
-// with stale and current versions, idempotency-key replays, and RunInTx
-// batches whose errors fn ignores), applies each sequence to every store
-// (memory, SQLite, and PostgreSQL when PARTNERS_TEST_POSTGRES_DSN is set)
-// and, after every step, checks that
+// TestModel generates random sequences of every Manager operation — Create
+// (both types, with and without first licences, plans, Remote Manager),
+// UpdateProfile (empty, no-change and contacts patches), Suspend,
+// Reactivate, Cancel, SetPoolRefill, SetMinimumLicenses, AssignLicenses
+// (with and without keys, replays, keys reused with other grants, invalid
+// grants and keys), DisableLicenses, Enable/DisableRemoteManager,
+// CreatePlan, UpdatePlan, AssignPlan, RemovePlan, AddAccount, ChangeRole,
+// Enable/DisableAccount, ResetPassword, DeleteAccount, AddCustomer,
+// Allocate, Release, a company-name search, clock advances, and RunInTx
+// batches of 2 to 4 calls (reads included) whose errors fn ignores or
+// returns — with valid and invalid inputs, current and stale versions, on
+// random partners of random status and type. It applies each sequence to
+// every store (memory, SQLite, and PostgreSQL when
+// PARTNERS_TEST_POSTGRES_DSN is set; each store is emptied before each
+// sequence) with one settable clock, a recording ResetPassword hook and an
+// event subscription, and after every step checks that
 //
 //   - every store gives the same outcome (success, or the same sentinel
-//     errors) and the same returned values, ids included (ids are compared
-//     through a per-store map to the memory store's ids: see world.canon);
-//   - the outcome is the one a reference model predicts from the product's
-//     rules (model_ops_test.go: the guard table, the refusal order,
-//     idempotent replay, no-ops, RunInTx, audit counts, versions, Cancel);
-//   - every store's state, read back through the Manager, equals the model's
-//     (so a refused call changed nothing, versions grew exactly when
-//     records changed, audit counts are exact), every licence keeps
-//     0 <= used <= units, used == the sum of its allocations and
-//     start < expiry, events match audit entries (none for a refusal or a
-//     no-op), the ResetPassword hook ran once per committed reset;
-//   - the caller's inputs are unchanged after the call.
+//     errors and field) and the same returned values, ids included. Stores
+//     do not hand out the same ids (after a refused Create the memory store
+//     has used a partner id, PostgreSQL a partner and an account id, SQLite
+//     none), so each store's ids are mapped to the memory store's as
+//     records are created, and values are compared in those canonical ids;
+//   - the outcome is the one the reference model predicts from the
+//     product's rules (model_ref_test.go and model_ops_test.go: the guard
+//     table, the refusal order, idempotent replay and the key rules,
+//     no-ops, RunInTx, audit counts, versions, Cancel, pool refill) — the
+//     model never calls partner.Check;
+//   - the touched partners, read back through the Manager, equal the
+//     model: so a refused call changed nothing, versions grew exactly when
+//     records changed, audit counts are exact, every licence keeps
+//     0 <= used <= units, used == the sum of its allocations, and
+//     start < expiry. The memory store is read back after every step; the
+//     SQL stores after every successful step (a SQL read-back is what costs
+//     most under -race) and every partner on every store at the end of the
+//     sequence;
+//   - one event per audit entry (none at all for a refusal or a no-op), for
+//     the partner changed and the context's actor, and one ResetPassword
+//     hook call per committed reset;
+//   - the caller's inputs are unchanged after each call.
 //
-// Run it (about 100 sequences on memory and SQLite, PostgreSQL when its
-// variable is set):
+// Run it (100 sequences on memory and SQLite, about 30 s with -race on two
+// cores; PostgreSQL too when its variable is set, about 50 s):
 //
 //	PARTNERS_TEST_POSTGRES_DSN='postgres://postgres@127.0.0.1:5432/partnerkit_test?sslmode=disable' \
 //	    go test -race ./partner/ -run 'TestModel$' -v
@@ -36,15 +56,19 @@ package partner_test
 //	PARTNERS_MODEL_ALL=1           also generate the cases already reported as
 //	                               regression tests (see knownDefects), which
 //	                               the generator otherwise avoids
+//	PARTNERS_MODEL_STATS=1         log how often each outcome was predicted,
+//	                               and where the time went
 //
 // A failure prints rapid's seed and the shrunk (shortest) failing sequence,
-// one "#n Operation(arguments)" line per step. Replay it with
+// one "#n Operation(arguments)" line per step, then the broken check.
+// Replay it with
 //
 //	go test ./partner/ -run 'TestModel$' -rapid.seed=SEED -v
 //
-// (rapid also writes a fail file under partner/testdata/rapid/ and replays
-// it first on the next run; -rapid.failfile=FILE replays it explicitly;
-// delete the folder to forget it — do not commit it).
+// with the same PARTNERS_* variables. rapid also writes a fail file under
+// partner/testdata/rapid/ and replays it first on the next run
+// (-rapid.failfile=FILE replays it explicitly; -rapid.nofailfile writes
+// none); delete that folder to forget it, and do not commit it.
 
 import (
 	"context"
@@ -606,6 +630,9 @@ func (r *runner) judge(o op, e exp, c call) {
 		}
 		if !matchesAny(c.err, e.errs) {
 			r.t.Fatalf("%s: failed with %v %v, the model expected %s (%s)", o, sentinelNames(c.err), c.err, errNames(e.errs), e.why)
+		}
+		if f := partner.ErrorField(c.err); e.field != "" && f != e.field {
+			r.t.Fatalf("%s: failed with %v naming field %q, the model expected field %q (%s)", o, c.err, f, e.field, e.why)
 		}
 		return
 	}
