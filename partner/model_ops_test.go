@@ -1786,8 +1786,8 @@ func (r *runner) genAssign(t *rapid.T) op {
 		var keys []string
 		for _, p := range r.md.partnerIDs() {
 			for k := range r.md.keys[p] {
-				if p != pid {
-					keys = append(keys, k)
+				if _, mine := r.md.keys[pid][k]; p != pid && !mine {
+					keys = append(keys, k) // a key this partner has not used (its own are replays, above)
 				}
 			}
 		}
