@@ -1247,7 +1247,11 @@ func (o *opAllocate) expect(md *model) exp {
 		return refuse("allocation rules", errs...)
 	}
 	var id int64
-	return exp{why: "allocate", apply: func(v any) {
+	why := "allocate"
+	if short > 0 {
+		why = "allocate with pool refill"
+	}
+	return exp{why: why, apply: func(v any) {
 		id = v.(license.Allocation).ID
 		if short > 0 { // pool refill: the licence grows by the shortfall, audited apart
 			l.Units += short
@@ -1424,6 +1428,21 @@ func (r *runner) drawPartner(t *rapid.T) int64 {
 		return unknownID + 1
 	}
 	return rapid.SampledFrom(ids).Draw(t, "partner")
+}
+
+// drawPartnerWith mostly picks a partner for which keep holds (when there
+// is one), else any partner as drawPartner does.
+func (r *runner) drawPartnerWith(t *rapid.T, keep func(id int64) bool) int64 {
+	var ids []int64
+	for _, id := range r.md.partnerIDs() {
+		if keep(id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) > 0 && rapid.IntRange(0, 3).Draw(t, "preferPartner") > 0 {
+		return rapid.SampledFrom(ids).Draw(t, "preferredPartner")
+	}
+	return r.drawPartner(t)
 }
 
 // drawVersion picks 0 (no check), the current version or a stale one.
@@ -2005,18 +2024,32 @@ func (r *runner) genAddCustomer(t *rapid.T) op {
 }
 
 func (r *runner) genAllocate(t *rapid.T) op {
-	pid := r.drawPartner(t)
+	pid := r.drawPartnerWith(t, func(id int64) bool { // an Active partner with a usable licence and a customer
+		if r.md.partners[id].Status != partner.Active || len(r.md.custsOf(id)) == 0 {
+			return false
+		}
+		for _, l := range r.md.licsOf(id) {
+			if x := r.md.lics[l]; !x.Disabled && !r.md.now.Before(x.Start) && r.md.now.Before(x.Expiry) {
+				return true
+			}
+		}
+		return false
+	})
 	own := r.md.licsOf(pid)
 	lic := drawOwned(t, "licence", own, others(r.md.lics, own))
 	ownC := r.md.custsOf(pid)
 	cust := drawOwned(t, "customer", ownC, others(r.md.custs, ownC))
 	l := r.md.lics[lic]
-	units := rapid.SampledFrom([]int64{1, 2, 5, 10, 25, l.Units - l.Used, l.Units - l.Used + 1, 0, license.MaxUnits + 1}).Draw(t, "allocUnits")
+	choices := []int64{1, 2, 5, 10, 25, l.Units - l.Used, l.Units - l.Used + 1, 0, license.MaxUnits + 1}
+	if r.md.partners[pid].PoolRefill { // more allocations past the remainder: pool refill
+		choices = append(choices, l.Units-l.Used+1, l.Units-l.Used+10, 2*l.Units, license.MaxUnits)
+	}
+	units := rapid.SampledFrom(choices).Draw(t, "allocUnits")
 	return &opAllocate{pid: pid, in: partner.Allocation{LicenseID: lic, CustomerID: cust, Units: units}}
 }
 
 func (r *runner) genRelease(t *rapid.T) op {
-	pid := r.drawPartner(t)
+	pid := r.drawPartnerWith(t, func(id int64) bool { return len(r.md.allocsOf(id)) > 0 })
 	own := r.md.allocsOf(pid)
 	return &opRelease{pid: pid, alloc: drawOwned(t, "allocation", own, others(r.md.allocs, own))}
 }

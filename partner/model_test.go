@@ -870,7 +870,7 @@ func (r *runner) actions() map[string]func(*rapid.T) {
 // actionWeights gives the operations that get extra entries in the action
 // map (the number of extra entries).
 var actionWeights = map[string]int{"AssignLicenses": 3, "Allocate": 3, "AddCustomer": 2, "AddAccount": 2, "Release": 1,
-	"UpdateProfile": 1, "DisableLicenses": 1, "Create": 1}
+	"UpdateProfile": 1, "DisableLicenses": 1, "Create": 1, "SetPoolRefill": 1}
 
 // setup gives every sequence something to work on: a plan and one partner
 // of each type, created through the same checked steps.
