@@ -391,7 +391,46 @@ func TestRegressResetPasswordHookAfterCommit(t *testing.T) {
 		if msg := <-seen; msg != "" {
 			t.Error(msg)
 		}
+
+		// A store may run a transaction again after a transient failure
+		// (the Store contract): the hook still runs once.
+		rs := &retryOnceStore{Store: e.m.Store()}
+		calls := 0
+		m = partner.NewManager(partner.Options{Store: rs, Now: e.clock.Now,
+			ResetPassword: func(context.Context, account.Account) error { calls++; return nil }})
+		rs.armed = true
+		_, err = m.ResetPassword(e.ctx, f.p.ID, f.second.ID)
+		require.NoError(t, err)
+		require.False(t, rs.armed, "the store did not retry")
+		if calls != 1 {
+			t.Errorf("the hook ran %d times for one reset whose transaction the store ran twice", calls)
+		}
 	})
+}
+
+// retryOnceStore runs the next Update's function twice when armed, as a
+// store does after a transient failure: the first run is rolled back.
+type retryOnceStore struct {
+	partner.Store
+	armed bool
+}
+
+var errSimulatedRetry = errors.New("simulated serialization failure")
+
+func (s *retryOnceStore) Update(ctx context.Context, fn func(context.Context, partner.Tx) error) error {
+	if s.armed {
+		s.armed = false
+		err := s.Store.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
+			if err := fn(ctx, tx); err != nil {
+				return err
+			}
+			return errSimulatedRetry
+		})
+		if !errors.Is(err, errSimulatedRetry) {
+			return err
+		}
+	}
+	return s.Store.Update(ctx, fn)
 }
 
 // Found by TestModel: the idempotency key rules. A key is valid UTF-8,
