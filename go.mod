@@ -13,6 +13,7 @@ require (
 	github.com/uptrace/bun/driver/pgdriver v1.2.16
 	github.com/uptrace/bun/driver/sqliteshim v1.2.16
 	golang.org/x/text v0.34.0
+	pgregory.net/rapid v1.3.0
 )
 
 require (
@@ -39,5 +40,4 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.11.0 // indirect
 	modernc.org/sqlite v1.40.1 // indirect
-	pgregory.net/rapid v1.3.0 // indirect
 )

@@ -43,7 +43,7 @@ package partner_test
 //     hook call per committed reset;
 //   - the caller's inputs are unchanged after each call.
 //
-// Run it (100 sequences on memory and SQLite, about 30 s with -race on two
+// Run it (100 sequences on memory and SQLite, about 25 s with -race on two
 // cores; PostgreSQL too when its variable is set, about 50 s):
 //
 //	PARTNERS_TEST_POSTGRES_DSN='postgres://postgres@127.0.0.1:5432/partnerkit_test?sslmode=disable' \
@@ -52,7 +52,7 @@ package partner_test
 // Budget knobs:
 //
 //	PARTNERS_MODEL_SEQUENCES=2000  number of sequences (rapid's -rapid.checks; default 100)
-//	PARTNERS_MODEL_STEPS=50        average steps per sequence (rapid's -rapid.steps; default 20)
+//	PARTNERS_MODEL_STEPS=50        average steps per sequence (rapid's -rapid.steps; default 16)
 //	PARTNERS_MODEL_ALL=1           also generate the cases already reported as
 //	                               regression tests (see knownDefects), which
 //	                               the generator otherwise avoids
@@ -102,7 +102,7 @@ const (
 	envModelSteps     = "PARTNERS_MODEL_STEPS"
 	envModelAll       = "PARTNERS_MODEL_ALL"
 	envModelStats     = "PARTNERS_MODEL_STATS"
-	defaultModelSteps = 20
+	defaultModelSteps = 16
 )
 
 // knownDefects lists the defects the model found and that a regression test
