@@ -1883,9 +1883,12 @@ func (r *runner) genCreatePlan(t *rapid.T) op {
 	case f == 0:
 		name, ok = rapid.SampledFrom([]string{"", strings.Repeat("p", serviceplan.MaxNameLen+1)}).Draw(t, "badPlanName"), false
 	default:
-		switch rapid.IntRange(0, 2).Draw(t, "planName") {
+		switch rapid.IntRange(0, 3).Draw(t, "planName") {
 		case 0:
 			name = fmt.Sprintf("Plan %d", n)
+		case 3: // names equal only under Unicode case folding
+			name = rapid.SampledFrom([]string{"Straße Plan", "STRASSE PLAN", "ſtar Plan", "STAR PLAN", "Οδός Σας", "ΟΔΌΣ ΣΑΣ",
+				"e\u0301cole Plan", "ÉCOLE PLAN"}).Draw(t, "unicodePlanName")
 		case 1:
 			if ps := r.md.planList(); len(ps) > 0 {
 				name = strings.ToUpper(rapid.SampledFrom(ps).Draw(t, "takenPlan").Name)
