@@ -733,10 +733,25 @@ func (t *txn) CreatePlan(ctx context.Context, p *serviceplan.Plan) error {
 	row.ID, row.Version = 0, 1
 	id, err := t.insertRow(ctx, row)
 	if err != nil {
-		return err
+		return t.planDuplicate(ctx, row, 0, err)
 	}
 	p.ID, p.Version = id, 1
 	return nil
+}
+
+// planDuplicate names the same field for a plan that breaks both
+// uniqueness rules on every store: the name, checked first (databases
+// report whichever constraint they met first).
+func (t *txn) planDuplicate(ctx context.Context, row *planRow, id int64, err error) error {
+	if !errors.Is(err, partner.ErrDuplicate) || partner.ErrorField(err) == "name" {
+		return err
+	}
+	var ids []int64
+	if qerr := t.db.NewSelect().Table("partnerkit_plans").Column("id").Where("name_key = ?", row.NameKey).
+		Where("id <> ?", id).Scan(ctx, &ids); qerr != nil || len(ids) == 0 {
+		return err
+	}
+	return partner.NewError(partner.ErrDuplicate, "name", "is already taken by another service plan")
 }
 
 func (t *txn) UpdatePlan(ctx context.Context, p *serviceplan.Plan) error {
@@ -747,7 +762,7 @@ func (t *txn) UpdatePlan(ctx context.Context, p *serviceplan.Plan) error {
 	row.Version = p.Version + 1
 	q := t.db.NewUpdate().Model(row).ExcludeColumn("id", "created_at")
 	if err := t.versioned(ctx, q, "partnerkit_plans", p.ID, p.Version, "service plan", true); err != nil {
-		return err
+		return t.planDuplicate(ctx, row, p.ID, err)
 	}
 	p.Version++
 	return nil
