@@ -25,7 +25,7 @@ type op interface {
 	fmt.Stringer
 	// call runs the operation on m (a store's Manager, or one bound by
 	// RunInTx) and reports whether it changed the caller's input.
-	call(w *world, m *partner.Manager) (res any, err error, mutated string)
+	call(w *world, m *partner.Manager) (res any, mutated string, err error)
 	// expect predicts the outcome from the model.
 	expect(md *model) exp
 	// created lists, in a fixed order, the ids a successful call created,
@@ -236,8 +236,8 @@ func showContacts(cs []partner.Contact) string {
 
 type opCreate struct {
 	in        partner.CreateParams // canonical plan ids
-	valid     bool               // every field valid, by the palettes' labels and the date rules
-	wrongType bool               // Remote Manager for a Reseller or plans for an MSP
+	valid     bool                 // every field valid, by the palettes' labels and the date rules
+	wrongType bool                 // Remote Manager for a Reseller or plans for an MSP
 	newID     int64
 }
 
@@ -247,20 +247,20 @@ func (o *opCreate) String() string {
 		o.in.Admin.Role, o.in.RemoteManager, o.in.Plans, showGrants(o.in.Licenses))
 }
 
-func (o *opCreate) call(w *world, m *partner.Manager) (any, error, string) {
+func (o *opCreate) call(w *world, m *partner.Manager) (any, string, error) {
 	in := deepCopy(o.in)
 	in.Plans = w.actIDs(kPlan, in.Plans)
 	before := deepCopy(in)
 	p, err := m.Create(w.ctx, in)
 	mut := inputDiff(before, in)
 	if err != nil {
-		return nil, err, mut
+		return nil, mut, err
 	}
 	res := createRes{P: p}
 	if res.Accts, err = m.Accounts(w.ctx, p.ID); err == nil {
 		res.Lics, _, err = m.Licenses(w.ctx, p.ID, partner.Page{Limit: partner.MaxLimit})
 	}
-	return res, err, mut
+	return res, mut, err
 }
 
 func (o *opCreate) created(res any) []ref {
@@ -394,11 +394,11 @@ func (o *opUpdateProfile) String() string {
 	return fmt.Sprintf("UpdateProfile(partner %d, version %d, {%s})", o.pid, p.Version, strings.Join(s, ", "))
 }
 
-func (o *opUpdateProfile) call(w *world, m *partner.Manager) (any, error, string) {
+func (o *opUpdateProfile) call(w *world, m *partner.Manager) (any, string, error) {
 	patch := deepCopy(o.patch)
 	before := deepCopy(patch)
 	p, err := m.UpdateProfile(w.ctx, w.act(kPartner, o.pid), patch)
-	return p, err, inputDiff(before, patch)
+	return p, inputDiff(before, patch), err
 }
 
 func (o *opUpdateProfile) created(any) []ref              { return nil }
@@ -460,7 +460,7 @@ func (o *opStatus) String() string {
 	return fmt.Sprintf("%s(partner %d, version %d)", o.name(), o.pid, o.version)
 }
 
-func (o *opStatus) call(w *world, m *partner.Manager) (any, error, string) {
+func (o *opStatus) call(w *world, m *partner.Manager) (any, string, error) {
 	id := w.act(kPartner, o.pid)
 	var (
 		p   partner.Partner
@@ -474,7 +474,7 @@ func (o *opStatus) call(w *world, m *partner.Manager) (any, error, string) {
 	default:
 		p, err = m.Cancel(w.ctx, id, o.version)
 	}
-	return p, err, ""
+	return p, "", err
 }
 
 func (o *opStatus) created(any) []ref              { return nil }
@@ -526,9 +526,9 @@ func (o *opPoolRefill) String() string {
 	return fmt.Sprintf("SetPoolRefill(partner %d, version %d, %v)", o.pid, o.version, o.on)
 }
 
-func (o *opPoolRefill) call(w *world, m *partner.Manager) (any, error, string) {
+func (o *opPoolRefill) call(w *world, m *partner.Manager) (any, string, error) {
 	p, err := m.SetPoolRefill(w.ctx, w.act(kPartner, o.pid), o.version, o.on)
-	return p, err, ""
+	return p, "", err
 }
 
 func (o *opPoolRefill) created(any) []ref              { return nil }
@@ -556,9 +556,9 @@ func (o *opMinimum) String() string {
 	return fmt.Sprintf("SetMinimumLicenses(partner %d, version %d, %d)", o.pid, o.version, o.n)
 }
 
-func (o *opMinimum) call(w *world, m *partner.Manager) (any, error, string) {
+func (o *opMinimum) call(w *world, m *partner.Manager) (any, string, error) {
 	p, err := m.SetMinimumLicenses(w.ctx, w.act(kPartner, o.pid), o.version, o.n)
-	return p, err, ""
+	return p, "", err
 }
 
 func (o *opMinimum) created(any) []ref              { return nil }
@@ -595,11 +595,11 @@ func (o *opAssign) String() string {
 	return fmt.Sprintf("AssignLicenses(partner %d, key %s, grants %s)%s", o.pid, q(o.a.Key), showGrants(o.a.Grants), o.note)
 }
 
-func (o *opAssign) call(w *world, m *partner.Manager) (any, error, string) {
+func (o *opAssign) call(w *world, m *partner.Manager) (any, string, error) {
 	a := deepCopy(o.a)
 	before := deepCopy(a)
 	res, err := m.AssignLicenses(w.ctx, w.act(kPartner, o.pid), a)
-	return res.Licenses, err, inputDiff(before, a)
+	return res.Licenses, inputDiff(before, a), err
 }
 
 func (o *opAssign) created(res any) []ref {
@@ -680,11 +680,11 @@ func (o *opDisableLicenses) String() string {
 	return fmt.Sprintf("DisableLicenses(partner %d, %v)", o.pid, o.ids)
 }
 
-func (o *opDisableLicenses) call(w *world, m *partner.Manager) (any, error, string) {
+func (o *opDisableLicenses) call(w *world, m *partner.Manager) (any, string, error) {
 	ids := w.actIDs(kLicense, o.ids)
 	before := slices.Clone(ids)
 	ls, err := m.DisableLicenses(w.ctx, w.act(kPartner, o.pid), ids)
-	return ls, err, inputDiff(before, ids)
+	return ls, inputDiff(before, ids), err
 }
 
 func (o *opDisableLicenses) created(any) []ref              { return nil }
@@ -738,14 +738,14 @@ func (o *opRemoteManager) String() string {
 	return fmt.Sprintf("%s(partner %d, version %d, %q)", n, o.pid, o.version, o.dc)
 }
 
-func (o *opRemoteManager) call(w *world, m *partner.Manager) (any, error, string) {
+func (o *opRemoteManager) call(w *world, m *partner.Manager) (any, string, error) {
 	id, dc := w.act(kPartner, o.pid), serviceplan.DataCenter(o.dc)
 	if o.on {
 		p, err := m.EnableRemoteManager(w.ctx, id, o.version, dc)
-		return p, err, ""
+		return p, "", err
 	}
 	p, err := m.DisableRemoteManager(w.ctx, id, o.version, dc)
-	return p, err, ""
+	return p, "", err
 }
 
 func (o *opRemoteManager) created(any) []ref              { return nil }
@@ -786,11 +786,11 @@ func (o *opCreatePlan) String() string {
 		q(p.Name), p.Enabled, q(p.Product), p.Kind, q(p.UnitType), p.NFR, p.DataCenter, p.InitialPeriodMonths, p.AutoRenew, p.ExpiryNoticeDays)
 }
 
-func (o *opCreatePlan) call(w *world, m *partner.Manager) (any, error, string) {
+func (o *opCreatePlan) call(w *world, m *partner.Manager) (any, string, error) {
 	in := o.in
 	before := in
 	p, err := m.CreatePlan(w.ctx, in)
-	return p, err, inputDiff(before, in)
+	return p, inputDiff(before, in), err
 }
 
 func (o *opCreatePlan) created(res any) []ref {
@@ -865,11 +865,11 @@ func (o *opUpdatePlan) String() string {
 	return fmt.Sprintf("UpdatePlan(plan %d, version %d, {%s})", o.id, p.Version, strings.Join(s, ", "))
 }
 
-func (o *opUpdatePlan) call(w *world, m *partner.Manager) (any, error, string) {
+func (o *opUpdatePlan) call(w *world, m *partner.Manager) (any, string, error) {
 	patch := deepCopy(o.patch)
 	before := deepCopy(patch)
 	p, err := m.UpdatePlan(w.ctx, w.act(kPlan, o.id), patch)
-	return p, err, inputDiff(before, patch)
+	return p, inputDiff(before, patch), err
 }
 
 func (o *opUpdatePlan) created(any) []ref              { return nil }
@@ -929,13 +929,13 @@ func (o *opPlanAssign) String() string {
 	return fmt.Sprintf("RemovePlan(partner %d, plan %d)", o.pid, o.plan)
 }
 
-func (o *opPlanAssign) call(w *world, m *partner.Manager) (any, error, string) {
+func (o *opPlanAssign) call(w *world, m *partner.Manager) (any, string, error) {
 	pid, plan := w.act(kPartner, o.pid), w.act(kPlan, o.plan)
 	if o.assign {
 		ap, err := m.AssignPlan(w.ctx, pid, plan)
-		return ap, err, ""
+		return ap, "", err
 	}
-	return noValue{}, m.RemovePlan(w.ctx, pid, plan), ""
+	return noValue{}, "", m.RemovePlan(w.ctx, pid, plan)
 }
 
 func (o *opPlanAssign) created(any) []ref              { return nil }
@@ -988,11 +988,11 @@ func (o *opAddAccount) String() string {
 		q(o.in.Email), o.in.Role)
 }
 
-func (o *opAddAccount) call(w *world, m *partner.Manager) (any, error, string) {
+func (o *opAddAccount) call(w *world, m *partner.Manager) (any, string, error) {
 	in := o.in
 	before := in
 	a, err := m.AddAccount(w.ctx, w.act(kPartner, o.pid), in)
-	return a, err, inputDiff(before, in)
+	return a, inputDiff(before, in), err
 }
 
 func (o *opAddAccount) created(res any) []ref {
@@ -1047,7 +1047,7 @@ func (o *opAccount) String() string {
 	return fmt.Sprintf("DeleteAccount(partner %d, account %d)", o.pid, o.acct)
 }
 
-func (o *opAccount) call(w *world, m *partner.Manager) (any, error, string) {
+func (o *opAccount) call(w *world, m *partner.Manager) (any, string, error) {
 	pid, id := w.act(kPartner, o.pid), w.act(kAccount, o.acct)
 	var (
 		a   account.Account
@@ -1063,9 +1063,9 @@ func (o *opAccount) call(w *world, m *partner.Manager) (any, error, string) {
 	case "reset":
 		a, err = m.ResetPassword(w.ctx, pid, id)
 	default:
-		return noValue{}, m.DeleteAccount(w.ctx, pid, id), ""
+		return noValue{}, "", m.DeleteAccount(w.ctx, pid, id)
 	}
-	return a, err, ""
+	return a, "", err
 }
 
 func (o *opAccount) created(any) []ref              { return nil }
@@ -1147,11 +1147,11 @@ func (o *opAddCustomer) String() string {
 	return fmt.Sprintf("AddCustomer(partner %d, {%s %s})", o.pid, q(o.in.Name), q(o.in.Email))
 }
 
-func (o *opAddCustomer) call(w *world, m *partner.Manager) (any, error, string) {
+func (o *opAddCustomer) call(w *world, m *partner.Manager) (any, string, error) {
 	in := o.in
 	before := in
 	c, err := m.AddCustomer(w.ctx, w.act(kPartner, o.pid), in)
-	return c, err, inputDiff(before, in)
+	return c, inputDiff(before, in), err
 }
 
 func (o *opAddCustomer) created(res any) []ref {
@@ -1190,10 +1190,10 @@ func (o *opAllocate) String() string {
 	return fmt.Sprintf("Allocate(partner %d, licence %d, customer %d, units %d)", o.pid, o.in.LicenseID, o.in.CustomerID, o.in.Units)
 }
 
-func (o *opAllocate) call(w *world, m *partner.Manager) (any, error, string) {
+func (o *opAllocate) call(w *world, m *partner.Manager) (any, string, error) {
 	in := partner.AllocateParams{LicenseID: w.act(kLicense, o.in.LicenseID), CustomerID: w.act(kCustomer, o.in.CustomerID), Units: o.in.Units}
 	a, err := m.Allocate(w.ctx, w.act(kPartner, o.pid), in)
-	return a, err, ""
+	return a, "", err
 }
 
 func (o *opAllocate) created(res any) []ref {
@@ -1268,8 +1268,8 @@ func (o *opRelease) String() string {
 	return fmt.Sprintf("Release(partner %d, allocation %d)", o.pid, o.alloc)
 }
 
-func (o *opRelease) call(w *world, m *partner.Manager) (any, error, string) {
-	return noValue{}, m.Release(w.ctx, w.act(kPartner, o.pid), w.act(kAlloc, o.alloc)), ""
+func (o *opRelease) call(w *world, m *partner.Manager) (any, string, error) {
+	return noValue{}, "", m.Release(w.ctx, w.act(kPartner, o.pid), w.act(kAlloc, o.alloc))
 }
 
 func (o *opRelease) created(any) []ref              { return nil }
@@ -1310,18 +1310,18 @@ func (o *opRead) String() string {
 	return fmt.Sprintf("Accounts(partner %d)", o.pid)
 }
 
-func (o *opRead) call(w *world, m *partner.Manager) (any, error, string) {
+func (o *opRead) call(w *world, m *partner.Manager) (any, string, error) {
 	id := w.act(kPartner, o.pid)
 	switch o.what {
 	case "get":
 		p, err := m.Get(w.ctx, id)
-		return p, err, ""
+		return p, "", err
 	case "licenses":
 		ls, _, err := m.Licenses(w.ctx, id, o.page)
-		return ls, err, ""
+		return ls, "", err
 	}
 	as, err := m.Accounts(w.ctx, id)
-	return as, err, ""
+	return as, "", err
 }
 
 func (o *opRead) created(any) []ref              { return nil }
@@ -1356,7 +1356,7 @@ func (o *opBatch) String() string {
 	return fmt.Sprintf("RunInTx(%s: %s)", mode, strings.Join(s, "; "))
 }
 
-func (o *opBatch) call(*world, *partner.Manager) (any, error, string) {
+func (o *opBatch) call(*world, *partner.Manager) (any, string, error) {
 	panic("runner.batch runs batches")
 }
 func (o *opBatch) expect(*model) exp              { panic("runner.batch runs batches") }
@@ -1366,7 +1366,7 @@ func (o *opBatch) touches(*model) ([]int64, bool) { return nil, false }
 type opClock struct{ d time.Duration }
 
 func (o *opClock) String() string { return fmt.Sprintf("AdvanceClock(%v)", o.d) }
-func (o *opClock) call(*world, *partner.Manager) (any, error, string) {
+func (o *opClock) call(*world, *partner.Manager) (any, string, error) {
 	panic("runner.step advances the clock")
 }
 func (o *opClock) expect(*model) exp              { panic("runner.step advances the clock") }
@@ -1379,10 +1379,6 @@ func (o *opClock) touches(*model) ([]int64, bool) { return nil, false }
 type pv[T any] struct {
 	v  T
 	ok bool
-}
-
-func drawPV[T any](t *rapid.T, label string, xs []pv[T]) pv[T] {
-	return xs[rapid.IntRange(0, len(xs)-1).Draw(t, label)]
 }
 
 var (

@@ -519,7 +519,7 @@ func (r *runner) step(o op) {
 	calls := make([]call, len(r.worlds))
 	for i, w := range r.worlds {
 		done := timed("call " + w.name)
-		res, err, mut := o.call(w, w.m)
+		res, mut, err := o.call(w, w.m)
 		done()
 		if mut != "" {
 			r.t.Fatalf("%s: %s changed the caller's input (-before +after):\n%s", w.name, o, mut)
@@ -686,7 +686,7 @@ func (r *runner) batch(b *opBatch) {
 		rn.txErr = w.m.RunInTx(w.ctx, func(ctx context.Context, bm *partner.Manager) error {
 			var first error
 			for _, o := range b.ops {
-				res, err, mut := o.call(w, bm)
+				res, mut, err := o.call(w, bm)
 				if mut != "" {
 					r.t.Fatalf("%s: %s inside RunInTx changed the caller's input (-before +after):\n%s", w.name, o, mut)
 				}
