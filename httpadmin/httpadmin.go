@@ -73,6 +73,54 @@ type Options struct {
 	Layout func(w http.ResponseWriter, r *http.Request, p LayoutData)
 	// Logger receives refusals and internal errors; nil means slog.Default().
 	Logger *slog.Logger
+	// CSP says what the console does with the Content-Security-Policy
+	// header a host may already have set on the response: the zero value,
+	// CSPReplace, sets the console's own policy in its place.
+	CSP CSPMode
+}
+
+// CSPMode says what the console does with the Content-Security-Policy
+// header of its answers, given the policies a host set on the response
+// before the request reached the console (in a middleware around it).
+// Whatever the mode, the console never touches
+// Content-Security-Policy-Report-Only.
+type CSPMode int
+
+const (
+	// CSPReplace, the default, makes ContentSecurityPolicy the answer's
+	// only Content-Security-Policy: any policy the host set is removed.
+	CSPReplace CSPMode = iota
+	// CSPKeepHost adds no policy: the answer carries the host's
+	// Content-Security-Policy headers as they are, or none if the host
+	// set none. The host's policy must then allow what the console loads
+	// (its own scripts and stylesheet, from 'self'), or the browser
+	// blocks htmx and the styles; the forms still work without them.
+	CSPKeepHost
+	// CSPMerge keeps the host's policies and adds ContentSecurityPolicy
+	// as one more header (once: not when the host already sent exactly
+	// it). A browser enforces every policy it receives, each on its own,
+	// so a resource loads, a script runs or a form posts only when every
+	// policy allows it: the answer allows no more than the host's policy
+	// and no more than the console's. The directives are not rewritten
+	// into one policy, which could not be done soundly ('self' against a
+	// named origin, nonces, hashes and 'strict-dynamic' do not intersect
+	// as lists). Where the host's policy is the stricter one (a script
+	// nonce, no 'self'), it may block htmx or the stylesheet too. With no
+	// host policy it answers as CSPReplace does.
+	CSPMerge
+)
+
+// String names the mode as its constant does.
+func (m CSPMode) String() string {
+	switch m {
+	case CSPReplace:
+		return "CSPReplace"
+	case CSPKeepHost:
+		return "CSPKeepHost"
+	case CSPMerge:
+		return "CSPMerge"
+	}
+	return fmt.Sprintf("CSPMode(%d)", int(m))
 }
 
 // AllowAll is an Authorize hook that lets every request through, for hosts
@@ -93,11 +141,15 @@ type admin struct {
 // every contact, is a few kilobytes.
 const maxFormBytes = 64 << 10
 
-// New returns the console for m. It panics when opts.Authorize is nil: a
-// host must decide who may manage partners, if only with AllowAll.
+// New returns the console for m. It panics when opts.Authorize is nil (a
+// host must decide who may manage partners, if only with AllowAll) and
+// when opts.CSP is not one of the CSPMode constants.
 func New(m *partner.Manager, opts Options) http.Handler {
 	if opts.Authorize == nil {
 		panic("httpadmin: Options.Authorize is required (use httpadmin.AllowAll to allow every request)")
+	}
+	if opts.CSP < CSPReplace || opts.CSP > CSPMerge {
+		panic(fmt.Sprintf("httpadmin: Options.CSP is %v, which is not one of CSPReplace, CSPKeepHost or CSPMerge", opts.CSP))
 	}
 	a := &admin{m: m, opts: opts, log: opts.Logger, prefix: strings.TrimRight(opts.Prefix, "/"), cop: http.NewCrossOriginProtection()}
 	if a.log == nil {
@@ -217,6 +269,36 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the server's writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// securityHeaders sets the console's headers on an answer without
+// clobbering the host's: the Content-Security-Policy as Options.CSP says;
+// X-Content-Type-Options (nosniff) and Referrer-Policy (same-origin) only
+// when the host set none; HX-Request added to Vary unless the host's Vary
+// already names it or is "*".
+func (a *admin) securityHeaders(h http.Header) {
+	switch a.opts.CSP {
+	case CSPReplace:
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	case CSPMerge:
+		if !slices.Contains(h.Values("Content-Security-Policy"), ContentSecurityPolicy) {
+			h.Add("Content-Security-Policy", ContentSecurityPolicy)
+		}
+	}
+	if h.Get("X-Content-Type-Options") == "" {
+		h.Set("X-Content-Type-Options", "nosniff")
+	}
+	if h.Get("Referrer-Policy") == "" {
+		h.Set("Referrer-Policy", "same-origin")
+	}
+	for _, v := range h.Values("Vary") {
+		for field := range strings.SplitSeq(v, ",") {
+			if f := strings.TrimSpace(field); f == "*" || strings.EqualFold(f, "HX-Request") {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "HX-Request")
+}
+
 // serve wraps the routes: security headers, the cross-origin check on
 // unsafe methods, and one log line for every request that is refused
 // (4xx) or fails (5xx). The line names the method, the path with the
@@ -226,11 +308,7 @@ func (a *admin) serve(routes http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		note := &requestNote{}
 		r = r.WithContext(context.WithValue(r.Context(), noteKey{}, note))
-		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Add("Vary", "HX-Request")
+		a.securityHeaders(w.Header())
 		rec := &statusRecorder{ResponseWriter: w}
 		if err := a.cop.Check(r); err != nil {
 			a.forbidden(rec, r, "This request came from another site, so it was refused; nothing was changed.", "cross-origin request: "+err.Error())
@@ -258,9 +336,14 @@ func (a *admin) logOutcome(r *http.Request, code int, n *requestNote) {
 		"partner", n.id, "operation", string(n.op), "reason", n.reason)
 }
 
-// contentSecurityPolicy forbids inline script and style: htmx is loaded
-// from the plugin's own assets and configured by a <meta> tag.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+// ContentSecurityPolicy is the console's policy (see Options.CSP): it
+// forbids inline script and style, since htmx and the stylesheet are
+// loaded from the console's own assets and htmx is configured by a <meta>
+// tag; it allows images from the page's origin and data: URLs, forms that
+// post to the page's origin, and no framing. A host that keeps its own
+// policy (CSPKeepHost) must allow at least script-src and style-src
+// 'self' for htmx and the styles to load.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // htmxConfig swaps the console's own error answers in place (htmx 2
