@@ -20,6 +20,7 @@
 package httpadmin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,6 +49,9 @@ func (a Access) Write() bool { return a.Operation != partner.OpRead }
 type LayoutData struct {
 	// Title is the page title, without the product name.
 	Title string
+	// ConsoleTitle is the console's name, Labels.ConsoleTitle ("Partners"
+	// unless the host chose another), for the layout's <title>.
+	ConsoleTitle string
 	// Head holds the <meta>, <link> and <script> elements the console
 	// needs (htmx, its configuration, the stylesheet). A layout must put
 	// it inside <head>.
@@ -73,10 +77,76 @@ type Options struct {
 	Layout func(w http.ResponseWriter, r *http.Request, p LayoutData)
 	// Logger receives refusals and internal errors; nil means slog.Default().
 	Logger *slog.Logger
+	// Labels are the names the console shows that a host may rename: the
+	// console's title, the menu it sits in, the remote management
+	// product. A field left empty keeps the default wording.
+	Labels Labels
 	// CSP says what the console does with the Content-Security-Policy
 	// header a host may already have set on the response: the zero value,
 	// CSPReplace, sets the console's own policy in its place.
 	CSP CSPMode
+}
+
+// Labels are the names the console shows that a host may want to change;
+// each empty field keeps its default. The console shows nothing else of a
+// vendor's: the labels replace every mention, also in the library's
+// reasons the console shows (the guard's "Enable Trend Micro Remote
+// Manager is for MSP partners only", "Remote Manager is for MSP partners
+// only") and in the audit trail's names of the two Remote Manager
+// operations. The audit trail's CSV export keeps the library's own codes.
+type Labels struct {
+	// ConsoleTitle names the console: the partners list's heading, the
+	// breadcrumb that leads back to it, and DefaultLayout's <title>.
+	// Default "Partners".
+	ConsoleTitle string
+	// Section is the host's menu the console sits in, the first item of
+	// every breadcrumb. Default "Users & Accounts".
+	Section string
+	// RemoteManager is the full name of the remote management product an
+	// MSP is given access to per data center, as the Management Licenses
+	// tab, its buttons, questions and messages, and the Create Partner
+	// form say it. Default "Trend Micro Remote Manager".
+	RemoteManager string
+	// RemoteManagerShort is the product's short name, for tight places: a
+	// column heading, a button's accessible name, "No Remote Manager
+	// access", the audit trail's targets ("Remote Manager EU"). Default:
+	// RemoteManager when the host set that, "Remote Manager" otherwise.
+	RemoteManagerShort string
+}
+
+// wording is the labels with their defaults filled in, and the rewriting
+// of the library's texts that name the product.
+type wording struct {
+	Labels
+	library *strings.Replacer
+}
+
+func newWording(l Labels) *wording {
+	if l.ConsoleTitle == "" {
+		l.ConsoleTitle = "Partners"
+	}
+	if l.Section == "" {
+		l.Section = "Users & Accounts"
+	}
+	if l.RemoteManagerShort == "" {
+		l.RemoteManagerShort = cmp.Or(l.RemoteManager, "Remote Manager")
+	}
+	if l.RemoteManager == "" {
+		l.RemoteManager = "Trend Micro Remote Manager"
+	}
+	return &wording{Labels: l, library: strings.NewReplacer(
+		partner.OperationLabel(partner.OpEnableRemoteManager), "Enable "+l.RemoteManager,
+		partner.OperationLabel(partner.OpDisableRemoteManager), "Disable "+l.RemoteManager,
+		"Remote Manager is for MSP partners only", l.RemoteManagerShort+" is for MSP partners only")}
+}
+
+// say rewrites a text from the library (a reason, an operation's name)
+// into the host's labels.
+func (w *wording) say(s string) string {
+	if w == nil {
+		return s
+	}
+	return w.library.Replace(s)
 }
 
 // CSPMode says what the console does with the Content-Security-Policy
@@ -132,6 +202,7 @@ type admin struct {
 	opts   Options
 	log    *slog.Logger
 	tmpl   *template.Template
+	words  *wording
 	head   template.HTML
 	prefix string
 	cop    *http.CrossOriginProtection
@@ -151,7 +222,8 @@ func New(m *partner.Manager, opts Options) http.Handler {
 	if opts.CSP < CSPReplace || opts.CSP > CSPMerge {
 		panic(fmt.Sprintf("httpadmin: Options.CSP is %v, which is not one of CSPReplace, CSPKeepHost or CSPMerge", opts.CSP))
 	}
-	a := &admin{m: m, opts: opts, log: opts.Logger, prefix: strings.TrimRight(opts.Prefix, "/"), cop: http.NewCrossOriginProtection()}
+	a := &admin{m: m, opts: opts, log: opts.Logger, prefix: strings.TrimRight(opts.Prefix, "/"), cop: http.NewCrossOriginProtection(),
+		words: newWording(opts.Labels)}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -362,15 +434,20 @@ func (a *admin) headHTML() template.HTML {
 		template.HTMLEscapeString(htmxConfig), a.prefix+"/assets/admin.css", a.prefix+"/assets/htmx.min.js"))
 }
 
-// DefaultLayout is a plain page: language, title, the console's head, a
-// skip link and a <main> landmark.
+// DefaultLayout is a plain page: language, title ("Title · ConsoleTitle",
+// or Title alone when ConsoleTitle is empty), the console's head, a skip
+// link and a <main> landmark.
 func DefaultLayout(w http.ResponseWriter, r *http.Request, p LayoutData) {
+	title := p.Title
+	if p.ConsoleTitle != "" {
+		title += " · " + p.ConsoleTitle
+	}
 	fmt.Fprintf(w, `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>%s · Partners</title>
+<title>%s</title>
 %s
 </head>
 <body>
@@ -380,7 +457,7 @@ func DefaultLayout(w http.ResponseWriter, r *http.Request, p LayoutData) {
 </main>
 </body>
 </html>
-`, template.HTMLEscapeString(p.Title), p.Head, p.Body)
+`, template.HTMLEscapeString(title), p.Head, p.Body)
 }
 
 // isHX reports a request made by htmx for a fragment; a history restore
@@ -530,7 +607,7 @@ func (a *admin) errorPage(w http.ResponseWriter, r *http.Request, err error, bac
 	if r.Method == http.MethodPost {
 		v.Title = "This was not done"
 	}
-	v.Err = message(err)
+	v.Err = v.L.say(message(err))
 	if back != nil {
 		v.Back = *back
 	}
