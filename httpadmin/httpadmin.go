@@ -8,7 +8,11 @@
 //		Authorize: func(r *http.Request, a httpadmin.Access) error { return nil }, // or the host's own check
 //		Actor:     func(r *http.Request) string { return currentUser(r) },
 //	})
-//	mux.Handle("/admin/partners/", http.StripPrefix("/admin/partners", admin))
+//	httpadmin.Mount(mux, "/admin/partners", admin) // or mux.Handle("/admin/partners/", http.StripPrefix("/admin/partners", admin))
+//
+// The console checks every request against Options.Prefix: mounted
+// anywhere else, it answers 500 saying where it is mounted and where it
+// was told it would be, rather than write links that lead nowhere.
 //
 // Each tab is an HTMX fragment; the same URL without HX-Request returns the
 // full page, so links, reloads and history work, and every form is a real
@@ -27,6 +31,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -63,8 +68,15 @@ type LayoutData struct {
 // Options configure the console.
 type Options struct {
 	// Prefix is the path the host mounts the handler under, e.g.
-	// "/admin/partners"; every URL the console writes starts with it. The
-	// host strips it before the request reaches the handler.
+	// "/admin/partners" ("" or "/": the root); every URL the console
+	// writes starts with it. It must start with "/"; a trailing "/" is
+	// dropped. The host strips it before the request reaches the handler
+	// (Mount, or http.StripPrefix). Each request is checked: when the path
+	// it was sent to (Request.RequestURI) is not Prefix followed by the
+	// path the handler received, the console is mounted elsewhere and its
+	// links would be broken, so it answers 500 with both prefixes in words
+	// and logs the same at Error. A request without RequestURI (a handler
+	// called directly, not through a server) is not checked.
 	Prefix string
 	// Authorize is called on every request, before anything is read or
 	// changed; an error refuses the request with 403 and is logged.
@@ -213,16 +225,21 @@ type admin struct {
 const maxFormBytes = 64 << 10
 
 // New returns the console for m. It panics when opts.Authorize is nil (a
-// host must decide who may manage partners, if only with AllowAll) and
-// when opts.CSP is not one of the CSPMode constants.
+// host must decide who may manage partners, if only with AllowAll), when
+// opts.Prefix does not start with "/", and when opts.CSP is not one of the
+// CSPMode constants.
 func New(m *partner.Manager, opts Options) http.Handler {
 	if opts.Authorize == nil {
 		panic("httpadmin: Options.Authorize is required (use httpadmin.AllowAll to allow every request)")
 	}
+	prefix, err := cleanPrefix(opts.Prefix)
+	if err != nil {
+		panic("httpadmin: Options.Prefix " + err.Error())
+	}
 	if opts.CSP < CSPReplace || opts.CSP > CSPMerge {
 		panic(fmt.Sprintf("httpadmin: Options.CSP is %v, which is not one of CSPReplace, CSPKeepHost or CSPMerge", opts.CSP))
 	}
-	a := &admin{m: m, opts: opts, log: opts.Logger, prefix: strings.TrimRight(opts.Prefix, "/"), cop: http.NewCrossOriginProtection(),
+	a := &admin{m: m, opts: opts, log: opts.Logger, prefix: prefix, cop: http.NewCrossOriginProtection(),
 		words: newWording(opts.Labels)}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -293,12 +310,80 @@ func New(m *partner.Manager, opts Options) http.Handler {
 	return a.serve(mux)
 }
 
+// Mount registers h, a console New returned, on mux under prefix, as
+// Options.Prefix must then say: a request for prefix + "/" or anything
+// below it reaches h with prefix stripped from its path (http.StripPrefix),
+// and the mux redirects prefix alone to prefix + "/". A prefix of "" or
+// "/" mounts h at the root, unstripped. A trailing "/" is dropped; Mount
+// panics when prefix does not start with "/", and mux panics when the
+// pattern is taken.
+func Mount(mux *http.ServeMux, prefix string, h http.Handler) {
+	p, err := cleanPrefix(prefix)
+	if err != nil {
+		panic("httpadmin: Mount: the prefix " + err.Error())
+	}
+	if p == "" {
+		mux.Handle("/", h)
+		return
+	}
+	mux.Handle(p+"/", http.StripPrefix(p, h))
+}
+
+// cleanPrefix drops a prefix's trailing "/" and refuses one that does not
+// start with "/" (the console's links would be relative).
+func cleanPrefix(prefix string) (string, error) {
+	p := strings.TrimRight(prefix, "/")
+	if p != "" && !strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("must start with \"/\" (got %q)", prefix)
+	}
+	return p, nil
+}
+
+// requestPath is the path a request was sent to, before any handler
+// stripped it, from its RequestURI; false when it has none (a request
+// made in code rather than read by a server) or it cannot be read.
+func requestPath(r *http.Request) (string, bool) {
+	if r.RequestURI == "" || r.RequestURI == "*" {
+		return "", false
+	}
+	u, err := url.ParseRequestURI(r.RequestURI)
+	if err != nil {
+		return "", false
+	}
+	return u.Path, true
+}
+
+// mountError says, in words, why the request shows that the console is
+// not mounted where Options.Prefix says; "" when it is, or when the
+// request cannot tell.
+func (a *admin) mountError(r *http.Request) string {
+	full, ok := requestPath(r)
+	if !ok || full == a.prefix+r.URL.Path {
+		return ""
+	}
+	fix := fmt.Sprintf("Mount it with httpadmin.Mount(mux, %q, handler)", a.prefix)
+	seen, ok := strings.CutSuffix(full, r.URL.Path)
+	switch {
+	case !ok:
+		return fmt.Sprintf("The partner console is configured with Prefix %q, but the request for %q reached it as %q, "+
+			"which is not that prefix followed by the path: its links would be broken. %s, and do not rewrite the path before it.",
+			a.prefix, full, r.URL.Path, fix)
+	case seen == "":
+		return fmt.Sprintf("The partner console is configured with Prefix %q, but the request for %q reached it unstripped, "+
+			"as if it were mounted at the root: its links would be broken. %s, or set Options.Prefix to \"\" to mount it at the root.",
+			a.prefix, full, fix)
+	}
+	return fmt.Sprintf("The partner console is configured with Prefix %q, but it is mounted at %q (the request for %q reached it as %q): "+
+		"its links would be broken. %s, or set Options.Prefix to %q.", a.prefix, seen, full, r.URL.Path, fix, seen)
+}
+
 // requestNote is what the console learns about a request while it serves
 // it, for the one log line of a refusal.
 type requestNote struct {
 	op     partner.Operation
 	id     int64
 	reason string
+	msg    string // the log message, when not the status code's
 }
 
 type noteKey struct{}
@@ -371,18 +456,21 @@ func (a *admin) securityHeaders(h http.Header) {
 	h.Add("Vary", "HX-Request")
 }
 
-// serve wraps the routes: security headers, the cross-origin check on
-// unsafe methods, and one log line for every request that is refused
-// (4xx) or fails (5xx). The line names the method, the path with the
-// mount prefix, the partner, the operation and the reason; never what a
-// form carried.
+// serve wraps the routes: security headers, the check of the mount
+// prefix, the cross-origin check on unsafe methods, and one log line for
+// every request that is refused (4xx) or fails (5xx). The line names the
+// method, the path the request was sent to (mount prefix included), the
+// partner, the operation and the reason; never what a form carried.
 func (a *admin) serve(routes http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		note := &requestNote{}
 		r = r.WithContext(context.WithValue(r.Context(), noteKey{}, note))
 		a.securityHeaders(w.Header())
 		rec := &statusRecorder{ResponseWriter: w}
-		if err := a.cop.Check(r); err != nil {
+		if says := a.mountError(r); says != "" {
+			note.reason, note.msg = says, "httpadmin: mounted under the wrong prefix"
+			http.Error(rec, says, http.StatusInternalServerError)
+		} else if err := a.cop.Check(r); err != nil {
 			a.forbidden(rec, r, "This request came from another site, so it was refused; nothing was changed.", "cross-origin request: "+err.Error())
 		} else {
 			routes.ServeHTTP(rec, r)
@@ -404,7 +492,11 @@ func (a *admin) logOutcome(r *http.Request, code int, n *requestNote) {
 	case code >= 500 && code != statusClientGone:
 		level, msg = slog.LevelError, "httpadmin: internal error"
 	}
-	a.log.Log(r.Context(), level, msg, "status", code, "method", r.Method, "path", a.prefix+r.URL.Path,
+	path, ok := requestPath(r)
+	if !ok {
+		path = a.prefix + r.URL.Path
+	}
+	a.log.Log(r.Context(), level, cmp.Or(n.msg, msg), "status", code, "method", r.Method, "path", path,
 		"partner", n.id, "operation", string(n.op), "reason", n.reason)
 }
 
