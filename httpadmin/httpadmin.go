@@ -79,9 +79,25 @@ type Options struct {
 	// called directly, not through a server) is not checked.
 	Prefix string
 	// Authorize is called on every request, before anything is read or
-	// changed; an error refuses the request with 403 and is logged.
-	// Required: pass AllowAll explicitly to go without.
+	// changed. An error that is or wraps ErrUnauthenticated says that no
+	// one is signed in: the request is answered as SignInURL says. Any
+	// other error says that whoever is signed in may not do this: 403,
+	// "Your account may not do this". Either refusal is logged once, at
+	// Warn, with the error. Required: pass AllowAll explicitly to go
+	// without.
 	Authorize func(r *http.Request, a Access) error
+	// SignInURL gives the host's sign-in page for a request Authorize
+	// found with no one signed in; r.RequestURI is where the request was
+	// sent, for a return address. A plain request is redirected there
+	// (303 See Other); an htmx request gets 401 with an HX-Redirect header
+	// to it, so that htmx loads the sign-in page as a whole page rather
+	// than swap it into the console. When SignInURL is nil or returns "",
+	// the answer is 401 with a page (or, for htmx, a message) that says
+	// to sign in. The console sends no WWW-Authenticate challenge: it
+	// knows none of the host's schemes; a host that signs in with HTTP
+	// authentication sets its challenge on the response before the
+	// console runs, and the console leaves it there.
+	SignInURL func(r *http.Request) string
 	// Actor names the user acting, for the audit trail. nil records the
 	// library's SystemActor.
 	Actor func(r *http.Request) string
@@ -205,6 +221,12 @@ func (m CSPMode) String() string {
 	return fmt.Sprintf("CSPMode(%d)", int(m))
 }
 
+// ErrUnauthenticated is what Options.Authorize returns, or wraps, for a
+// request from no one signed in (no session, or one that has ended), as
+// opposed to someone signed in who may not do what they asked (any other
+// error). See Options.SignInURL for the answer.
+var ErrUnauthenticated = errors.New("not signed in")
+
 // AllowAll is an Authorize hook that lets every request through, for hosts
 // that authorize before the console is reached (or demos).
 func AllowAll(*http.Request, Access) error { return nil }
@@ -264,7 +286,10 @@ func New(m *partner.Manager, opts Options) http.Handler {
 				}
 			}
 			note.id = id
-			if err := a.opts.Authorize(r, Access{Operation: op, PartnerID: id}); err != nil {
+			if err := a.opts.Authorize(r, Access{Operation: op, PartnerID: id}); errors.Is(err, ErrUnauthenticated) {
+				a.signIn(w, r, err)
+				return
+			} else if err != nil {
 				a.forbidden(w, r, "Your account may not do this; ask an administrator if you need it.", "not authorized: "+err.Error())
 				return
 			}
@@ -380,10 +405,11 @@ func (a *admin) mountError(r *http.Request) string {
 // requestNote is what the console learns about a request while it serves
 // it, for the one log line of a refusal.
 type requestNote struct {
-	op     partner.Operation
-	id     int64
-	reason string
-	msg    string // the log message, when not the status code's
+	op      partner.Operation
+	id      int64
+	reason  string
+	msg     string // the log message, when not the status code's
+	refused bool   // refused with a status below 400 (a redirect to sign in)
 }
 
 type noteKey struct{}
@@ -458,7 +484,7 @@ func (a *admin) securityHeaders(h http.Header) {
 
 // serve wraps the routes: security headers, the check of the mount
 // prefix, the cross-origin check on unsafe methods, and one log line for
-// every request that is refused (4xx) or fails (5xx). The line names the
+// every request that is refused (4xx, or sent to sign in) or fails (5xx). The line names the
 // method, the path the request was sent to (mount prefix included), the
 // partner, the operation and the reason; never what a form carried.
 func (a *admin) serve(routes http.Handler) http.Handler {
@@ -480,12 +506,12 @@ func (a *admin) serve(routes http.Handler) http.Handler {
 }
 
 func (a *admin) logOutcome(r *http.Request, code int, n *requestNote) {
-	if code < 400 {
+	if code < 400 && !n.refused {
 		return
 	}
 	level, msg := slog.LevelInfo, "httpadmin: request refused"
 	switch {
-	case code == http.StatusForbidden:
+	case code == http.StatusUnauthorized, code == http.StatusForbidden, n.refused:
 		level = slog.LevelWarn
 	case code == http.StatusServiceUnavailable:
 		level, msg = slog.LevelWarn, "httpadmin: database busy"
@@ -515,7 +541,7 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // words; keeps htmx from evaluating code or injecting styles (the CSP
 // forbids both), and makes history restores fetch full pages.
 const htmxConfig = `{"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},` +
-	`{"code":"(400|403|404|409|422|500|501|502|503)","swap":true,"error":false},{"code":"[45]..","swap":false,"error":true}],` +
+	`{"code":"(400|401|403|404|409|422|500|501|502|503)","swap":true,"error":false},{"code":"[45]..","swap":false,"error":true}],` +
 	`"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true,` +
 	`"historyRestoreAsHxRequest":false}`
 
@@ -689,6 +715,28 @@ func (a *admin) forbidden(w http.ResponseWriter, r *http.Request, says, reason s
 	v := a.base(r, "You are not allowed to do this")
 	v.Err = says
 	a.respond(w, r, http.StatusForbidden, v)
+}
+
+// signIn answers a request from no one signed in (err wraps
+// ErrUnauthenticated): a redirect to the host's sign-in page, an
+// HX-Redirect to it for htmx, or 401 with words to sign in.
+func (a *admin) signIn(w http.ResponseWriter, r *http.Request, err error) {
+	because(r, "not signed in: "+err.Error())
+	noteOf(r).refused = true
+	var to string
+	if a.opts.SignInURL != nil {
+		to = a.opts.SignInURL(r)
+	}
+	if to != "" && !isHX(r) {
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return
+	}
+	if to != "" {
+		w.Header().Set("HX-Redirect", to)
+	}
+	v := a.base(r, "Please sign in")
+	v.Err = "You are not signed in, or your session has ended; sign in and try again. Nothing was changed."
+	a.respond(w, r, http.StatusUnauthorized, v)
 }
 
 // errorPage answers a request that has no page to show the error on;
