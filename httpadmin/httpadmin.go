@@ -89,9 +89,10 @@ type Options struct {
 	// SignInURL gives the host's sign-in page for a request Authorize
 	// found with no one signed in; r.RequestURI is where the request was
 	// sent, for a return address. A plain request is redirected there
-	// (303 See Other); an htmx request gets 401 with an HX-Redirect header
-	// to it, so that htmx loads the sign-in page as a whole page rather
-	// than swap it into the console. When SignInURL is nil or returns "",
+	// (303 See Other), and so is an htmx history restore, which asks for a
+	// whole page; any other htmx request gets 401 with an HX-Redirect
+	// header to it, so that htmx loads the sign-in page as a whole page
+	// rather than swap it into the console. When SignInURL is nil or returns "",
 	// the answer is 401 with a page (or, for htmx, a message) that says
 	// to sign in. The console sends no WWW-Authenticate challenge: it
 	// knows none of the host's schemes; a host that signs in with HTTP
@@ -116,9 +117,9 @@ type Options struct {
 }
 
 // Labels are the names the console shows that a host may want to change;
-// each empty field keeps its default. The console shows nothing else of a
-// vendor's: the labels replace every mention, also in the library's
-// reasons the console shows (the guard's "Enable Trend Micro Remote
+// each empty field keeps its default. These are the only product and
+// vendor names the console shows, and the labels replace every mention,
+// also in the library's reasons the console shows (the guard's "Enable Trend Micro Remote
 // Manager is for MSP partners only", "Remote Manager is for MSP partners
 // only") and in the audit trail's names of the two Remote Manager
 // operations. The audit trail's CSV export keeps the library's own codes.
