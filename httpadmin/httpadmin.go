@@ -722,7 +722,11 @@ func (a *admin) forbidden(w http.ResponseWriter, r *http.Request, says, reason s
 // ErrUnauthenticated): a redirect to the host's sign-in page, an
 // HX-Redirect to it for htmx, or 401 with words to sign in.
 func (a *admin) signIn(w http.ResponseWriter, r *http.Request, err error) {
-	because(r, "not signed in: "+err.Error())
+	reason := "not signed in"
+	if err != ErrUnauthenticated { // wrapped: the host's words say more
+		reason += ": " + err.Error()
+	}
+	because(r, reason)
 	noteOf(r).refused = true
 	var to string
 	if a.opts.SignInURL != nil {
