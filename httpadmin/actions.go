@@ -316,9 +316,9 @@ func (a *admin) remoteManager(on bool) func(http.ResponseWriter, *http.Request, 
 		} else if !a.confirmed(w, r, id, partner.OpDisableRemoteManager, partner.TabManagementLicenses,
 			a.url(id, "management-licenses", "disable"), func(partner.Partner) string {
 				if dc, err := serviceplan.ParseDataCenter(r.PostForm.Get("data_center")); err == nil {
-					return fmt.Sprintf("Disable Trend Micro Remote Manager for %s (%s)?", dc.Label(), dc)
+					return fmt.Sprintf("Disable %s for %s (%s)?", a.words.RemoteManager, dc.Label(), dc)
 				}
-				return "Disable Trend Micro Remote Manager for this data center?"
+				return "Disable " + a.words.RemoteManager + " for this data center?"
 			}) {
 			return
 		}

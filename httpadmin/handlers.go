@@ -35,7 +35,7 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 	}
 	f := partner.Filter{Name: strings.TrimSpace(q.Get("q")), Status: partner.Status(q.Get("status")),
 		Type: partner.Type(q.Get("type")), Page: partner.Page{Offset: offset, Limit: listPageSize}}
-	v := a.base(r, "Partners")
+	v := a.base(r, a.words.ConsoleTitle)
 	v.List = listView{Q: f.Name, Status: string(f.Status), Type: string(f.Type)}
 	rows, total, err := a.m.List(r.Context(), f)
 	if err == nil && len(rows) == 0 && f.Offset > 0 && total > 0 { // past the end: show the last page
@@ -49,7 +49,7 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 			return
 		}
 		a.failed(r, err) // a filter typed into the URL: say what is wrong with it
-		v.Err = message(err)
+		v.Err = v.L.say(message(err))
 	}
 	v.List.Rows = rows
 	v.List.Pager = newPager(f.Offset, len(rows), total, listPageSize, "partners", func(off int) string {
@@ -69,7 +69,7 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 		a.fragment(w, code, "results", v)
 		return
 	}
-	a.page(w, r, code, "Partners", "list-page", v)
+	a.page(w, r, code, a.words.ConsoleTitle, "list-page", v)
 }
 
 func (a *admin) newPartner(w http.ResponseWriter, r *http.Request, _ int64) {
@@ -333,7 +333,7 @@ func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab pa
 		a.errorPage(w, r, err, back)
 		return
 	}
-	v.Msg = doneMessage(q)
+	v.Msg = a.doneMessage(q)
 	if edit != nil {
 		edit(&v)
 	}
@@ -362,7 +362,7 @@ func (a *admin) showCancel(w http.ResponseWriter, r *http.Request, id int64, cod
 		})
 	case status(err) == http.StatusConflict: // the guard refuses: the page says why
 		a.failed(r, err)
-		v.Err = message(err)
+		v.Err = v.L.say(message(err))
 	default:
 		a.errorPage(w, r, err, a.backTo(id, partner.TabProfile))
 		return

@@ -8,7 +8,11 @@
 //		Authorize: func(r *http.Request, a httpadmin.Access) error { return nil }, // or the host's own check
 //		Actor:     func(r *http.Request) string { return currentUser(r) },
 //	})
-//	mux.Handle("/admin/partners/", http.StripPrefix("/admin/partners", admin))
+//	httpadmin.Mount(mux, "/admin/partners", admin) // or mux.Handle("/admin/partners/", http.StripPrefix("/admin/partners", admin))
+//
+// The console checks every request against Options.Prefix: mounted
+// anywhere else, it answers 500 saying where it is mounted and where it
+// was told it would be, rather than write links that lead nowhere.
 //
 // Each tab is an HTMX fragment; the same URL without HX-Request returns the
 // full page, so links, reloads and history work, and every form is a real
@@ -20,12 +24,14 @@
 package httpadmin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -48,6 +54,9 @@ func (a Access) Write() bool { return a.Operation != partner.OpRead }
 type LayoutData struct {
 	// Title is the page title, without the product name.
 	Title string
+	// ConsoleTitle is the console's name, Labels.ConsoleTitle ("Partners"
+	// unless the host chose another), for the layout's <title>.
+	ConsoleTitle string
 	// Head holds the <meta>, <link> and <script> elements the console
 	// needs (htmx, its configuration, the stylesheet). A layout must put
 	// it inside <head>.
@@ -59,13 +68,37 @@ type LayoutData struct {
 // Options configure the console.
 type Options struct {
 	// Prefix is the path the host mounts the handler under, e.g.
-	// "/admin/partners"; every URL the console writes starts with it. The
-	// host strips it before the request reaches the handler.
+	// "/admin/partners" ("" or "/": the root); every URL the console
+	// writes starts with it. It must start with "/"; a trailing "/" is
+	// dropped. The host strips it before the request reaches the handler
+	// (Mount, or http.StripPrefix). Each request is checked: when the path
+	// it was sent to (Request.RequestURI) is not Prefix followed by the
+	// path the handler received, the console is mounted elsewhere and its
+	// links would be broken, so it answers 500 with both prefixes in words
+	// and logs the same at Error. A request without RequestURI (a handler
+	// called directly, not through a server) is not checked.
 	Prefix string
 	// Authorize is called on every request, before anything is read or
-	// changed; an error refuses the request with 403 and is logged.
-	// Required: pass AllowAll explicitly to go without.
+	// changed. An error that is or wraps ErrUnauthenticated says that no
+	// one is signed in: the request is answered as SignInURL says. Any
+	// other error says that whoever is signed in may not do this: 403,
+	// "Your account may not do this". Either refusal is logged once, at
+	// Warn, with the error. Required: pass AllowAll explicitly to go
+	// without.
 	Authorize func(r *http.Request, a Access) error
+	// SignInURL gives the host's sign-in page for a request Authorize
+	// found with no one signed in; r.RequestURI is where the request was
+	// sent, for a return address. A plain request is redirected there
+	// (303 See Other), and so is an htmx history restore, which asks for a
+	// whole page; any other htmx request gets 401 with an HX-Redirect
+	// header to it, so that htmx loads the sign-in page as a whole page
+	// rather than swap it into the console. When SignInURL is nil or returns "",
+	// the answer is 401 with a page (or, for htmx, a message) that says
+	// to sign in. The console sends no WWW-Authenticate challenge: it
+	// knows none of the host's schemes; a host that signs in with HTTP
+	// authentication sets its challenge on the response before the
+	// console runs, and the console leaves it there.
+	SignInURL func(r *http.Request) string
 	// Actor names the user acting, for the audit trail. nil records the
 	// library's SystemActor.
 	Actor func(r *http.Request) string
@@ -73,7 +106,127 @@ type Options struct {
 	Layout func(w http.ResponseWriter, r *http.Request, p LayoutData)
 	// Logger receives refusals and internal errors; nil means slog.Default().
 	Logger *slog.Logger
+	// Labels are the names the console shows that a host may rename: the
+	// console's title, the menu it sits in, the remote management
+	// product. A field left empty keeps the default wording.
+	Labels Labels
+	// CSP says what the console does with the Content-Security-Policy
+	// header a host may already have set on the response: the zero value,
+	// CSPReplace, sets the console's own policy in its place.
+	CSP CSPMode
 }
+
+// Labels are the names the console shows that a host may want to change;
+// each empty field keeps its default. These are the only product and
+// vendor names the console shows, and the labels replace every mention,
+// also in the library's reasons the console shows (the guard's "Enable Trend Micro Remote
+// Manager is for MSP partners only", "Remote Manager is for MSP partners
+// only") and in the audit trail's names of the two Remote Manager
+// operations. The audit trail's CSV export keeps the library's own codes.
+type Labels struct {
+	// ConsoleTitle names the console: the partners list's heading, the
+	// breadcrumb that leads back to it, and DefaultLayout's <title>.
+	// Default "Partners".
+	ConsoleTitle string
+	// Section is the host's menu the console sits in, the first item of
+	// every breadcrumb. Default "Users & Accounts".
+	Section string
+	// RemoteManager is the full name of the remote management product an
+	// MSP is given access to per data center, as the Management Licenses
+	// tab, its buttons, questions and messages, and the Create Partner
+	// form say it. Default "Trend Micro Remote Manager".
+	RemoteManager string
+	// RemoteManagerShort is the product's short name, for tight places: a
+	// column heading, a button's accessible name, "No Remote Manager
+	// access", the audit trail's targets ("Remote Manager EU"). Default:
+	// RemoteManager when the host set that, "Remote Manager" otherwise.
+	RemoteManagerShort string
+}
+
+// wording is the labels with their defaults filled in, and the rewriting
+// of the library's texts that name the product.
+type wording struct {
+	Labels
+	library *strings.Replacer
+}
+
+func newWording(l Labels) *wording {
+	if l.ConsoleTitle == "" {
+		l.ConsoleTitle = "Partners"
+	}
+	if l.Section == "" {
+		l.Section = "Users & Accounts"
+	}
+	if l.RemoteManagerShort == "" {
+		l.RemoteManagerShort = cmp.Or(l.RemoteManager, "Remote Manager")
+	}
+	if l.RemoteManager == "" {
+		l.RemoteManager = "Trend Micro Remote Manager"
+	}
+	return &wording{Labels: l, library: strings.NewReplacer(
+		partner.OperationLabel(partner.OpEnableRemoteManager), "Enable "+l.RemoteManager,
+		partner.OperationLabel(partner.OpDisableRemoteManager), "Disable "+l.RemoteManager,
+		"Remote Manager is for MSP partners only", l.RemoteManagerShort+" is for MSP partners only")}
+}
+
+// say rewrites a text from the library (a reason, an operation's name)
+// into the host's labels.
+func (w *wording) say(s string) string {
+	if w == nil {
+		return s
+	}
+	return w.library.Replace(s)
+}
+
+// CSPMode says what the console does with the Content-Security-Policy
+// header of its answers, given the policies a host set on the response
+// before the request reached the console (in a middleware around it).
+// Whatever the mode, the console never touches
+// Content-Security-Policy-Report-Only.
+type CSPMode int
+
+const (
+	// CSPReplace, the default, makes ContentSecurityPolicy the answer's
+	// only Content-Security-Policy: any policy the host set is removed.
+	CSPReplace CSPMode = iota
+	// CSPKeepHost adds no policy: the answer carries the host's
+	// Content-Security-Policy headers as they are, or none if the host
+	// set none. The host's policy must then allow what the console loads
+	// (its own scripts and stylesheet, from 'self'), or the browser
+	// blocks htmx and the styles; the forms still work without them.
+	CSPKeepHost
+	// CSPMerge keeps the host's policies and adds ContentSecurityPolicy
+	// as one more header (once: not when the host already sent exactly
+	// it). A browser enforces every policy it receives, each on its own,
+	// so a resource loads, a script runs or a form posts only when every
+	// policy allows it: the answer allows no more than the host's policy
+	// and no more than the console's. The directives are not rewritten
+	// into one policy, which could not be done soundly ('self' against a
+	// named origin, nonces, hashes and 'strict-dynamic' do not intersect
+	// as lists). Where the host's policy is the stricter one (a script
+	// nonce, no 'self'), it may block htmx or the stylesheet too. With no
+	// host policy it answers as CSPReplace does.
+	CSPMerge
+)
+
+// String names the mode as its constant does.
+func (m CSPMode) String() string {
+	switch m {
+	case CSPReplace:
+		return "CSPReplace"
+	case CSPKeepHost:
+		return "CSPKeepHost"
+	case CSPMerge:
+		return "CSPMerge"
+	}
+	return fmt.Sprintf("CSPMode(%d)", int(m))
+}
+
+// ErrUnauthenticated is what Options.Authorize returns, or wraps, for a
+// request from no one signed in (no session, or one that has ended), as
+// opposed to someone signed in who may not do what they asked (any other
+// error). See Options.SignInURL for the answer.
+var ErrUnauthenticated = errors.New("not signed in")
 
 // AllowAll is an Authorize hook that lets every request through, for hosts
 // that authorize before the console is reached (or demos).
@@ -84,6 +237,7 @@ type admin struct {
 	opts   Options
 	log    *slog.Logger
 	tmpl   *template.Template
+	words  *wording
 	head   template.HTML
 	prefix string
 	cop    *http.CrossOriginProtection
@@ -93,13 +247,23 @@ type admin struct {
 // every contact, is a few kilobytes.
 const maxFormBytes = 64 << 10
 
-// New returns the console for m. It panics when opts.Authorize is nil: a
-// host must decide who may manage partners, if only with AllowAll.
+// New returns the console for m. It panics when opts.Authorize is nil (a
+// host must decide who may manage partners, if only with AllowAll), when
+// opts.Prefix does not start with "/", and when opts.CSP is not one of the
+// CSPMode constants.
 func New(m *partner.Manager, opts Options) http.Handler {
 	if opts.Authorize == nil {
 		panic("httpadmin: Options.Authorize is required (use httpadmin.AllowAll to allow every request)")
 	}
-	a := &admin{m: m, opts: opts, log: opts.Logger, prefix: strings.TrimRight(opts.Prefix, "/"), cop: http.NewCrossOriginProtection()}
+	prefix, err := cleanPrefix(opts.Prefix)
+	if err != nil {
+		panic("httpadmin: Options.Prefix " + err.Error())
+	}
+	if opts.CSP < CSPReplace || opts.CSP > CSPMerge {
+		panic(fmt.Sprintf("httpadmin: Options.CSP is %v, which is not one of CSPReplace, CSPKeepHost or CSPMerge", opts.CSP))
+	}
+	a := &admin{m: m, opts: opts, log: opts.Logger, prefix: prefix, cop: http.NewCrossOriginProtection(),
+		words: newWording(opts.Labels)}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -123,7 +287,10 @@ func New(m *partner.Manager, opts Options) http.Handler {
 				}
 			}
 			note.id = id
-			if err := a.opts.Authorize(r, Access{Operation: op, PartnerID: id}); err != nil {
+			if err := a.opts.Authorize(r, Access{Operation: op, PartnerID: id}); errors.Is(err, ErrUnauthenticated) {
+				a.signIn(w, r, err)
+				return
+			} else if err != nil {
 				a.forbidden(w, r, "Your account may not do this; ask an administrator if you need it.", "not authorized: "+err.Error())
 				return
 			}
@@ -169,12 +336,81 @@ func New(m *partner.Manager, opts Options) http.Handler {
 	return a.serve(mux)
 }
 
+// Mount registers h, a console New returned, on mux under prefix, as
+// Options.Prefix must then say: a request for prefix + "/" or anything
+// below it reaches h with prefix stripped from its path (http.StripPrefix),
+// and the mux redirects prefix alone to prefix + "/". A prefix of "" or
+// "/" mounts h at the root, unstripped. A trailing "/" is dropped; Mount
+// panics when prefix does not start with "/", and mux panics when the
+// pattern is taken.
+func Mount(mux *http.ServeMux, prefix string, h http.Handler) {
+	p, err := cleanPrefix(prefix)
+	if err != nil {
+		panic("httpadmin: Mount: the prefix " + err.Error())
+	}
+	if p == "" {
+		mux.Handle("/", h)
+		return
+	}
+	mux.Handle(p+"/", http.StripPrefix(p, h))
+}
+
+// cleanPrefix drops a prefix's trailing "/" and refuses one that does not
+// start with "/" (the console's links would be relative).
+func cleanPrefix(prefix string) (string, error) {
+	p := strings.TrimRight(prefix, "/")
+	if p != "" && !strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("must start with \"/\" (got %q)", prefix)
+	}
+	return p, nil
+}
+
+// requestPath is the path a request was sent to, before any handler
+// stripped it, from its RequestURI; false when it has none (a request
+// made in code rather than read by a server) or it cannot be read.
+func requestPath(r *http.Request) (string, bool) {
+	if r.RequestURI == "" || r.RequestURI == "*" {
+		return "", false
+	}
+	u, err := url.ParseRequestURI(r.RequestURI)
+	if err != nil {
+		return "", false
+	}
+	return u.Path, true
+}
+
+// mountError says, in words, why the request shows that the console is
+// not mounted where Options.Prefix says; "" when it is, or when the
+// request cannot tell.
+func (a *admin) mountError(r *http.Request) string {
+	full, ok := requestPath(r)
+	if !ok || full == a.prefix+r.URL.Path {
+		return ""
+	}
+	fix := fmt.Sprintf("Mount it with httpadmin.Mount(mux, %q, handler)", a.prefix)
+	seen, ok := strings.CutSuffix(full, r.URL.Path)
+	switch {
+	case !ok:
+		return fmt.Sprintf("The partner console is configured with Prefix %q, but the request for %q reached it as %q, "+
+			"which is not that prefix followed by the path: its links would be broken. %s, and do not rewrite the path before it.",
+			a.prefix, full, r.URL.Path, fix)
+	case seen == "":
+		return fmt.Sprintf("The partner console is configured with Prefix %q, but the request for %q reached it unstripped, "+
+			"as if it were mounted at the root: its links would be broken. %s, or set Options.Prefix to \"\" to mount it at the root.",
+			a.prefix, full, fix)
+	}
+	return fmt.Sprintf("The partner console is configured with Prefix %q, but it is mounted at %q (the request for %q reached it as %q): "+
+		"its links would be broken. %s, or set Options.Prefix to %q.", a.prefix, seen, full, r.URL.Path, fix, seen)
+}
+
 // requestNote is what the console learns about a request while it serves
 // it, for the one log line of a refusal.
 type requestNote struct {
-	op     partner.Operation
-	id     int64
-	reason string
+	op      partner.Operation
+	id      int64
+	reason  string
+	msg     string // the log message, when not the status code's
+	refused bool   // refused with a status below 400 (a redirect to sign in)
 }
 
 type noteKey struct{}
@@ -217,22 +453,51 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the server's writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// serve wraps the routes: security headers, the cross-origin check on
-// unsafe methods, and one log line for every request that is refused
-// (4xx) or fails (5xx). The line names the method, the path with the
-// mount prefix, the partner, the operation and the reason; never what a
-// form carried.
+// securityHeaders sets the console's headers on an answer without
+// clobbering the host's: the Content-Security-Policy as Options.CSP says;
+// X-Content-Type-Options (nosniff) and Referrer-Policy (same-origin) only
+// when the host set none; HX-Request added to Vary unless the host's Vary
+// already names it or is "*".
+func (a *admin) securityHeaders(h http.Header) {
+	switch a.opts.CSP {
+	case CSPReplace:
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	case CSPMerge:
+		if !slices.Contains(h.Values("Content-Security-Policy"), ContentSecurityPolicy) {
+			h.Add("Content-Security-Policy", ContentSecurityPolicy)
+		}
+	}
+	if h.Get("X-Content-Type-Options") == "" {
+		h.Set("X-Content-Type-Options", "nosniff")
+	}
+	if h.Get("Referrer-Policy") == "" {
+		h.Set("Referrer-Policy", "same-origin")
+	}
+	for _, v := range h.Values("Vary") {
+		for field := range strings.SplitSeq(v, ",") {
+			if f := strings.TrimSpace(field); f == "*" || strings.EqualFold(f, "HX-Request") {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "HX-Request")
+}
+
+// serve wraps the routes: security headers, the check of the mount
+// prefix, the cross-origin check on unsafe methods, and one log line for
+// every request that is refused (4xx, or sent to sign in) or fails (5xx). The line names the
+// method, the path the request was sent to (mount prefix included), the
+// partner, the operation and the reason; never what a form carried.
 func (a *admin) serve(routes http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		note := &requestNote{}
 		r = r.WithContext(context.WithValue(r.Context(), noteKey{}, note))
-		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Add("Vary", "HX-Request")
+		a.securityHeaders(w.Header())
 		rec := &statusRecorder{ResponseWriter: w}
-		if err := a.cop.Check(r); err != nil {
+		if says := a.mountError(r); says != "" {
+			note.reason, note.msg = says, "httpadmin: mounted under the wrong prefix"
+			http.Error(rec, says, http.StatusInternalServerError)
+		} else if err := a.cop.Check(r); err != nil {
 			a.forbidden(rec, r, "This request came from another site, so it was refused; nothing was changed.", "cross-origin request: "+err.Error())
 		} else {
 			routes.ServeHTTP(rec, r)
@@ -242,25 +507,34 @@ func (a *admin) serve(routes http.Handler) http.Handler {
 }
 
 func (a *admin) logOutcome(r *http.Request, code int, n *requestNote) {
-	if code < 400 {
+	if code < 400 && !n.refused {
 		return
 	}
 	level, msg := slog.LevelInfo, "httpadmin: request refused"
 	switch {
-	case code == http.StatusForbidden:
+	case code == http.StatusUnauthorized, code == http.StatusForbidden, n.refused:
 		level = slog.LevelWarn
 	case code == http.StatusServiceUnavailable:
 		level, msg = slog.LevelWarn, "httpadmin: database busy"
 	case code >= 500 && code != statusClientGone:
 		level, msg = slog.LevelError, "httpadmin: internal error"
 	}
-	a.log.Log(r.Context(), level, msg, "status", code, "method", r.Method, "path", a.prefix+r.URL.Path,
+	path, ok := requestPath(r)
+	if !ok {
+		path = a.prefix + r.URL.Path
+	}
+	a.log.Log(r.Context(), level, cmp.Or(n.msg, msg), "status", code, "method", r.Method, "path", path,
 		"partner", n.id, "operation", string(n.op), "reason", n.reason)
 }
 
-// contentSecurityPolicy forbids inline script and style: htmx is loaded
-// from the plugin's own assets and configured by a <meta> tag.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+// ContentSecurityPolicy is the console's policy (see Options.CSP): it
+// forbids inline script and style, since htmx and the stylesheet are
+// loaded from the console's own assets and htmx is configured by a <meta>
+// tag; it allows images from the page's origin and data: URLs, forms that
+// post to the page's origin, and no framing. A host that keeps its own
+// policy (CSPKeepHost) must allow at least script-src and style-src
+// 'self' for htmx and the styles to load.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // htmxConfig swaps the console's own error answers in place (htmx 2
@@ -268,7 +542,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // words; keeps htmx from evaluating code or injecting styles (the CSP
 // forbids both), and makes history restores fetch full pages.
 const htmxConfig = `{"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},` +
-	`{"code":"(400|403|404|409|422|500|501|502|503)","swap":true,"error":false},{"code":"[45]..","swap":false,"error":true}],` +
+	`{"code":"(400|401|403|404|409|422|500|501|502|503)","swap":true,"error":false},{"code":"[45]..","swap":false,"error":true}],` +
 	`"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true,` +
 	`"historyRestoreAsHxRequest":false}`
 
@@ -279,15 +553,20 @@ func (a *admin) headHTML() template.HTML {
 		template.HTMLEscapeString(htmxConfig), a.prefix+"/assets/admin.css", a.prefix+"/assets/htmx.min.js"))
 }
 
-// DefaultLayout is a plain page: language, title, the console's head, a
-// skip link and a <main> landmark.
+// DefaultLayout is a plain page: language, title ("Title · ConsoleTitle",
+// or Title alone when ConsoleTitle is empty), the console's head, a skip
+// link and a <main> landmark.
 func DefaultLayout(w http.ResponseWriter, r *http.Request, p LayoutData) {
+	title := p.Title
+	if p.ConsoleTitle != "" {
+		title += " · " + p.ConsoleTitle
+	}
 	fmt.Fprintf(w, `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>%s · Partners</title>
+<title>%s</title>
 %s
 </head>
 <body>
@@ -297,7 +576,7 @@ func DefaultLayout(w http.ResponseWriter, r *http.Request, p LayoutData) {
 </main>
 </body>
 </html>
-`, template.HTMLEscapeString(p.Title), p.Head, p.Body)
+`, template.HTMLEscapeString(title), p.Head, p.Body)
 }
 
 // isHX reports a request made by htmx for a fragment; a history restore
@@ -439,6 +718,32 @@ func (a *admin) forbidden(w http.ResponseWriter, r *http.Request, says, reason s
 	a.respond(w, r, http.StatusForbidden, v)
 }
 
+// signIn answers a request from no one signed in (err wraps
+// ErrUnauthenticated): a redirect to the host's sign-in page, an
+// HX-Redirect to it for htmx, or 401 with words to sign in.
+func (a *admin) signIn(w http.ResponseWriter, r *http.Request, err error) {
+	reason := "not signed in"
+	if err != ErrUnauthenticated { // wrapped: the host's words say more
+		reason += ": " + err.Error()
+	}
+	because(r, reason)
+	noteOf(r).refused = true
+	var to string
+	if a.opts.SignInURL != nil {
+		to = a.opts.SignInURL(r)
+	}
+	if to != "" && !isHX(r) {
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return
+	}
+	if to != "" {
+		w.Header().Set("HX-Redirect", to)
+	}
+	v := a.base(r, "Please sign in")
+	v.Err = "You are not signed in, or your session has ended; sign in and try again. Nothing was changed."
+	a.respond(w, r, http.StatusUnauthorized, v)
+}
+
 // errorPage answers a request that has no page to show the error on;
 // back, when set, links to where the operator came from.
 func (a *admin) errorPage(w http.ResponseWriter, r *http.Request, err error, back *link) {
@@ -447,7 +752,7 @@ func (a *admin) errorPage(w http.ResponseWriter, r *http.Request, err error, bac
 	if r.Method == http.MethodPost {
 		v.Title = "This was not done"
 	}
-	v.Err = message(err)
+	v.Err = v.L.say(message(err))
 	if back != nil {
 		v.Back = *back
 	}

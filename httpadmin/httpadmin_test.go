@@ -125,6 +125,8 @@ func (w *world) expand(s string) string {
 	).Replace(s)
 }
 
+// do sends a request for path (without the mount prefix) to the world's
+// console, mounted under /admin/partners.
 func (w *world) do(method, path string, hx bool, form url.Values, headers map[string]string) *httptest.ResponseRecorder {
 	var body *strings.Reader
 	if form != nil {
@@ -138,7 +140,7 @@ func (w *world) do(method, path string, hx bool, form url.Values, headers map[st
 	} else {
 		body = strings.NewReader("")
 	}
-	r := httptest.NewRequest(method, w.expand(path), body)
+	r := httptest.NewRequest(method, "/admin/partners"+w.expand(path), body)
 	if form != nil {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
@@ -149,8 +151,16 @@ func (w *world) do(method, path string, hx bool, form url.Values, headers map[st
 		r.Header.Set(k, v)
 	}
 	rec := httptest.NewRecorder()
-	w.h.ServeHTTP(rec, r)
+	mounted("/admin/partners", w.h).ServeHTTP(rec, r)
 	return rec
+}
+
+// mounted is a host that mounts the console h under prefix with
+// httpadmin.Mount; requests to it carry the prefix.
+func mounted(prefix string, h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	httpadmin.Mount(mux, prefix, h)
+	return mux
 }
 
 // newest is the id of the MSP's newest licence.
@@ -500,27 +510,27 @@ func TestAuthorizeRunsOnEveryRequestAndRefusalsAreLogged(t *testing.T) {
 	w := newWorld(t)
 	var seen []httpadmin.Access
 	var logs bytes.Buffer
-	h := httpadmin.New(w.m, httpadmin.Options{Prefix: "/admin/partners", Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	h := mounted("/admin/partners", httpadmin.New(w.m, httpadmin.Options{Prefix: "/admin/partners", Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		Authorize: func(r *http.Request, a httpadmin.Access) error {
 			seen = append(seen, a)
 			if a.Write() {
 				return fmt.Errorf("read-only operator")
 			}
 			return nil
-		}})
+		}}))
 	get := httptest.NewRecorder()
-	h.ServeHTTP(get, httptest.NewRequest("GET", fmt.Sprintf("/%d/licenses", w.msp.ID), nil))
+	h.ServeHTTP(get, httptest.NewRequest("GET", fmt.Sprintf("/admin/partners/%d/licenses", w.msp.ID), nil))
 	require.Equal(t, 200, get.Code)
 	before := w.snapshot(t)
 	post := httptest.NewRecorder()
-	r := httptest.NewRequest("POST", fmt.Sprintf("/%d/suspend", w.msp.ID), strings.NewReader("confirm=yes"))
+	r := httptest.NewRequest("POST", fmt.Sprintf("/admin/partners/%d/suspend", w.msp.ID), strings.NewReader("confirm=yes"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	h.ServeHTTP(post, r)
 	require.Equal(t, http.StatusForbidden, post.Code)
 	require.Contains(t, post.Body.String(), "Your account may not do this; ask an administrator if you need it.")
 	require.Equal(t, before, w.snapshot(t))
 	asset := httptest.NewRecorder()
-	h.ServeHTTP(asset, httptest.NewRequest("GET", "/assets/admin.css", nil))
+	h.ServeHTTP(asset, httptest.NewRequest("GET", "/admin/partners/assets/admin.css", nil))
 	require.Equal(t, []httpadmin.Access{{Operation: partner.OpRead, PartnerID: w.msp.ID},
 		{Operation: partner.OpSuspend, PartnerID: w.msp.ID}, {Operation: partner.OpRead}}, seen)
 	require.Contains(t, logs.String(), "request refused")
@@ -545,17 +555,17 @@ func TestActorReachesTheAuditTrail(t *testing.T) {
 
 func TestLayoutHookWrapsFullPagesOnly(t *testing.T) {
 	w := newWorld(t)
-	h := httpadmin.New(w.m, httpadmin.Options{Prefix: "/p", Authorize: httpadmin.AllowAll,
+	h := mounted("/p", httpadmin.New(w.m, httpadmin.Options{Prefix: "/p", Authorize: httpadmin.AllowAll,
 		Layout: func(rw http.ResponseWriter, r *http.Request, p httpadmin.LayoutData) {
 			fmt.Fprintf(rw, "<host-chrome title=%q>%s%s</host-chrome>", p.Title, p.Head, p.Body)
-		}})
+		}}))
 	full := httptest.NewRecorder()
-	h.ServeHTTP(full, httptest.NewRequest("GET", fmt.Sprintf("/%d/accounts", w.msp.ID), nil))
+	h.ServeHTTP(full, httptest.NewRequest("GET", fmt.Sprintf("/p/%d/accounts", w.msp.ID), nil))
 	require.Contains(t, full.Body.String(), `<host-chrome title="Acme MSP · Accounts">`)
 	require.Contains(t, full.Body.String(), `href="/p/assets/admin.css"`)
 	require.Contains(t, full.Body.String(), `name="htmx-config"`)
 	frag := httptest.NewRecorder()
-	r := httptest.NewRequest("GET", fmt.Sprintf("/%d/accounts", w.msp.ID), nil)
+	r := httptest.NewRequest("GET", fmt.Sprintf("/p/%d/accounts", w.msp.ID), nil)
 	r.Header.Set("HX-Request", "true")
 	h.ServeHTTP(frag, r)
 	require.NotContains(t, frag.Body.String(), "host-chrome")

@@ -91,15 +91,15 @@ func TestRefusalsAreLoggedOnce(t *testing.T) {
 			if authorize == nil {
 				authorize = httpadmin.AllowAll
 			}
-			h := httpadmin.New(w.m, httpadmin.Options{Prefix: "/admin/partners", Authorize: authorize,
-				Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+			h := mounted("/admin/partners", httpadmin.New(w.m, httpadmin.Options{Prefix: "/admin/partners", Authorize: authorize,
+				Logger: slog.New(slog.NewJSONHandler(&logs, nil))}))
 			var body *strings.Reader
 			if tc.form != nil {
 				body = strings.NewReader(tc.form.Encode())
 			} else {
 				body = strings.NewReader("")
 			}
-			r := httptest.NewRequest(tc.method, w.expand(tc.path), body)
+			r := httptest.NewRequest(tc.method, "/admin/partners"+w.expand(tc.path), body)
 			if tc.form != nil {
 				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			}

@@ -138,12 +138,12 @@ func (f form) Val(name string) string { return f.Values[name] }
 // Err returns the error of a field, or "".
 func (f form) Err(field string) string { return f.Errors[field] }
 
-// mark records every field problem err reports and says whether there
-// was any.
-func (f form) mark(err error) bool {
+// mark records every field problem err reports, its reason in the
+// host's labels, and says whether there was any.
+func (f form) mark(err error, words *wording) bool {
 	probs := partner.FieldErrors(err)
 	for _, p := range probs {
-		f.Errors[p.Field] = p.Reason
+		f.Errors[p.Field] = words.say(p.Reason)
 	}
 	return len(probs) > 0
 }
@@ -171,6 +171,7 @@ type link struct{ URL, Label string }
 // view is the data of every template.
 type view struct {
 	Prefix string
+	L      *wording // the host's labels
 	Title  string
 	Msg    string // success message
 	Err    string // error message
@@ -204,7 +205,7 @@ type tabLink struct {
 func (v view) Can(op string) control {
 	err := partner.Check(v.P.Status, v.P.Type, partner.Operation(op))
 	if err != nil {
-		return control{Reason: sentence(partner.ErrorReason(err))}
+		return control{Reason: v.L.say(sentence(partner.ErrorReason(err)))}
 	}
 	return control{Allowed: true}
 }
@@ -226,9 +227,9 @@ func (v view) Applies(op string) bool { return partner.Applies(v.P.Type, partner
 func (v view) Notice() string {
 	switch v.P.Status {
 	case partner.Suspended:
-		return sentence(partner.ErrorReason(partner.Check(v.P.Status, v.P.Type, partner.OpAssignLicenses))) + "."
+		return v.L.say(sentence(partner.ErrorReason(partner.Check(v.P.Status, v.P.Type, partner.OpAssignLicenses))) + ".")
 	case partner.Canceled:
-		return sentence(partner.ErrorReason(partner.Check(v.P.Status, v.P.Type, partner.OpUpdateProfile))) + "."
+		return v.L.say(sentence(partner.ErrorReason(partner.Check(v.P.Status, v.P.Type, partner.OpUpdateProfile))) + ".")
 	}
 	return ""
 }
@@ -315,32 +316,31 @@ func (v view) FormVal(name, field, def string) string {
 }
 
 func (a *admin) base(r *http.Request, title string) view {
-	return view{Prefix: a.prefix, Title: title, Msg: doneMessage(r.URL.Query())}
+	return view{Prefix: a.prefix, L: a.words, Title: title, Msg: a.doneMessage(r.URL.Query())}
 }
 
 // doneMessage is the success message a redirect names (?done=code, and
 // for Remote Manager the data center, ?dc=JP), looked up so that no text
 // from the URL is ever shown.
-func doneMessage(q url.Values) string {
+func (a *admin) doneMessage(q url.Values) string {
 	code := q.Get("done")
-	if strings.HasPrefix(code, "rm-") {
+	if texts, ok := rmMessages[code]; ok {
 		dc, err := serviceplan.ParseDataCenter(q.Get("dc"))
 		if err != nil || string(dc) != q.Get("dc") {
-			return doneMessages[code]
+			return fmt.Sprintf(texts[0], a.words.RemoteManager)
 		}
-		where := fmt.Sprintf("%s (%s)", dc.Label(), dc)
-		switch code {
-		case "rm-on":
-			return "Trend Micro Remote Manager enabled for " + where + "."
-		case "rm-off":
-			return "Trend Micro Remote Manager disabled for " + where + "."
-		case "rm-was-on":
-			return "Trend Micro Remote Manager was already enabled for " + where + "; nothing changed."
-		case "rm-was-off":
-			return "Trend Micro Remote Manager was not enabled for " + where + "; nothing changed."
-		}
+		return fmt.Sprintf(texts[1], a.words.RemoteManager, fmt.Sprintf("%s (%s)", dc.Label(), dc))
 	}
 	return doneMessages[code]
+}
+
+// rmMessages are the success messages of the Management Licenses tab:
+// without a data center and with one, the product's name first.
+var rmMessages = map[string][2]string{
+	"rm-on":      {"%s enabled.", "%s enabled for %s."},
+	"rm-off":     {"%s disabled.", "%s disabled for %s."},
+	"rm-was-on":  {"%s was already enabled there; nothing changed.", "%s was already enabled for %s; nothing changed."},
+	"rm-was-off": {"%s was not enabled there; nothing changed.", "%s was not enabled for %s; nothing changed."},
 }
 
 // fail shows a refusal answered with code on a screen: for invalid input
@@ -350,11 +350,11 @@ func (v *view) fail(code int, err error) {
 	if v.Form.Errors == nil {
 		v.Form.Errors = map[string]string{}
 	}
-	if code == http.StatusUnprocessableEntity && v.Form.mark(err) {
+	if code == http.StatusUnprocessableEntity && v.Form.mark(err, v.L) {
 		probs := partner.FieldErrors(err)
 		v.Problems = nil
 		for _, p := range probs {
-			v.Problems = append(v.Problems, phrase(p.Field, p.Reason))
+			v.Problems = append(v.Problems, v.L.say(phrase(p.Field, p.Reason)))
 		}
 		if len(probs) == 1 {
 			v.Err, v.Problems = "Nothing was changed. "+v.Problems[0], nil
@@ -364,15 +364,15 @@ func (v *view) fail(code int, err error) {
 		return
 	}
 	if code == http.StatusUnprocessableEntity {
-		v.Err = phrase(partner.ErrorField(err), partner.ErrorReason(err))
+		v.Err = v.L.say(phrase(partner.ErrorField(err), partner.ErrorReason(err)))
 		return
 	}
-	v.Err = message(err)
+	v.Err = v.L.say(message(err))
 	v.Reload = code == http.StatusConflict && v.Partner
 }
 
 // doneMessages are the success messages a redirect may name (?done=...),
-// so no text from the URL is ever shown.
+// so no text from the URL is ever shown; rmMessages holds the others.
 var doneMessages = map[string]string{
 	"created":    "Partner created.",
 	"refill":     "License pool refill saved.",
@@ -380,10 +380,6 @@ var doneMessages = map[string]string{
 	"assigned":   "Licenses assigned.",
 	"replayed":   "These licenses were already assigned by this form; nothing more was assigned.",
 	"disabled":   "Selected licenses disabled.",
-	"rm-on":      "Trend Micro Remote Manager enabled.",
-	"rm-off":     "Trend Micro Remote Manager disabled.",
-	"rm-was-on":  "Trend Micro Remote Manager was already enabled there; nothing changed.",
-	"rm-was-off": "Trend Micro Remote Manager was not enabled there; nothing changed.",
 	"plan-added": "Service plan assigned.",
 	"plan-gone":  "Service plan removed.",
 	"acct-added": "Account added.",
@@ -429,10 +425,23 @@ func (a *admin) funcs() template.FuncMap {
 		"dataCenters": serviceplan.DataCenters,
 		"statuses":    partner.Statuses,
 		"types":       partner.Types,
-		"opLabel":     func(op partner.Operation) string { return partner.OperationLabel(op) },
+		"opLabel":     func(op partner.Operation) string { return a.words.say(partner.OperationLabel(op)) },
+		"auditTarget": a.auditTarget,
 		"kindLabel":   func(k serviceplan.Kind) string { return license.Kind(k).Label() },
 		"str":         func(v any) string { return fmt.Sprint(v) },
 	}
+}
+
+// auditTarget shows what an audit entry acted on; the library names a
+// Remote Manager change's target "remote manager EU", shown with the
+// product's short name: "Remote Manager EU".
+func (a *admin) auditTarget(e partner.AuditEntry) string {
+	if e.Action == partner.OpEnableRemoteManager || e.Action == partner.OpDisableRemoteManager {
+		if dc, ok := strings.CutPrefix(e.Target, "remote manager "); ok {
+			return a.words.RemoteManagerShort + " " + dc
+		}
+	}
+	return e.Target
 }
 
 // render executes a named template into a buffer, so a failure never
@@ -468,7 +477,7 @@ func (a *admin) page(w http.ResponseWriter, r *http.Request, code int, title, na
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
-	a.opts.Layout(w, r, LayoutData{Title: title, Head: a.head, Body: body})
+	a.opts.Layout(w, r, LayoutData{Title: title, ConsoleTitle: a.words.ConsoleTitle, Head: a.head, Body: body})
 }
 
 func (a *admin) asset(w http.ResponseWriter, r *http.Request, _ int64) {

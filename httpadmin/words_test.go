@@ -52,10 +52,10 @@ func TestResetWhoseHookFailsSaysTheChangeWasMade(t *testing.T) {
 	w := newWorld(t)
 	failing := partner.NewManager(partner.Options{Store: w.m.Store(),
 		ResetPassword: func(context.Context, account.Account) error { return errors.New("mail server down") }})
-	h := httpadmin.New(failing, httpadmin.Options{Prefix: "/admin/partners", Authorize: httpadmin.AllowAll,
-		Logger: slog.New(slog.DiscardHandler)})
+	h := mounted("/admin/partners", httpadmin.New(failing, httpadmin.Options{Prefix: "/admin/partners", Authorize: httpadmin.AllowAll,
+		Logger: slog.New(slog.DiscardHandler)}))
 	for _, hx := range []bool{true, false} {
-		r := httptest.NewRequest("POST", w.expand("/{msp}/accounts/{user}/reset-password"), strings.NewReader(""))
+		r := httptest.NewRequest("POST", w.expand("/admin/partners/{msp}/accounts/{user}/reset-password"), strings.NewReader(""))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if hx {
 			r.Header.Set("HX-Request", "true")

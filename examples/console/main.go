@@ -173,7 +173,7 @@ func NewHost(m *partner.Manager, log *slog.Logger, requestTimeout time.Duration)
 		},
 		Logger: log,
 	})
-	mux.Handle("/admin/partners/", http.StripPrefix("/admin/partners", admin))
+	httpadmin.Mount(mux, "/admin/partners", admin) // the prefix stripped, as Options.Prefix says
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/admin/partners/", http.StatusSeeOther)
 	})
