@@ -119,7 +119,7 @@ type Options struct {
 // Labels are the names the console shows that a host may want to change;
 // each empty field keeps its default. These are the only product and
 // vendor names the console shows, and the labels replace every mention,
-// also in the library's reasons the console shows (the guard's "Enable Trend Micro Remote
+// also in the library's reasons the console shows (the guard's "Enable Remote
 // Manager is for MSP partners only", "Remote Manager is for MSP partners
 // only") and in the audit trail's names of the two Remote Manager
 // operations. The audit trail's CSV export keeps the library's own codes.

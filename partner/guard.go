@@ -110,8 +110,8 @@ var guards = map[Operation]rule{
 	OpAssignLicenses:     {TabLicenses, both, onActive, "Assign Licenses"},
 	OpDisableLicenses:    {TabLicenses, []Type{MSP}, onActive, "Disable Licenses"},
 
-	OpEnableRemoteManager:  {TabManagementLicenses, []Type{MSP}, onActive, "Enable Trend Micro Remote Manager"},
-	OpDisableRemoteManager: {TabManagementLicenses, []Type{MSP}, onActive, "Disable Trend Micro Remote Manager"},
+	OpEnableRemoteManager:  {TabManagementLicenses, []Type{MSP}, onActive, "Enable Remote Manager"},
+	OpDisableRemoteManager: {TabManagementLicenses, []Type{MSP}, onActive, "Disable Remote Manager"},
 
 	OpAssignPlan: {TabServicePlans, []Type{Reseller}, onActive, "Assign Service Plan"},
 	OpRemovePlan: {TabServicePlans, []Type{Reseller}, onActive, "Remove Service Plan"},

@@ -22,7 +22,7 @@ func TestQuickstartStory(t *testing.T) {
 		"change the Profile while suspended                   ok",
 		"change the Profile from a stale form                 refused: the partner was changed by someone else",
 		"Disable Licenses on a Reseller                       refused: Disable Licenses is for MSP partners only",
-		"Enable Remote Manager on a Reseller                  refused: Enable Trend Micro Remote Manager is for MSP partners only",
+		"Enable Remote Manager on a Reseller                  refused: Enable Remote Manager is for MSP partners only",
 		"Assign Service Plan on an MSP                        refused: Assign Service Plan is for Reseller partners only",
 		"delete the only Administrator                        refused: acme.admin is the last enabled Administrator",
 		"give 25 seats to City Dental (only 20 left)          refused: 25 requested, 20 remaining",
