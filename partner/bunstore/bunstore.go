@@ -99,9 +99,9 @@ var _ partner.Store = (*Store)(nil)
 // an explicit BEGIN IMMEDIATE and COMMIT or ROLLBACK. WAL and a busy
 // timeout are not required. While a write transaction or a view holds a
 // connection, the store lowers the connection's busy timeout to 100 ms if
-// it is longer (SQLite's own wait cannot be interrupted by a context; the
-// store waits in Go instead) and puts the host's value back before the
-// connection returns to the pool. OpenSQLite configures its connections
+// it is longer (mattn/go-sqlite3 cannot end SQLite's own wait when the
+// context ends; the store waits in Go instead) and puts the host's value
+// back before the connection returns to the pool. OpenSQLite configures its connections
 // itself and skips these steps.
 func New(db *bun.DB) *Store {
 	s := &Store{db: db, reads: db, name: db.Dialect().Name(), retries: MaxRetries, busyTimeout: BusyTimeout}
@@ -121,9 +121,9 @@ func New(db *bun.DB) *Store {
 // readers never queue behind writers.
 //
 // OpenSQLite's own connections differ in one setting: their busy timeout
-// is 100 ms, because SQLite's own wait for a lock cannot be interrupted by
-// a context, so the store waits for locks in Go instead (see
-// Store.Update).
+// is 100 ms, because mattn/go-sqlite3 cannot end SQLite's own wait for a
+// lock when the context ends (modernc.org/sqlite can), so the store waits
+// for locks in Go instead (see Store.Update).
 func SQLiteDSN(path string, writer bool) string {
 	return sqliteDSN(path, writer, BusyTimeout)
 }
@@ -409,9 +409,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 // Update is waiting for the write lock, between two runs, or during a run
 // that follows a busy failure, its error wraps partner.ErrBusy, the
 // context's error (context.DeadlineExceeded or context.Canceled) and the
-// last failure. SQLite cannot interrupt its own busy wait, so there the
-// context's end is noticed when the current try's busy timeout is over:
-// up to 100 ms late. When the context ends before any busy failure — before
+// last failure. modernc.org/sqlite ends SQLite's own busy wait when the
+// context ends; mattn/go-sqlite3 cannot, so with it the context's end is
+// noticed when the current try's busy timeout is over: up to 100 ms late.
+// When the context ends before any busy failure — before
 // Update starts, or while fn runs, including a PostgreSQL statement
 // waiting for a row lock, which the driver cancels — the error is the
 // context's error or the driver's, without partner.ErrBusy. Nothing is

@@ -66,6 +66,31 @@ func TestBusyUpdateStopsAtDeadline(t *testing.T) {
 	}
 }
 
+// TestBusyUpdateDeadlineInFirstWait: a deadline shorter than one try of
+// SQLite's own busy wait (100 ms) ends the wait for the write lock during
+// the first BEGIN IMMEDIATE, before any busy failure came back; the
+// error still wraps ErrBusy and the context's error, as Update's doc says.
+// (modernc.org/sqlite stops that wait at the context's end and reports
+// the context's error, mattn/go-sqlite3 reports SQLITE_BUSY when it is
+// over.)
+func TestBusyUpdateDeadlineInFirstWait(t *testing.T) {
+	for name, open := range sqliteStores {
+		t.Run(name, func(t *testing.T) {
+			path := dbtest.SQLitePath(t)
+			m := partner.NewManager(partner.Options{Store: open(t, path)})
+			holdSQLite(t, path, "BEGIN IMMEDIATE")
+
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			_, err := m.Create(ctx, newPartnerInput("blocked"))
+			require.ErrorIs(t, err, partner.ErrBusy)
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			require.Less(t, time.Since(start), time.Second)
+		})
+	}
+}
+
 // TestBusyViewStopsAtDeadline: a reader of a host's rollback-journal
 // database is locked out while another connection holds an exclusive
 // lock; View gives up at the deadline with ErrBusy.

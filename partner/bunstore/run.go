@@ -29,9 +29,10 @@ const BusyTimeout = 10 * time.Second
 
 // sqliteBusyTimeout is SQLite's own busy timeout on OpenSQLite's
 // connections, and the most the store lets a host's connection wait while
-// it holds one: how long one try waits inside SQLite,
-// where a context cannot interrupt it (sqlite3_interrupt does not wake the
-// busy handler). The store waits longer in Go, between tries.
+// it holds one: how long one try waits inside SQLite, where with
+// mattn/go-sqlite3 a context cannot end the wait (sqlite3_interrupt does
+// not wake the busy handler; modernc.org/sqlite ends it itself). The store
+// waits longer in Go, between tries.
 const sqliteBusyTimeout = 100 * time.Millisecond
 
 var (
@@ -94,6 +95,19 @@ func (s *Store) retry(ctx context.Context, once func(ctx context.Context, until 
 		// it as the busy episode's end.
 		if ctxErr := ctx.Err(); ctxErr != nil && busy != nil && interrupted(err) {
 			return ended(ctxErr)
+		}
+		// The context ended the wait for the write lock itself: the
+		// driver stopped SQLite's busy wait and reported the context's
+		// error (modernc.org/sqlite does; mattn/go-sqlite3 reports
+		// SQLITE_BUSY once the wait is over), possibly in the first try,
+		// before any busy failure. It ends a busy episode all the same.
+		if lw := (*lockWait)(nil); errors.As(err, &lw) {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				if busy == nil {
+					busy = err
+				}
+				return ended(ctxErr)
+			}
 		}
 		if !transient(err) {
 			var aborted *abortedError
@@ -242,8 +256,9 @@ func (s *Store) writeOnConn(ctx context.Context, until time.Time, body func(ctx 
 
 // capBusyTimeout lowers the busy timeout of a host's connection to
 // sqliteBusyTimeout while the store holds it, so that SQLite's own wait
-// for a lock, which a context cannot interrupt, stays short and the store
-// waits in Go instead (mattn's connections wait 5 s by default). restore
+// for a lock, which mattn/go-sqlite3 cannot end when the context ends,
+// stays short and the store waits in Go instead (mattn's connections wait
+// 5 s by default). restore
 // puts the host's value back before the connection returns to the pool,
 // or closes the connection if it cannot.
 func capBusyTimeout(ctx context.Context, conn bun.Conn) (restore func(), err error) {

@@ -101,14 +101,14 @@ func filterPartners(q *bun.SelectQuery, f partner.Filter) *bun.SelectQuery {
 func window(q *bun.SelectQuery, p partner.Page) *bun.SelectQuery {
 	switch {
 	case p.Limit > 0:
-		q = q.Limit(p.Limit)
+		q = q.Limit(int64(p.Limit))
 	case p.Offset > 0:
 		// bun writes OFFSET alone when there is no limit, which SQLite
-		// refuses; the largest limit bun can write means "every row".
+		// refuses; a limit no table here reaches means "every row".
 		q = q.Limit(math.MaxInt32)
 	}
 	if p.Offset > 0 {
-		q = q.Offset(p.Offset)
+		q = q.Offset(int64(p.Offset))
 	}
 	return q
 }
@@ -134,17 +134,17 @@ func (r *reader) Partners(ctx context.Context, f partner.Filter) ([]partner.Part
 			return nil, 0, err
 		}
 	}
-	return out, total, nil
+	return out, int(total), nil
 }
 
 // pagedCount returns the total matching q's conditions: len(rows) when
 // the page is unbounded and starts at 0, else a COUNT query.
-func (r *reader) pagedCount(ctx context.Context, n int, p partner.Page, count func(context.Context) (int, error)) (int, error) {
+func (r *reader) pagedCount(ctx context.Context, n int, p partner.Page, count func(context.Context) (int64, error)) (int, error) {
 	if p.Limit == 0 && p.Offset == 0 {
 		return n, nil
 	}
 	total, err := count(ctx)
-	return total, r.dbErr(err)
+	return int(total), r.dbErr(err)
 }
 
 func (r *reader) License(ctx context.Context, id int64) (license.License, error) {

@@ -1,12 +1,10 @@
-package main
+package e2e
 
 import (
 	"context"
 	_ "embed"
 	"fmt"
-	"log/slog"
 	"math"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnerkit/partnerkit/account"
-	"github.com/partnerkit/partnerkit/internal/dbtest"
 	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
 )
@@ -29,14 +26,17 @@ import (
 const ChromiumEnv = "PARTNERS_TEST_CHROMIUM"
 
 // ScreenshotsEnv, when set, names a folder for the test's screenshots
-// (docs/ keeps one of the partner screen).
+// (docs/ keeps one of the partner screen); a relative path is relative to
+// this folder, e2e/, where go test runs the test.
 const ScreenshotsEnv = "PARTNERS_SCREENSHOTS"
 
 // TestConsoleInBrowser drives the console in headless Chromium: the list,
 // an MSP's and a Reseller's tabs, assigning licences without a full
 // reload, a refusal in words, suspending, paging the licences, a canceled
 // partner's read-only tabs, a confirmation without JavaScript, and a
-// hostile company name.
+// hostile company name. The console is the real binary on a SQLite file
+// of its own; what the test adds to the demo data it writes through the
+// library on the same file while the console runs.
 func TestConsoleInBrowser(t *testing.T) {
 	chromium := os.Getenv(ChromiumEnv)
 	if chromium == "" {
@@ -48,14 +48,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	require.NoError(t, os.MkdirAll(shots, 0o755))
 
-	ctx := context.Background()
-	m := partner.NewManager(partner.Options{Store: dbtest.SQLite(t)})
-	seeded, err := Seed(ctx, m, time.Now())
-	require.NoError(t, err)
-	require.True(t, seeded)
-	srv := httptest.NewServer(NewHost(m, slog.New(slog.DiscardHandler), defaultTimeouts.Request))
-	defer srv.Close()
-	base := srv.URL + "/admin/partners/"
+	db := filepath.Join(t.TempDir(), "console.db")
+	console := startConsole(t, "-db", db)
+	console.ready(t)
+	require.Equal(t, 1, strings.Count(console.stderr.String(), "seeded demo partners"), "the console seeded its new database:\n%s", console.stderr.String())
+	base := console.base + "/admin/partners/"
+	m := openLibrary(t, db)
+	ctx := partner.WithActor(context.Background(), "e2e test")
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
@@ -296,6 +295,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	require.False(t, eval[bool](b, `window.__xss !== undefined`), "injected script ran")
 	require.Zero(t, alerts.Load(), "no alert opened")
 	t.Logf("axe-core found no WCAG 2.1 A/AA violation on: %s", strings.Join(append(b.checked, nb.checked...), ", "))
+
+	// The console stops cleanly (with -race, a data race it met would
+	// make it exit 66) and had nothing to log as an error.
+	require.NoError(t, console.stop(t), console.stderr.String())
+	require.NotContains(t, console.stderr.String(), "level=ERROR")
 }
 
 // browser wraps a chromedp tab for the test.

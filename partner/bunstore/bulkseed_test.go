@@ -12,11 +12,14 @@ import (
 )
 
 // SeedBulk fills the store with generated partners and licences, written
-// straight into the tables in large batches: for load tests, benchmarks
-// and demo consoles that want volume. Partner i is named "Partner
+// straight into the tables in large batches, for the benchmarks and the
+// query-count test, which need volume. Partner i is named "Partner
 // NNNNNN", alternates MSP and Reseller, and one in ten is Suspended; each
-// has licencesPerPartner licences of 100 units. It bypasses the Manager,
-// so it writes no audit entries.
+// has licensesPerPartner licences of 100 units.
+//
+// It bypasses the Manager and writes no audit entries, which is why it
+// lives in a _test.go file: it is compiled into this package's tests
+// only, and no host can call it.
 func SeedBulk(ctx context.Context, s *Store, partners, licensesPerPartner int, now time.Time) error {
 	const batch = 2000
 	now = now.UTC().Truncate(time.Microsecond)
