@@ -92,8 +92,14 @@ type actorKey struct{}
 // SystemActor is the actor recorded when the context names none.
 const SystemActor = "system"
 
+// MaxActorLen is the longest actor name, in characters. A change made with
+// an actor that is longer, not valid UTF-8 or holds control characters is
+// refused with ErrInvalid naming the field "actor": the audit trail keeps
+// actors exactly as given.
+const MaxActorLen = 200
+
 // WithActor returns a context naming who acts; the audit trail and the
-// events record it.
+// events record it exactly as given (see MaxActorLen for what is refused).
 func WithActor(ctx context.Context, actor string) context.Context {
 	return context.WithValue(ctx, actorKey{}, actor)
 }
@@ -197,6 +203,9 @@ func (m *Manager) write(ctx context.Context, op Operation, fn func(ctx context.C
 	var c *changes
 	run := func(ctx context.Context, tx Tx) error {
 		c = &changes{actor: ActorFrom(ctx), at: m.Now()} // fresh on a store retry
+		if err := checkText("actor", c.actor, MaxActorLen, true); err != nil {
+			return err
+		}
 		return fn(ctx, tx, c)
 	}
 	if b := m.bound; b != nil {

@@ -529,3 +529,20 @@ func TestBoundManagerAfterRunInTx(t *testing.T) {
 		require.ErrorIs(t, err, partner.ErrInvalid)
 	})
 }
+
+// An actor the audit trail could not keep exactly is refused, the same on
+// every store (a NUL was silently dropped by the SQL stores, then broke
+// their statements).
+func TestActorIsValidated(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		f := e.fixture(t, partner.MSP, partner.Active)
+		before := e.snapshot(t, f.p.ID)
+		for _, actor := range []string{"ops\x00admin", "ops\nadmin", "\xffops", strings.Repeat("a", partner.MaxActorLen+1)} {
+			_, err := e.m.SetPoolRefill(partner.WithActor(e.ctx, actor), f.p.ID, 0, true)
+			requireErr(t, err, partner.ErrInvalid, "actor")
+		}
+		require.Empty(t, cmp.Diff(before, e.snapshot(t, f.p.ID)))
+		_, err := e.m.SetPoolRefill(partner.WithActor(e.ctx, "Zoë Ops "+strings.Repeat("é", 150)), f.p.ID, 0, true)
+		require.NoError(t, err)
+	})
+}
