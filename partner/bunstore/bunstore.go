@@ -287,11 +287,17 @@ func walCheck(path, mode string, err error) error {
 }
 
 // AddQueryHook adds a bun query hook (tracing, metrics, query counting)
-// to every database the store uses.
+// to the store's own queries, reads and writes. The *bun.DB a host passed
+// to New is left as it is: the store queries through a clone of it that
+// carries the hook (bun's WithQueryHook). Call it before the store is in
+// use; it is not safe to call concurrently with the store's work.
 func (s *Store) AddQueryHook(h bun.QueryHook) {
-	s.db.AddQueryHook(h)
-	if s.reads != s.db {
-		s.reads.AddQueryHook(h)
+	same := s.reads == s.db
+	s.db = s.db.WithQueryHook(h)
+	if same {
+		s.reads = s.db
+	} else {
+		s.reads = s.reads.WithQueryHook(h)
 	}
 }
 

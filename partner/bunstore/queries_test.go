@@ -2,6 +2,7 @@ package bunstore_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
 
 	"github.com/partnerkit/partnerkit/account"
 	"github.com/partnerkit/partnerkit/internal/dbtest"
@@ -117,4 +119,23 @@ func TestConstantQueriesPerScreen(t *testing.T) {
 			require.Empty(t, cmp.Diff(counts[10], counts[1000]), "queries must not grow with rows")
 		})
 	}
+}
+
+// A query hook added to the store sees the store's queries and leaves the
+// host's own *bun.DB without it.
+func TestQueryHookStaysWithTheStore(t *testing.T) {
+	ctx := context.Background()
+	db := bun.NewDB(sql.OpenDB(bunstore.SQLiteConnector(dbtest.SQLitePath(t), true)), sqlitedialect.New())
+	t.Cleanup(func() { db.Close() })
+	s := bunstore.New(db)
+	require.NoError(t, s.Migrate(ctx))
+	qc := &queryCounter{}
+	s.AddQueryHook(qc)
+	_, _, err := partner.NewManager(partner.Options{Store: s}).List(ctx, partner.Filter{})
+	require.NoError(t, err)
+	require.Positive(t, qc.n.Load(), "the store's queries pass the hook")
+	seen := qc.n.Load()
+	var one int
+	require.NoError(t, db.NewRaw("SELECT 1").Scan(ctx, &one))
+	require.Equal(t, seen, qc.n.Load(), "the host's own queries do not")
 }
