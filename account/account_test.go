@@ -65,9 +65,9 @@ func TestRoles(t *testing.T) {
 	require.False(t, account.Role("owner").Valid())
 }
 
-// FuzzNewValidate checks that Validate never panics, that every refusal
+// FuzzParamsValidate checks that Validate never panics, that every refusal
 // names a field, and that accepted accounts satisfy the documented rules.
-func FuzzNewValidate(f *testing.F) {
+func FuzzParamsValidate(f *testing.F) {
 	f.Add("ops.admin", "Ada", "Admin", "ada@example.com", "administrator")
 	f.Add("", "", "", "", "")
 	f.Add("A B", "\x01", "x", "a@b", "root")
