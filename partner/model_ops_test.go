@@ -1207,7 +1207,7 @@ func (o *opAllocate) touches(*model) ([]int64, bool) { return []int64{o.pid}, fa
 
 func (o *opAllocate) expect(md *model) exp {
 	badUnits := o.in.Units < 1 || o.in.Units > license.MaxUnits
-	p, e := md.scope(o.pid, gActive, 0)
+	_, e := md.scope(o.pid, gActive, 0)
 	if e != nil {
 		return early(e, badUnits)
 	}
@@ -1231,8 +1231,9 @@ func (o *opAllocate) expect(md *model) exp {
 	if c, ok := md.custs[o.in.CustomerID]; !ok || c.PartnerID != o.pid {
 		errs = append(errs, partner.ErrNotFound)
 	}
-	short := o.in.Units - (l.Units - l.Used)
-	if ok && short > 0 && (!p.PoolRefill || l.Units+short > license.MaxUnits) {
+	// An allocation never grows a licence, whatever the pool refill
+	// setting: a licence short of units refuses.
+	if ok && o.in.Units > l.Units-l.Used {
 		errs = append(errs, partner.ErrInsufficientUnits)
 	}
 	if len(errs) > 0 {
@@ -1240,16 +1241,8 @@ func (o *opAllocate) expect(md *model) exp {
 	}
 	var id int64
 	why := "allocate"
-	if short > 0 {
-		why = "allocate with pool refill"
-	}
 	return exp{why: why, apply: func(v any) {
 		id = v.(license.Allocation).ID
-		if short > 0 { // pool refill: the licence grows by the shortfall, audited apart
-			l.Units += short
-			l.Version++
-			md.audit[o.pid]++
-		}
 		l.Used += o.in.Units
 		md.lics[l.ID] = l
 		md.allocs[id] = mAlloc{ID: id, PartnerID: o.pid, LicenseID: l.ID, CustomerID: o.in.CustomerID, Units: o.in.Units}
@@ -1998,9 +1991,6 @@ func (r *runner) genAllocate(t *rapid.T) op {
 	cust := drawOwned(t, "customer", ownC, others(r.md.custs, ownC))
 	l := r.md.lics[lic]
 	choices := []int64{1, 2, 5, 10, 25, l.Units - l.Used, l.Units - l.Used + 1, 0, license.MaxUnits + 1}
-	if r.md.partners[pid].PoolRefill { // more allocations past the remainder: pool refill
-		choices = append(choices, l.Units-l.Used+1, l.Units-l.Used+10, 2*l.Units, license.MaxUnits)
-	}
 	units := rapid.SampledFrom(choices).Draw(t, "allocUnits")
 	return &opAllocate{pid: pid, in: partner.AllocateParams{LicenseID: lic, CustomerID: cust, Units: units}}
 }

@@ -908,7 +908,7 @@ func (r *runner) snapshot(w *world, id int64) pSnap {
 			return err
 		}
 		what = "Customers"
-		if s.Customers, _, err = m.Customers(ctx, aid, partner.Page{Limit: partner.MaxLimit}); err != nil {
+		if s.Customers, _, err = m.Customers(ctx, aid, partner.CustomerFilter{Page: partner.Page{Limit: partner.MaxLimit}}); err != nil {
 			return err
 		}
 		what = "Allocations"
