@@ -194,6 +194,9 @@ func (e *env) fixture(t *testing.T, typ partner.Type, status partner.Status) fix
 	require.NoError(t, err)
 	f.alloc, err = e.m.Allocate(e.ctx, p.ID, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 5})
 	require.NoError(t, err)
+	lics, _, err = e.m.Licenses(e.ctx, p.ID, partner.Page{})
+	require.NoError(t, err)
+	f.lic = lics[0] // with its 5 units used
 	switch status {
 	case partner.Suspended:
 		_, err = e.m.Suspend(e.ctx, p.ID, 0)

@@ -196,32 +196,32 @@ func resolvePool(ctx context.Context, r Reader, partnerID int64, product, unitTy
 	case !errors.Is(err, ErrNotFound):
 		return k, 0, nil, err
 	}
-	if err := checkText("unit type", unitType, license.MaxTextLen, true); err != nil {
-		return k, 0, err, nil
-	}
-	k = poolKey{product, unitType}
+	// Not a catalogue product: a pool of the partner's uncatalogued
+	// licences or settings, or any name while the catalogue is empty.
 	lics, _, err := r.Licenses(ctx, partnerID, Page{})
 	if err != nil {
 		return k, 0, nil, err
-	}
-	for _, l := range lics {
-		if l.ProductID == 0 && poolOf(l) == k {
-			return k, 0, nil, nil
-		}
 	}
 	sets, err := r.PoolSettings(ctx, partnerID)
 	if err != nil {
 		return k, 0, nil, err
 	}
+	known := false
+	for _, l := range lics {
+		known = known || l.ProductID == 0 && l.Product == product
+	}
 	for _, s := range sets {
-		if s.ProductID == 0 && s.Product == product && s.UnitType == unitType {
-			return k, 0, nil, nil
+		known = known || s.ProductID == 0 && s.Product == product
+	}
+	if !known {
+		if _, n, err := r.Products(ctx, Page{Limit: 1}); err != nil || n > 0 {
+			return k, 0, invalidf("product", "%q is not in the product catalogue", product), err
 		}
 	}
-	if _, n, err := r.Products(ctx, Page{Limit: 1}); err != nil || n == 0 {
-		return k, 0, nil, err
+	if err := checkText("unit type", unitType, license.MaxTextLen, true); err != nil {
+		return k, 0, err, nil
 	}
-	return k, 0, invalidf("product", "%q is not in the product catalogue", product), nil
+	return poolKey{product, unitType}, 0, nil, nil
 }
 
 // PoolSettingsParams sets the vendor's settings of one pool of a partner
@@ -376,10 +376,11 @@ func (m *Manager) RefillPool(ctx context.Context, partnerID int64, in RefillPool
 		if err := Check(p.Status, p.Type, OpRefillPool); err != nil {
 			return err
 		}
-		errs := []error{invalid, keyErr}
+		errs := []error{invalid}
 		if in.Units < 0 || in.Units > license.MaxUnits {
 			errs = append(errs, invalidf("units", "must be 0 (up to the cap) to %d (got %d)", license.MaxUnits, in.Units))
 		}
+		errs = append(errs, keyErr)
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
