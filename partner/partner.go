@@ -5,7 +5,7 @@
 //
 // A vendor or distributor (Tier 1) manages its partner companies (Tier 2):
 // MSPs and Resellers, their licence pools, service plans, console accounts,
-// customers, profile and status. The rules of the partner screen hold here,
+// customers, profile and status, and its own product catalogue. The rules of the partner screen hold here,
 // whatever user interface sits on top:
 //
 //   - a Suspended partner can only have its Profile changed;
@@ -17,10 +17,13 @@
 //
 // Hosts use NewManager and the Manager's methods, their parameter types
 // (CreateParams, ProfilePatch, AssignLicensesParams, CustomerParams,
-// AllocateParams) and results, the records (Partner, Profile, Contact,
-// Customer, AuditEntry), Filter and Page for lists, WithActor for the audit
-// trail, Subscribe and Event for hooks, and the sentinel errors with
-// ErrorField, ErrorReason and FieldErrors.
+// AllocateParams, PoolSettingsParams, RefillPoolParams) and results, the
+// records (Partner, Profile, Contact, Customer, AuditEntry, Pool,
+// PoolSettings, Notice), Filter, CustomerFilter and Page for lists,
+// WithActor for the audit trail, Subscribe and Event for hooks, Sweep on
+// a schedule for the expiry notices, and the sentinel errors with
+// ErrorField, ErrorReason and FieldErrors. The product catalogue's types
+// are in package license (Product, ProductPatch).
 //
 // User interfaces read the guard table: Check, Applies, Tabs,
 // TabAvailable, Operations, OperationTab and OperationLabel.

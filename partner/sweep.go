@@ -78,7 +78,7 @@ func (m *Manager) Sweep(ctx context.Context) (SweepResult, error) {
 		var last int64
 		var n int
 		err := m.write(ctx, OpSweep, func(ctx context.Context, tx Tx, c *changes) error {
-			batch, last = SweepResult{Batches: 1}, 0
+			batch, last = SweepResult{}, 0
 			lics, err := tx.DueLicenses(ctx, until, after, SweepBatch)
 			if err != nil {
 				return err
