@@ -392,8 +392,8 @@ func TestPoolAlreadyLowIsNotReportedAgain(t *testing.T) {
 		f := e.fixture(t, partner.MSP, partner.Active) // licence of 100, 5 used
 		_, err := e.m.Allocate(e.ctx, f.p.ID, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 90})
 		require.NoError(t, err) // 5 remaining
-		min := int64(10)
-		_, err = e.m.SetPoolSettings(e.ctx, f.p.ID, 0, partner.PoolSettingsParams{Product: "Endpoint Security", Minimum: &min, AutoRefill: true})
+		minimum := int64(10)
+		_, err = e.m.SetPoolSettings(e.ctx, f.p.ID, 0, partner.PoolSettingsParams{Product: "Endpoint Security", Minimum: &minimum, AutoRefill: true})
 		require.NoError(t, err) // already low: 5 < 10
 		e.resetEvents()
 		_, err = e.m.Allocate(e.ctx, f.p.ID, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 2})

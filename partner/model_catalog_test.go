@@ -546,12 +546,12 @@ type opPoolSettings struct {
 }
 
 func (o *opPoolSettings) String() string {
-	min := "nil"
+	minimum := "nil"
 	if o.in.Minimum != nil {
-		min = fmt.Sprint(*o.in.Minimum)
+		minimum = fmt.Sprint(*o.in.Minimum)
 	}
 	return fmt.Sprintf("SetPoolSettings(partner %d, version %d, {%s %s minimum %s cap %d auto %v})", o.pid, o.version,
-		q(o.in.Product), q(o.in.UnitType), min, o.in.Cap, o.in.AutoRefill)
+		q(o.in.Product), q(o.in.UnitType), minimum, o.in.Cap, o.in.AutoRefill)
 }
 
 func (o *opPoolSettings) call(w *world, m *partner.Manager) (any, string, error) {

@@ -73,11 +73,11 @@ func (s PoolSettings) same(o PoolSettings) bool {
 }
 
 func (s PoolSettings) summary() string {
-	min := "partner default"
+	minimum := "partner default"
 	if s.MinimumSet {
-		min = fmt.Sprint(s.Minimum)
+		minimum = fmt.Sprint(s.Minimum)
 	}
-	return summary("minimum", min, "cap", s.Cap, "auto refill", s.AutoRefill)
+	return summary("minimum", minimum, "cap", s.Cap, "auto refill", s.AutoRefill)
 }
 
 // poolKey names a pool: a product and a unit type.
