@@ -50,8 +50,8 @@ package partner_test
 //     hook call per committed reset;
 //   - the caller's inputs are unchanged after each call.
 //
-// Run it (100 sequences on memory and SQLite, about 25 s with -race on two
-// cores; PostgreSQL too when its variable is set, about 50 s):
+// Run it (100 sequences on memory and SQLite, about 30 s with -race on two
+// cores; PostgreSQL too when its variable is set, about 60 s):
 //
 //	PARTNERS_TEST_POSTGRES_DSN='postgres://postgres@127.0.0.1:5432/partnerkit_test?sslmode=disable' \
 //	    go test -race ./partner/ -run 'TestModel$' -v
