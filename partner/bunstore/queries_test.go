@@ -101,7 +101,11 @@ func TestConstantQueriesPerScreen(t *testing.T) {
 						return len(cs), err
 					},
 					"allocations": func() (int, error) { as, err := m.Allocations(ctx, id); return len(as), err },
-					"audit":       func() (int, error) { es, _, err := m.Audit(ctx, id, page); return len(es), err },
+					"customer search": func() (int, error) {
+						cs, _, err := m.Customers(ctx, id, partner.CustomerFilter{Name: "CUSTOMER", Page: page})
+						return len(cs), err
+					},
+					"audit": func() (int, error) { es, _, err := m.Audit(ctx, id, page); return len(es), err },
 					"cancel preview": func() (int, error) {
 						im, err := m.CancelPreview(ctx, id)
 						return len(im.Allocations), err

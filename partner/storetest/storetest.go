@@ -6,8 +6,9 @@
 //	}
 //
 // newStore must return an empty store each time it is called. The
-// subtests are named by area (Partners/..., Licenses/..., Tx/...,
-// Concurrency/...) so a failing backend reads clearly.
+// subtests are named by area (Partners/..., Licenses/..., Products/...,
+// Pools/..., Notices/..., Customers/..., Tx/..., Concurrency/...) so a
+// failing backend reads clearly.
 package storetest
 
 import (
