@@ -2,6 +2,8 @@ package partner_test
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -297,3 +299,39 @@ func TestAutoRefillUnderConcurrency(t *testing.T) {
 		require.Equal(t, int64(135), lics[1].Units)
 	})
 }
+
+// Many goroutines refilling one depleted pool at once: with one key, one
+// licence and every caller learns of it; without a key, one refill and the
+// others find the pool no longer depleted.
+func TestRefillPoolUnderConcurrency(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		f := e.fixture(t, partner.MSP, partner.Active)
+		e.depletedPool(f, "Email Security", 5, 45)
+		var mu sync.Mutex
+		ids := map[int64]int{}
+		ok, _ := storetest.Race(t, 16, errNeverRefill, func() error {
+			l, err := e.m.RefillPool(e.ctx, f.p.ID, partner.RefillPoolParams{Product: "Email Security", Key: "same"})
+			if err == nil {
+				mu.Lock()
+				ids[l.ID]++
+				mu.Unlock()
+			}
+			return err
+		})
+		require.Equal(t, 16, ok, "the first refills, the others replay it")
+		require.Len(t, ids, 1, "one licence")
+
+		g := e.fixture(t, partner.Reseller, partner.Active)
+		e.depletedPool(g, "Email Security", 5, 45)
+		ok, notDepleted := storetest.Race(t, 16, partner.ErrPoolNotDepleted, func() error {
+			_, err := e.m.RefillPool(e.ctx, g.p.ID, partner.RefillPoolParams{Product: "Email Security"})
+			return err
+		})
+		require.Equal(t, []int{1, 15}, []int{ok, notDepleted})
+		pools, err := e.m.Pools(e.ctx, g.p.ID)
+		require.NoError(t, err)
+		require.Equal(t, []int64{45, 40}, []int64{pools[1].Units, pools[1].Remaining}, "topped up to the cap once")
+	})
+}
+
+var errNeverRefill = errors.New("never returned")
