@@ -1,6 +1,7 @@
-// Package license holds the value types of the Licenses tab: a licence
-// granted to a partner (product, unit type, units, Trial or Full, start and
-// expiry), its derived state, and allocations of its units to customers.
+// Package license holds the value types of the Licenses tab: the vendor's
+// product catalogue, a licence granted to a partner (product, unit type,
+// units, Trial or Full, start and expiry), its derived state, and
+// allocations of its units to customers.
 //
 // The package validates values; it does not store them. Changes go through
 // partner.Manager, which applies the partner guards and keeps every change
@@ -131,13 +132,24 @@ func ValidateKey(key string) error {
 }
 
 // Grant is a request to grant units of one product to a partner.
+//
+// The Manager resolves a grant against the product catalogue: by
+// ProductID when it is set, else by Product, compared with letter case
+// folded. The catalogue's name and unit type then replace what the grant
+// says (a UnitType given must be the product's). While the catalogue is
+// empty, Product and UnitType are taken as given, as before the catalogue
+// existed.
 type Grant struct {
-	Product  string
-	UnitType string // seats, users, devices...
-	Units    int64
-	Kind     Kind
-	Start    time.Time
-	Expiry   time.Time
+	// ProductID names a catalogue product; 0 means "by name".
+	ProductID int64
+	Product   string
+	UnitType  string // seats, users, devices...
+	Units     int64
+	Kind      Kind
+	Start     time.Time
+	// Expiry may be left zero for a Trial grant of a catalogue product that
+	// offers a trial: it is then Start plus the product's TrialDays.
+	Expiry time.Time
 }
 
 // Normalize trims surrounding white space from the text fields.
@@ -148,13 +160,21 @@ func (g *Grant) Normalize() {
 
 // Validate reports every invalid field of g, each as an error wrapping
 // partner.ErrInvalid, in field order (errors.Join); partner.FieldErrors
-// lists them and partner.ErrorField names the first.
+// lists them and partner.ErrorField names the first. A grant with a
+// ProductID may leave Product and UnitType empty: the catalogue supplies
+// them.
 func (g Grant) Validate() error {
-	errs := []error{
-		checkText("product", g.Product, MaxTextLen),
-		checkText("unit type", g.UnitType, MaxTextLen),
-		ValidateUnits("units", g.Units),
+	var errs []error
+	switch {
+	case g.ProductID < 0:
+		errs = append(errs, invalid("product", "id must not be negative (got %d)", g.ProductID))
+	case g.ProductID == 0 || g.Product != "":
+		errs = append(errs, checkText("product", g.Product, MaxTextLen))
 	}
+	if g.ProductID == 0 || g.UnitType != "" {
+		errs = append(errs, checkText("unit type", g.UnitType, MaxTextLen))
+	}
+	errs = append(errs, ValidateUnits("units", g.Units))
 	if !g.Kind.Valid() {
 		errs = append(errs, invalid("kind", "must be %q or %q (got %q)", Trial, Full, g.Kind))
 	}
@@ -191,13 +211,58 @@ func validDate(field string, t time.Time) error {
 	return nil
 }
 
+// Origin says how a licence came to be.
+type Origin string
+
+// The origins of a licence.
+const (
+	// OriginAssigned: granted by the vendor (Assign Licenses, or the first
+	// licences of a new partner).
+	OriginAssigned Origin = "assigned"
+	// OriginRefill: created by the partner's own pool refill of a given
+	// number of units.
+	OriginRefill Origin = "refill"
+	// OriginTopUp: created by the partner's own pool refill up to the
+	// pool's cap.
+	OriginTopUp Origin = "refill_top_up"
+	// OriginAutoRefill: issued by the pool's automatic refill when an
+	// allocation took it below its minimum.
+	OriginAutoRefill Origin = "auto_refill"
+)
+
+// Valid reports whether o is one of the origins.
+func (o Origin) Valid() bool {
+	return o == OriginAssigned || o == OriginRefill || o == OriginTopUp || o == OriginAutoRefill
+}
+
+// Label is the console label of o ("Pool refill").
+func (o Origin) Label() string {
+	switch o {
+	case OriginAssigned:
+		return "Assigned"
+	case OriginRefill:
+		return "Pool refill"
+	case OriginTopUp:
+		return "Pool refill to the cap"
+	case OriginAutoRefill:
+		return "Automatic pool refill"
+	}
+	return string(o)
+}
+
 // License is a grant of units of one product to a partner.
 type License struct {
 	ID        int64
 	PartnerID int64
-	Product   string
-	UnitType  string
-	Kind      Kind
+	// ProductID is the catalogue product of the licence; 0 marks a licence
+	// granted before the catalogue existed (or while it was empty), whose
+	// Product is only a name.
+	ProductID int64
+	// Product is the product's name: the catalogue's current name for a
+	// catalogue product (a rename in the catalogue renames its licences).
+	Product  string
+	UnitType string
+	Kind     Kind
 	// Units is the number of units provisioned to the partner.
 	Units int64
 	// Used is the number of units allocated to the partner's customers.
@@ -208,14 +273,20 @@ type License struct {
 	Disabled bool
 	// DisabledAt is when the licence was disabled; zero while it is not.
 	DisabledAt time.Time
-	// GrantedUnits and GrantedExpiry are the units and expiry the licence
-	// was granted with; they never change, while Units and Expiry may
-	// (pool refill, cancellation). An idempotent replay compares with them.
+	// GrantedUnits, GrantedExpiry and GrantedKind are the units, expiry and
+	// kind the licence was granted with; they never change, while Units,
+	// Expiry and Kind may (added or reduced units, an extension, a
+	// conversion to Full, cancellation). An idempotent replay compares with
+	// them. Stores keep an empty GrantedKind as Kind.
 	GrantedUnits  int64
 	GrantedExpiry time.Time
-	// GrantKey is the idempotency key of the assignment that created the
-	// licence, or empty.
-	GrantKey  string
+	GrantedKind   Kind
+	// GrantKey is the idempotency key of the assignment or pool refill
+	// that created the licence, or empty.
+	GrantKey string
+	// Origin says how the licence came to be; stores keep an empty Origin
+	// as OriginAssigned.
+	Origin    Origin
 	Version   int64
 	CreatedAt time.Time
 	UpdatedAt time.Time

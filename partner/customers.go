@@ -47,23 +47,65 @@ func (m *Manager) AddCustomer(ctx context.Context, partnerID int64, in CustomerP
 	return out, err
 }
 
-// Customers returns one page of the partner's customers and the total.
-func (m *Manager) Customers(ctx context.Context, partnerID int64, pg Page) ([]Customer, int, error) {
+// CustomerFilter selects customers for Customers. Zero fields match
+// everything.
+type CustomerFilter struct {
+	// Name matches customer names containing it, ignoring letter case the
+	// way the partners list does (FoldName).
+	Name string
+	Page
+}
+
+// Customers returns one page of the partner's customers matching f, by
+// id, and the number of matches. Without a name, the total is the
+// banner's customer count (Partner.Customers).
+func (m *Manager) Customers(ctx context.Context, partnerID int64, f CustomerFilter) ([]Customer, int, error) {
 	var (
 		out   []Customer
 		total int
 	)
 	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
-		if pg, err = pg.normalize(); err != nil {
+		if f.Page, err = f.Page.normalize(); err != nil {
 			return err
 		}
 		if _, err := r.Partner(ctx, partnerID); err != nil {
 			return err
 		}
-		out, total, err = r.Customers(ctx, partnerID, pg)
+		out, total, err = r.Customers(ctx, partnerID, f)
 		return err
 	})
 	return out, total, err
+}
+
+// CustomerAllocations lists the allocations of one customer of the
+// partner, with the product and unit type of each licence. It fails with
+// ErrNotFound when the partner does not exist or the customer is not the
+// partner's.
+func (m *Manager) CustomerAllocations(ctx context.Context, partnerID, customerID int64) ([]AllocationView, error) {
+	var out []AllocationView
+	err := m.read(ctx, func(ctx context.Context, r Reader) error {
+		if _, err := r.Partner(ctx, partnerID); err != nil {
+			return err
+		}
+		cu, err := r.Customer(ctx, customerID)
+		if err == nil && cu.PartnerID != partnerID {
+			err = NewError(ErrNotFound, "", "customer %d does not exist for partner %d", customerID, partnerID)
+		}
+		if err != nil {
+			return err
+		}
+		allocs, err := r.Allocations(ctx, AllocationFilter{PartnerID: partnerID, CustomerID: customerID})
+		if err != nil {
+			return err
+		}
+		lics, _, err := r.Licenses(ctx, partnerID, Page{})
+		if err != nil {
+			return err
+		}
+		out = allocationViews(allocs, lics, []Customer{cu})
+		return nil
+	})
+	return out, err
 }
 
 // AllocateParams asks for units of one licence for one customer.
@@ -78,13 +120,14 @@ type AllocateParams struct {
 // It is refused for a disabled licence (ErrLicenseDisabled), an expired
 // one (ErrLicenseExpired), one not yet started (ErrLicenseNotStarted), and
 // when the licence has fewer remaining units than asked
-// (ErrInsufficientUnits) — unless the partner has License pool refill on.
+// (ErrInsufficientUnits), whatever the partner's License pool refill
+// setting: an allocation never grows a licence. A partner with refill on
+// creates new licences itself once a pool is depleted (RefillPool).
 //
-// The pool refill rule: when refill is on and the licence is short, the
-// licence's provisioned units grow by exactly the shortfall (the partner
-// creating the units it needs itself), as long as the licence stays within
-// license.MaxUnits; the refill is audited as OpRefillPool and raises
-// EventPoolRefilled. With refill off nothing grows.
+// When the allocation makes the pool's remaining units fall below its
+// minimum it raises EventPoolBelowMinimum, and a pool with automatic
+// refill gets a new licence in the same transaction (see PoolSettings),
+// audited as OpAutoRefill and told as EventPoolAutoRefilled.
 //
 // Units are taken in one conditional step of the store, so concurrent
 // allocations never hand out more units than the licence provisions.
@@ -98,22 +141,17 @@ func (m *Manager) Allocate(ctx context.Context, partnerID int64, in AllocatePara
 		// check the licence it returns: a failed check returns an error,
 		// which rolls the whole change back. The happy path costs no read.
 		l, err := tx.AdjustUsed(ctx, in.LicenseID, in.Units)
-		fromStock := in.Units // units the pool gave, as opposed to units a refill added
 		switch {
 		case err == nil:
 			err = usable(l, p.ID, c.at)
 		case errors.Is(err, ErrInsufficientUnits) || errors.Is(err, ErrNotFound):
-			// Report the licence's own problem first; refill if allowed.
+			// Report the licence's own problem first.
 			cur, rerr := partnerLicense(ctx, tx, p.ID, in.LicenseID)
 			if rerr == nil {
 				rerr = usable(cur, p.ID, c.at)
 			}
 			if rerr != nil {
 				return rerr
-			}
-			if p.PoolRefill {
-				l, err = m.refill(ctx, tx, c, in.LicenseID, in.Units)
-				fromStock = cur.Remaining()
 			}
 		}
 		if err != nil {
@@ -129,7 +167,7 @@ func (m *Manager) Allocate(ctx context.Context, partnerID int64, in AllocatePara
 			summary("license", l.ID, "used", l.Used, "customer", a.CustomerID, "units", a.Units)); err != nil {
 			return err
 		}
-		return m.warnLowPool(ctx, tx, c, *p, l, fromStock)
+		return m.afterAllocation(ctx, tx, c, *p, l, in.Units)
 	})
 	return out, err
 }
@@ -146,54 +184,6 @@ func usable(l license.License, partnerID int64, now time.Time) error {
 		return NewError(ErrLicenseExpired, "license", "licence %d expired on %s", l.ID, l.Expiry.Format(time.DateOnly))
 	case now.Before(l.Start):
 		return NewError(ErrLicenseNotStarted, "license", "licence %d starts on %s", l.ID, l.Start.Format(time.DateOnly))
-	}
-	return nil
-}
-
-// refill grows a short licence by its shortfall, then allocates.
-func (m *Manager) refill(ctx context.Context, tx Tx, c *changes, licenseID, units int64) (license.License, error) {
-	l, err := tx.License(ctx, licenseID)
-	if err != nil {
-		return l, err
-	}
-	short := units - l.Remaining()
-	if l.Units+short > license.MaxUnits {
-		return l, NewError(ErrInsufficientUnits, "units", "pool refill would take licence %d past %d units", l.ID, license.MaxUnits)
-	}
-	before := l.Units
-	l.Units += short
-	l.UpdatedAt = c.at
-	if err := tx.UpdateLicense(ctx, &l); err != nil {
-		return l, err
-	}
-	if err := c.record(ctx, tx, l.PartnerID, OpRefillPool, fmt.Sprintf("license %d", l.ID),
-		summary("units", before), summary("units", l.Units)); err != nil {
-		return l, err
-	}
-	return tx.AdjustUsed(ctx, l.ID, units)
-}
-
-// warnLowPool raises EventPoolBelowMinimum when taking fromStock units
-// from the pool of l (units a refill added do not count) has just made it
-// fall below the partner's threshold. It reads the pool only when the
-// partner has a threshold.
-func (m *Manager) warnLowPool(ctx context.Context, tx Tx, c *changes, p Partner, l license.License, fromStock int64) error {
-	if p.MinimumLicenses == 0 {
-		return nil
-	}
-	lics, _, err := tx.Licenses(ctx, p.ID, Page{})
-	if err != nil {
-		return err
-	}
-	for _, pool := range poolsOf(lics, p.MinimumLicenses, c.at) {
-		if pool.Product != l.Product || pool.UnitType != l.UnitType {
-			continue
-		}
-		if before := pool.Remaining + fromStock; pool.Low && before >= p.MinimumLicenses {
-			c.emit(EventPoolBelowMinimum, AuditEntry{PartnerID: p.ID, Actor: c.actor, Action: OpAllocateUnits,
-				Target: pool.Name(), Before: summary("remaining", before),
-				After: summary("remaining", pool.Remaining, "minimum", p.MinimumLicenses), At: c.at})
-		}
 	}
 	return nil
 }
@@ -236,7 +226,7 @@ func (m *Manager) Allocations(ctx context.Context, partnerID int64) ([]Allocatio
 		if err != nil {
 			return err
 		}
-		custs, _, err := r.Customers(ctx, partnerID, Page{})
+		custs, _, err := r.Customers(ctx, partnerID, CustomerFilter{})
 		if err != nil {
 			return err
 		}

@@ -14,14 +14,15 @@ import (
 // caller's context ended, the store's own when it failed in a way no
 // sentinel names.
 var (
-	// ErrNotFound: the partner, licence, account, plan, customer or
-	// allocation does not exist (or belongs to another partner).
+	// ErrNotFound: the partner, licence, account, plan, product, customer
+	// or allocation does not exist (or belongs to another partner).
 	ErrNotFound = errors.New("not found")
 	// ErrInvalid: an input is malformed; the *Error names the field. The
 	// leaf packages' Validate functions wrap it too.
 	ErrInvalid = fielderr.ErrInvalid
 	// ErrDuplicate: a name that must be unique is taken (account name,
-	// plan name, NFR plan per product and data center).
+	// plan name, product name, NFR plan per product and data center), or
+	// an idempotency key was used for another request.
 	ErrDuplicate = errors.New("already exists")
 	// ErrConflict: the record changed since the caller read it (stale
 	// version); nothing was changed.
@@ -36,8 +37,17 @@ var (
 	// ErrTransition: the status change is not allowed from the current
 	// status (e.g. reactivating an Active partner).
 	ErrTransition = errors.New("status change not allowed")
-	// ErrInsufficientUnits: the licence has fewer remaining units than asked.
+	// ErrInsufficientUnits: the licence has fewer remaining units than
+	// asked, a reduction would leave fewer units than its customers hold,
+	// or a pool refill would go past the pool's cap.
 	ErrInsufficientUnits = errors.New("not enough units")
+	// ErrRefillOff: the partner may not refill the pool: License pool
+	// refill is off for the partner, or the pool has no refill capacity
+	// (its cap is 0).
+	ErrRefillOff = errors.New("pool refill is not allowed")
+	// ErrPoolNotDepleted: a pool refill was asked while the pool still has
+	// units remaining.
+	ErrPoolNotDepleted = errors.New("pool is not depleted")
 	// ErrLicenseDisabled: the licence is disabled and cannot be given to
 	// additional customers.
 	ErrLicenseDisabled = errors.New("licence is disabled")

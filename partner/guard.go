@@ -17,8 +17,16 @@ const (
 	// Licenses tab.
 	OpSetPoolRefill      Operation = "set_pool_refill"
 	OpSetMinimumLicenses Operation = "set_minimum_licenses"
+	OpSetPoolSettings    Operation = "set_pool_settings"
 	OpAssignLicenses     Operation = "assign_licenses"
 	OpDisableLicenses    Operation = "disable_licenses"
+	OpEnableLicenses     Operation = "enable_licenses"
+	OpExtendLicense      Operation = "extend_license"
+	OpAddUnits           Operation = "add_units"
+	OpReduceUnits        Operation = "reduce_units"
+	OpConvertToFull      Operation = "convert_to_full"
+	// OpRefillPool is the partner's own License pool refill (RefillPool).
+	OpRefillPool Operation = "refill_pool"
 	// Management Licenses tab.
 	OpEnableRemoteManager  Operation = "enable_remote_manager"
 	OpDisableRemoteManager Operation = "disable_remote_manager"
@@ -43,7 +51,14 @@ const (
 	OpCreatePartner Operation = "create_partner"
 	OpCreatePlan    Operation = "create_service_plan"
 	OpUpdatePlan    Operation = "update_service_plan"
-	OpRead          Operation = "read"
+	OpCreateProduct Operation = "create_product"
+	OpUpdateProduct Operation = "update_product"
+	// OpAutoRefill is the audit action of a licence issued by a pool's
+	// automatic refill, within the allocation that triggered it.
+	OpAutoRefill Operation = "auto_refill"
+	// OpSweep names the expiry notices of Manager.Sweep.
+	OpSweep Operation = "sweep"
+	OpRead  Operation = "read"
 )
 
 // Tab is a tab of the partner screen.
@@ -107,8 +122,15 @@ var guards = map[Operation]rule{
 
 	OpSetPoolRefill:      {TabLicenses, both, onActive, "License pool refill"},
 	OpSetMinimumLicenses: {TabLicenses, both, onActive, "Minimum licenses"},
+	OpSetPoolSettings:    {TabLicenses, both, onActive, "Pool settings"},
 	OpAssignLicenses:     {TabLicenses, both, onActive, "Assign Licenses"},
 	OpDisableLicenses:    {TabLicenses, []Type{MSP}, onActive, "Disable Licenses"},
+	OpEnableLicenses:     {TabLicenses, []Type{MSP}, onActive, "Enable Licenses"},
+	OpExtendLicense:      {TabLicenses, both, onActive, "Extend"},
+	OpAddUnits:           {TabLicenses, both, onActive, "Add Units"},
+	OpReduceUnits:        {TabLicenses, both, onActive, "Reduce Units"},
+	OpConvertToFull:      {TabLicenses, both, onActive, "Convert to Full"},
+	OpRefillPool:         {TabLicenses, both, onActive, "Refill pool"},
 
 	OpEnableRemoteManager:  {TabManagementLicenses, []Type{MSP}, onActive, "Enable Remote Manager"},
 	OpDisableRemoteManager: {TabManagementLicenses, []Type{MSP}, onActive, "Disable Remote Manager"},
@@ -190,7 +212,8 @@ func OperationTab(op Operation) Tab { return guards[op].tab }
 // otherLabels names the operations outside the guard table.
 var otherLabels = map[Operation]string{
 	OpCreatePartner: "Create Partner", OpCreatePlan: "Create service plan", OpUpdatePlan: "Edit service plan",
-	OpRefillPool: "License pool refill (automatic)", OpRead: "View",
+	OpCreateProduct: "Create product", OpUpdateProduct: "Edit product", OpAutoRefill: "Automatic pool refill",
+	OpSweep: "Expiry notices", OpRead: "View",
 }
 
 // OperationLabel returns the console's name of an operation.

@@ -38,8 +38,15 @@ var expected = map[partner.Operation]string{
 
 	partner.OpSetPoolRefill:      "ok     ok     susp   susp   cancel cancel",
 	partner.OpSetMinimumLicenses: "ok     ok     susp   susp   cancel cancel",
+	partner.OpSetPoolSettings:    "ok     ok     susp   susp   cancel cancel",
 	partner.OpAssignLicenses:     "ok     ok     susp   susp   cancel cancel",
 	partner.OpDisableLicenses:    "ok     type   susp   type   cancel cancel",
+	partner.OpEnableLicenses:     "ok     type   susp   type   cancel cancel",
+	partner.OpExtendLicense:      "ok     ok     susp   susp   cancel cancel",
+	partner.OpAddUnits:           "ok     ok     susp   susp   cancel cancel",
+	partner.OpReduceUnits:        "ok     ok     susp   susp   cancel cancel",
+	partner.OpConvertToFull:      "ok     ok     susp   susp   cancel cancel",
+	partner.OpRefillPool:         "ok     ok     susp   susp   cancel cancel",
 
 	partner.OpEnableRemoteManager:  "ok     type   susp   type   cancel cancel",
 	partner.OpDisableRemoteManager: "ok     type   susp   type   cancel cancel",
@@ -126,6 +133,8 @@ func TestGuardReasons(t *testing.T) {
 		"canceled":  {partner.Canceled, partner.MSP, partner.OpUpdateProfile, "the partnership is canceled: nothing can be changed"},
 		"suspended": {partner.Suspended, partner.MSP, partner.OpAssignLicenses, "the partnership is suspended: only the Profile can be changed"},
 		"msp only":  {partner.Active, partner.Reseller, partner.OpDisableLicenses, "Disable Licenses is for MSP partners only"},
+		"enable":    {partner.Active, partner.Reseller, partner.OpEnableLicenses, "Enable Licenses is for MSP partners only"},
+		"refill":    {partner.Suspended, partner.Reseller, partner.OpRefillPool, "the partnership is suspended: only the Profile can be changed"},
 		"rs only":   {partner.Active, partner.MSP, partner.OpAssignPlan, "Assign Service Plan is for Reseller partners only"},
 		"already":   {partner.Active, partner.MSP, partner.OpReactivate, "the partnership is already active"},
 	}
@@ -170,6 +179,23 @@ func invoke(e *env, f fixture, op partner.Operation) error {
 		_, err = m.AssignLicenses(ctx, id, partner.AssignLicensesParams{Grants: []license.Grant{grant(5)}})
 	case partner.OpDisableLicenses:
 		_, err = m.DisableLicenses(ctx, id, []int64{f.lic.ID})
+	case partner.OpEnableLicenses:
+		_, err = m.EnableLicenses(ctx, id, []int64{f.lic.ID})
+	case partner.OpSetPoolSettings:
+		_, err = m.SetPoolSettings(ctx, id, 0, partner.PoolSettingsParams{Product: "endpoint security", Cap: 500})
+	case partner.OpExtendLicense:
+		_, err = m.ExtendLicense(ctx, id, f.lic.ID, 0, f.lic.Expiry.AddDate(0, 1, 0))
+	case partner.OpAddUnits:
+		_, err = m.AddUnits(ctx, id, f.lic.ID, f.lic.Version, 5)
+	case partner.OpReduceUnits:
+		_, err = m.ReduceUnits(ctx, id, f.lic.ID, f.lic.Version, 5)
+	case partner.OpConvertToFull:
+		_, err = m.ConvertToFull(ctx, id, f.lic.ID, 0, f.lic.Expiry.AddDate(0, 2, 0))
+	case partner.OpRefillPool:
+		if f.p.Status == partner.Active { // a pool the partner may refill: refill on, depleted, with a cap
+			e.depletedPool(f, "Email Security", 5, 20)
+		}
+		_, err = m.RefillPool(ctx, id, partner.RefillPoolParams{Product: "Email Security"})
 	case partner.OpEnableRemoteManager:
 		_, err = m.EnableRemoteManager(ctx, id, 0, f.freshDCArg)
 	case partner.OpDisableRemoteManager:

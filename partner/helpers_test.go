@@ -53,7 +53,8 @@ func (c *clock) Advance(d time.Duration) {
 var t0 = time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
 
 // env is a Manager on a fresh store with a fixed clock, a recording
-// password-reset hook and a recorded event stream.
+// password-reset hook, a recorded event stream and the standard product
+// catalogue (see catalog).
 type env struct {
 	m      *partner.Manager
 	clock  *clock
@@ -62,10 +63,41 @@ type env struct {
 	events []partner.Event
 	mu     sync.Mutex
 	seq    int
+	// products is the catalogue newEnv created, by name.
+	products map[string]license.Product
 }
 
+// The standard catalogue of the tests: what grant() and the fixtures
+// assign.
+var standardProducts = []license.Product{
+	{Name: "Endpoint Security", UnitType: license.Seats, TrialOffered: true, TrialDays: 30},
+	{Name: "Email Security", UnitType: license.Users, TrialOffered: true, TrialDays: 14},
+	{Name: "Server Protection", UnitType: license.Devices}, // offers no trial
+}
+
+// newEnv returns an env whose catalogue holds standardProducts, the events
+// of their creation forgotten.
 func newEnv(t *testing.T, s partner.Store) *env {
-	e := &env{clock: &clock{t: t0}, ctx: partner.WithActor(context.Background(), "tier1.operator")}
+	e := newBareEnv(t, s)
+	e.catalog(t, standardProducts...)
+	e.resetEvents()
+	return e
+}
+
+// catalog adds products to the catalogue.
+func (e *env) catalog(t *testing.T, ps ...license.Product) {
+	t.Helper()
+	for _, p := range ps {
+		got, err := e.m.CreateProduct(e.ctx, p)
+		require.NoError(t, err)
+		e.products[got.Name] = got
+	}
+}
+
+// newBareEnv returns an env with an empty catalogue: grants then name
+// products freely, as before the catalogue existed.
+func newBareEnv(t *testing.T, s partner.Store) *env {
+	e := &env{clock: &clock{t: t0}, ctx: partner.WithActor(context.Background(), "tier1.operator"), products: map[string]license.Product{}}
 	e.m = partner.NewManager(partner.Options{Store: s, Now: e.clock.Now,
 		ResetPassword: func(_ context.Context, a account.Account) error {
 			e.mu.Lock()
@@ -162,6 +194,9 @@ func (e *env) fixture(t *testing.T, typ partner.Type, status partner.Status) fix
 	require.NoError(t, err)
 	f.alloc, err = e.m.Allocate(e.ctx, p.ID, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 5})
 	require.NoError(t, err)
+	lics, _, err = e.m.Licenses(e.ctx, p.ID, partner.Page{})
+	require.NoError(t, err)
+	f.lic = lics[0] // with its 5 units used
 	switch status {
 	case partner.Suspended:
 		_, err = e.m.Suspend(e.ctx, p.ID, 0)
@@ -172,4 +207,27 @@ func (e *env) fixture(t *testing.T, typ partner.Type, status partner.Status) fix
 	f.p, err = e.m.Get(e.ctx, p.ID)
 	require.NoError(t, err)
 	return f
+}
+
+// depletedPool makes a pool of product that the fixture's partner may
+// refill: License pool refill on, a cap, and a licence of units, all of
+// them allocated to the fixture's customer. It panics on a failure: the
+// callers' tests then fail on their own checks.
+func (e *env) depletedPool(f fixture, product string, units, cap int64) license.License {
+	must := func(err error) {
+		if err != nil {
+			panic(fmt.Sprintf("depletedPool: %v", err))
+		}
+	}
+	_, err := e.m.SetPoolRefill(e.ctx, f.p.ID, 0, true)
+	must(err)
+	_, err = e.m.SetPoolSettings(e.ctx, f.p.ID, 0, partner.PoolSettingsParams{Product: product, Cap: cap})
+	must(err)
+	g := grant(units)
+	g.Product, g.UnitType = product, ""
+	res, err := e.m.AssignLicenses(e.ctx, f.p.ID, partner.AssignLicensesParams{Grants: []license.Grant{g}})
+	must(err)
+	_, err = e.m.Allocate(e.ctx, f.p.ID, partner.AllocateParams{LicenseID: res.Licenses[0].ID, CustomerID: f.customer.ID, Units: units})
+	must(err)
+	return res.Licenses[0]
 }

@@ -11,8 +11,9 @@ import (
 	"github.com/partnerkit/partnerkit/license"
 )
 
-// SetPoolRefill turns License pool refill on or off (see Allocate for
-// what it lets the partner do). Setting the current value is a no-op.
+// SetPoolRefill turns License pool refill on or off: with it on, the
+// partner may create new licences itself once a pool is depleted (see
+// RefillPool). Setting the current value is a no-op.
 func (m *Manager) SetPoolRefill(ctx context.Context, id, version int64, on bool) (Partner, error) {
 	return m.partnerUpdate(ctx, id, OpSetPoolRefill, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
 		before := p.PoolRefill
@@ -28,8 +29,9 @@ func (m *Manager) SetPoolRefill(ctx context.Context, id, version int64, on bool)
 	})
 }
 
-// SetMinimumLicenses sets the low-stock threshold of the partner's pools
-// (0 turns it off). Pools already below the new threshold raise
+// SetMinimumLicenses sets the partner-wide low-stock threshold: the
+// minimum of every pool without one of its own (see SetPoolSettings); 0
+// turns it off. Pools that use it and are already below it raise
 // EventPoolBelowMinimum. Setting the current value is a no-op.
 func (m *Manager) SetMinimumLicenses(ctx context.Context, id, version, n int64) (Partner, error) {
 	return m.partnerUpdate(ctx, id, OpSetMinimumLicenses, version, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
@@ -53,7 +55,7 @@ func (m *Manager) SetMinimumLicenses(ctx context.Context, id, version, n int64) 
 			return err
 		}
 		for _, pool := range pools {
-			if pool.Low {
+			if pool.Low && !pool.OwnMinimum {
 				c.emit(EventPoolBelowMinimum, AuditEntry{PartnerID: p.ID, Actor: c.actor, Action: OpSetMinimumLicenses,
 					Target: pool.Name(), After: summary("remaining", pool.Remaining, "minimum", n), At: c.at})
 			}
@@ -76,10 +78,13 @@ type AssignLicensesParams struct {
 	Grants []license.Grant
 }
 
-// AssignLicenses grants new licences to the partner. It fails with the
-// guard's error, then with ErrInvalid naming the field (the reason says
-// which grant when there are several), or ErrDuplicate for a key already
-// used with other grants. It never writes to a.Grants.
+// AssignLicenses grants new licences to the partner. Each grant is
+// resolved against the product catalogue (see license.Grant): a product
+// not in the catalogue, a unit type other than the product's, or a Trial
+// of a product that offers none is invalid input naming the field. It
+// fails with the guard's error, then with ErrInvalid naming the field (the
+// reason says which grant when there are several), or ErrDuplicate for a
+// key already used with other grants. It never writes to a.Grants.
 func (m *Manager) AssignLicenses(ctx context.Context, partnerID int64, a AssignLicensesParams) (AssignLicensesResult, error) {
 	var out []license.License
 	replayed := false
@@ -91,6 +96,10 @@ func (m *Manager) AssignLicenses(ctx context.Context, partnerID int64, a AssignL
 		}
 		grants := slices.Clone(a.Grants)
 		keyErr := license.ValidateKey(a.Key)
+		invalid, err := prepareGrants(ctx, tx, grants)
+		if err != nil {
+			return err
+		}
 		var prior []license.License
 		if a.Key != "" && keyErr == nil {
 			// A replay returns the original result before any other check:
@@ -98,7 +107,7 @@ func (m *Manager) AssignLicenses(ctx context.Context, partnerID int64, a AssignL
 			if prior, err = tx.LicensesByGrantKey(ctx, p.ID, a.Key); err != nil {
 				return err
 			}
-			if len(prior) > 0 && sameGrants(prior, normalizedCopy(grants)) {
+			if len(prior) > 0 && sameGrants(prior, grants) {
 				out, replayed = prior, true
 				return nil
 			}
@@ -110,15 +119,15 @@ func (m *Manager) AssignLicenses(ctx context.Context, partnerID int64, a AssignL
 		if len(grants) == 0 {
 			errs = append(errs, invalidf("licenses", "at least one grant is required"))
 		}
-		if err := errors.Join(append(errs, keyErr, normalizeGrants(grants))...); err != nil {
+		if err := errors.Join(append(errs, keyErr, invalid)...); err != nil {
 			return err
 		}
 		if len(prior) > 0 {
-			return NewError(ErrDuplicate, license.KeyField, "%q was used for a different assignment", a.Key)
+			return NewError(ErrDuplicate, license.KeyField, "%q was used for a different request", a.Key)
 		}
 		var ids []string
 		for _, g := range grants {
-			l := newLicense(p.ID, g, a.Key, c.at)
+			l := newLicense(p.ID, g, a.Key, license.OriginAssigned, c.at)
 			if err := tx.CreateLicense(ctx, &l); err != nil {
 				return err
 			}
@@ -145,16 +154,6 @@ type AssignLicensesResult struct {
 	Replayed bool
 }
 
-// normalizedCopy returns the grants trimmed and with their dates in UTC at
-// microsecond precision, as they would be stored, without validating.
-func normalizedCopy(gs []license.Grant) []license.Grant {
-	out := slices.Clone(gs)
-	for i := range out {
-		normalizeGrant(&out[i])
-	}
-	return out
-}
-
 func normalizeGrant(g *license.Grant) {
 	g.Normalize()
 	g.Start = g.Start.UTC().Truncate(time.Microsecond)
@@ -169,43 +168,31 @@ func licenseIDs(ls []license.License) string {
 	return strings.Join(s, ",")
 }
 
+// sameGrants reports whether the licences an assignment created are what
+// the grants, as prepared, would create: a catalogue licence is compared
+// by its product id, one granted before the catalogue by its name.
 func sameGrants(prior []license.License, grants []license.Grant) bool {
 	if len(prior) != len(grants) {
 		return false
 	}
 	for i, g := range grants {
 		l := prior[i]
-		if l.Product != g.Product || l.UnitType != g.UnitType || l.GrantedUnits != g.Units || l.Kind != g.Kind ||
-			!l.Start.Equal(g.Start) || !l.GrantedExpiry.Equal(g.Expiry) {
+		sameProduct := l.Product == g.Product
+		if l.ProductID != 0 {
+			sameProduct = l.ProductID == g.ProductID
+		}
+		if !sameProduct || l.Origin != license.OriginAssigned || l.UnitType != g.UnitType || l.GrantedUnits != g.Units ||
+			l.GrantedKind != g.Kind || !l.Start.Equal(g.Start) || !l.GrantedExpiry.Equal(g.Expiry) {
 			return false
 		}
 	}
 	return true
 }
 
-// normalizeGrants trims, validates and puts the dates of each grant of gs,
-// which the caller owns, in UTC at microsecond precision. It reports every
-// problem of every grant; when there are several grants each reason says
-// which one.
-func normalizeGrants(gs []license.Grant) error {
-	var errs []error
-	for i := range gs {
-		g := &gs[i]
-		normalizeGrant(g)
-		for _, p := range FieldErrors(g.Validate()) {
-			if len(gs) > 1 {
-				p.Reason = fmt.Sprintf("(grant %d) %s", i+1, p.Reason)
-			}
-			errs = append(errs, invalidf(p.Field, "%s", p.Reason))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func newLicense(partnerID int64, g license.Grant, key string, now time.Time) license.License {
-	return license.License{PartnerID: partnerID, Product: g.Product, UnitType: g.UnitType, Kind: g.Kind,
+func newLicense(partnerID int64, g license.Grant, key string, origin license.Origin, now time.Time) license.License {
+	return license.License{PartnerID: partnerID, ProductID: g.ProductID, Product: g.Product, UnitType: g.UnitType, Kind: g.Kind,
 		Units: g.Units, Start: g.Start, Expiry: g.Expiry, GrantedUnits: g.Units, GrantedExpiry: g.Expiry,
-		GrantKey: key, CreatedAt: now, UpdatedAt: now}
+		GrantedKind: g.Kind, GrantKey: key, Origin: origin, CreatedAt: now, UpdatedAt: now}
 }
 
 // DisableLicenses disables the selected licences of an MSP partner: they
@@ -214,9 +201,26 @@ func newLicense(partnerID int64, g license.Grant, key string, now time.Time) lic
 // are, nothing is written). Every id must be a licence of this partner, or
 // nothing changes (ErrNotFound).
 func (m *Manager) DisableLicenses(ctx context.Context, partnerID int64, ids []int64) ([]license.License, error) {
+	return m.setLicensesDisabled(ctx, partnerID, ids, true)
+}
+
+// EnableLicenses enables the selected disabled licences of an MSP
+// partner again: they can be given to additional customers once more.
+// Licences already enabled stay as they are (when all are, nothing is
+// written). Every id must be a licence of this partner, or nothing
+// changes (ErrNotFound). It mirrors DisableLicenses.
+func (m *Manager) EnableLicenses(ctx context.Context, partnerID int64, ids []int64) ([]license.License, error) {
+	return m.setLicensesDisabled(ctx, partnerID, ids, false)
+}
+
+func (m *Manager) setLicensesDisabled(ctx context.Context, partnerID int64, ids []int64, disable bool) ([]license.License, error) {
+	op := OpEnableLicenses
+	if disable {
+		op = OpDisableLicenses
+	}
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	var out []license.License
-	err := m.partnerChange(ctx, partnerID, OpDisableLicenses, 0, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
+	err := m.partnerChange(ctx, partnerID, op, 0, func(ctx context.Context, tx Tx, p *Partner, c *changes) error {
 		if len(ids) == 0 {
 			return invalidf("licenses", "select at least one licence")
 		}
@@ -227,8 +231,12 @@ func (m *Manager) DisableLicenses(ctx context.Context, partnerID int64, ids []in
 			if err != nil {
 				return err
 			}
-			if !l.Disabled {
-				l.Disabled, l.DisabledAt, l.UpdatedAt = true, c.at, c.at
+			if l.Disabled != disable {
+				l.Disabled, l.UpdatedAt = disable, c.at
+				l.DisabledAt = time.Time{}
+				if disable {
+					l.DisabledAt = c.at
+				}
 				if err := tx.UpdateLicense(ctx, &l); err != nil {
 					return err
 				}
@@ -239,7 +247,7 @@ func (m *Manager) DisableLicenses(ctx context.Context, partnerID int64, ids []in
 		if len(changed) == 0 {
 			return nil
 		}
-		return c.record(ctx, tx, p.ID, OpDisableLicenses, "licenses "+licenseIDs(changed), summary("disabled", false), summary("disabled", true))
+		return c.record(ctx, tx, p.ID, op, "licenses "+licenseIDs(changed), summary("disabled", !disable), summary("disabled", disable))
 	})
 	return out, err
 }
@@ -272,69 +280,6 @@ func (m *Manager) Licenses(ctx context.Context, partnerID int64, pg Page) ([]lic
 		return err
 	})
 	return out, total, err
-}
-
-// Pool is the sum of a partner's usable licences of one product and unit
-// type: not disabled, started and not expired.
-type Pool struct {
-	Product   string
-	UnitType  string
-	Units     int64
-	Used      int64
-	Remaining int64
-	// Minimum is the partner's threshold; Low is Remaining < Minimum when
-	// the threshold is on.
-	Minimum int64
-	Low     bool
-}
-
-// Name is "Product (unit type)".
-func (p Pool) Name() string { return fmt.Sprintf("%s (%s)", p.Product, p.UnitType) }
-
-// Pools returns the partner's licence pools, by product and unit type.
-func (m *Manager) Pools(ctx context.Context, partnerID int64) ([]Pool, error) {
-	var out []Pool
-	err := m.read(ctx, func(ctx context.Context, r Reader) error {
-		p, err := r.Partner(ctx, partnerID)
-		if err != nil {
-			return err
-		}
-		out, err = m.pools(ctx, r, p)
-		return err
-	})
-	return out, err
-}
-
-func (m *Manager) pools(ctx context.Context, r Reader, p Partner) ([]Pool, error) {
-	lics, _, err := r.Licenses(ctx, p.ID, Page{})
-	if err != nil {
-		return nil, err
-	}
-	return poolsOf(lics, p.MinimumLicenses, m.Now()), nil
-}
-
-func poolsOf(lics []license.License, minimum int64, now time.Time) []Pool {
-	var out []Pool
-	at := map[[2]string]int{}
-	for _, l := range lics {
-		if l.Disabled || now.Before(l.Start) || !now.Before(l.Expiry) {
-			continue
-		}
-		k := [2]string{l.Product, l.UnitType}
-		i, ok := at[k]
-		if !ok {
-			i = len(out)
-			at[k] = i
-			out = append(out, Pool{Product: l.Product, UnitType: l.UnitType, Minimum: minimum})
-		}
-		out[i].Units += l.Units
-		out[i].Used += l.Used
-	}
-	for i := range out {
-		out[i].Remaining = out[i].Units - out[i].Used
-		out[i].Low = minimum > 0 && out[i].Remaining < minimum
-	}
-	return out
 }
 
 // EnableRemoteManager gives the MSP access to the Remote Manager console

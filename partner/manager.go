@@ -165,6 +165,16 @@ type changes struct {
 	effects []func(ctx context.Context) error
 }
 
+// recordFor is record for a change of one licence: its event names the
+// licence.
+func (c *changes) recordFor(ctx context.Context, tx Tx, l license.License, op Operation, before, after string) error {
+	if err := c.record(ctx, tx, l.PartnerID, op, fmt.Sprintf("license %d", l.ID), before, after); err != nil {
+		return err
+	}
+	c.events[len(c.events)-1].LicenseID = l.ID
+	return nil
+}
+
 // record appends an audit entry in tx and queues its event.
 func (c *changes) record(ctx context.Context, tx Tx, partnerID int64, op Operation, target, before, after string) error {
 	e := AuditEntry{PartnerID: partnerID, Actor: c.actor, Action: op, Target: target, Before: before, After: after, At: c.at}
@@ -326,8 +336,16 @@ const (
 	EventPoolSettingsChanged  EventKind = "licenses.pool_settings_changed"
 	EventLicensesAssigned     EventKind = "licenses.assigned"
 	EventLicensesDisabled     EventKind = "licenses.disabled"
+	EventLicensesEnabled      EventKind = "licenses.enabled"
+	EventLicenseExtended      EventKind = "licenses.extended"
+	EventLicenseUnitsChanged  EventKind = "licenses.units_changed"
+	EventLicenseConverted     EventKind = "licenses.converted_to_full"
+	EventLicenseExpiring      EventKind = "licenses.expiring"
+	EventLicenseExpired       EventKind = "licenses.expired"
 	EventPoolBelowMinimum     EventKind = "licenses.pool_below_minimum"
 	EventPoolRefilled         EventKind = "licenses.pool_refilled"
+	EventPoolAutoRefilled     EventKind = "licenses.pool_auto_refilled"
+	EventProductsChanged      EventKind = "product.catalog_changed"
 	EventRemoteManagerChanged EventKind = "remote_manager.changed"
 	EventPlanAssigned         EventKind = "service_plan.assigned"
 	EventPlanRemoved          EventKind = "service_plan.removed"
@@ -341,14 +359,15 @@ const (
 	EventUnitsReleased        EventKind = "units.released"
 )
 
-// OpRefillPool is the audit action of a licence topped up by pool refill.
-const OpRefillPool Operation = "refill_pool"
-
 var eventKinds = map[Operation]EventKind{
 	OpCreatePartner: EventPartnerCreated, OpUpdateProfile: EventProfileUpdated,
 	OpSuspend: EventStatusChanged, OpReactivate: EventStatusChanged, OpCancel: EventStatusChanged,
 	OpSetPoolRefill: EventPoolSettingsChanged, OpSetMinimumLicenses: EventPoolSettingsChanged,
-	OpAssignLicenses: EventLicensesAssigned, OpDisableLicenses: EventLicensesDisabled, OpRefillPool: EventPoolRefilled,
+	OpSetPoolSettings: EventPoolSettingsChanged,
+	OpAssignLicenses:  EventLicensesAssigned, OpDisableLicenses: EventLicensesDisabled, OpEnableLicenses: EventLicensesEnabled,
+	OpExtendLicense: EventLicenseExtended, OpAddUnits: EventLicenseUnitsChanged, OpReduceUnits: EventLicenseUnitsChanged,
+	OpConvertToFull: EventLicenseConverted, OpRefillPool: EventPoolRefilled, OpAutoRefill: EventPoolAutoRefilled,
+	OpCreateProduct: EventProductsChanged, OpUpdateProduct: EventProductsChanged,
 	OpEnableRemoteManager: EventRemoteManagerChanged, OpDisableRemoteManager: EventRemoteManagerChanged,
 	OpAssignPlan: EventPlanAssigned, OpRemovePlan: EventPlanRemoved,
 	OpCreatePlan: EventCatalogChanged, OpUpdatePlan: EventCatalogChanged,
@@ -359,16 +378,26 @@ var eventKinds = map[Operation]EventKind{
 
 // Event tells a hook about a committed change. Most events mirror one
 // audit entry; EventPoolBelowMinimum comes on top of the allocation or
-// setting that caused it.
+// setting that caused it, and the expiry notices of Sweep
+// (EventLicenseExpiring, EventLicenseExpired) are recorded as notices,
+// not in the audit trail.
 type Event struct {
 	Kind      EventKind
 	Op        Operation
 	PartnerID int64
-	Actor     string
-	At        time.Time
-	Target    string
-	Before    string
-	After     string
+	// LicenseID names the licence of an event about one licence (its
+	// extension, units, conversion, a refill's new licence, an expiry
+	// notice); 0 otherwise.
+	LicenseID int64
+	// DaysLeft is, for EventLicenseExpiring, the whole days left before
+	// the licence expires, rounded up (at most the notice's 30, 7 or 1);
+	// 0 otherwise.
+	DaysLeft int
+	Actor    string
+	At       time.Time
+	Target   string
+	Before   string
+	After    string
 }
 
 // Hook hears of committed changes. Its error is logged; it never undoes

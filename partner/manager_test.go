@@ -335,21 +335,18 @@ func TestAllocationRules(t *testing.T) {
 		require.Equal(t, license.Expired, e.m.LicenseState(ls.Licenses[1]))
 		requireErr(t, alloc(ls.Licenses[1].ID, f.customer.ID, 1), partner.ErrLicenseExpired, "license")
 
-		// Pool refill: the licence grows by the shortfall only.
+		// Pool refill on or off, an allocation never grows a licence.
 		_, err = e.m.SetPoolRefill(e.ctx, id, 0, true)
 		require.NoError(t, err)
+		before := e.snapshot(t, id)
 		e.resetEvents()
-		require.NoError(t, alloc(f.lic.ID, f.customer.ID, 7))
-		lics, _, err := e.m.Licenses(e.ctx, id, partner.Page{Limit: 1})
-		require.NoError(t, err)
-		require.Equal(t, int64(107), lics[0].Units)
-		require.Equal(t, int64(107), lics[0].Used)
-		require.Equal(t, []partner.EventKind{partner.EventPoolRefilled, partner.EventUnitsAllocated}, e.eventKinds())
-		requireErr(t, alloc(f.lic.ID, f.customer.ID, license.MaxUnits), partner.ErrInsufficientUnits, "units")
+		requireErr(t, alloc(f.lic.ID, f.customer.ID, 7), partner.ErrInsufficientUnits, "units")
+		require.Empty(t, cmp.Diff(before, e.snapshot(t, id)), "a refused allocation changes nothing")
+		require.Empty(t, e.eventKinds())
 
 		allocs, err := e.m.Allocations(e.ctx, id)
 		require.NoError(t, err)
-		require.Len(t, allocs, 3)
+		require.Len(t, allocs, 2)
 		for _, a := range allocs {
 			require.NoError(t, e.m.Release(e.ctx, id, a.ID))
 		}
@@ -383,26 +380,29 @@ func TestPoolBelowMinimumEvent(t *testing.T) {
 
 		pools, err := e.m.Pools(e.ctx, f.p.ID)
 		require.NoError(t, err)
-		require.Equal(t, []partner.Pool{{Product: "Endpoint Security", UnitType: "seats", Units: 100, Used: 12,
-			Remaining: 88, Minimum: 90, Low: true}}, pools)
+		require.Equal(t, []partner.Pool{{Product: "Endpoint Security", ProductID: e.products["Endpoint Security"].ID, UnitType: "seats",
+			Units: 100, Used: 12, Remaining: 88, Minimum: 90, Low: true}}, pools)
 	})
 }
 
-func TestPoolRefillDoesNotReportADropThatDidNotHappen(t *testing.T) {
+// An allocation that leaves a pool that was already low lower still is not
+// a fall below the minimum: no event, and no automatic refill.
+func TestPoolAlreadyLowIsNotReportedAgain(t *testing.T) {
 	forEachStore(t, func(t *testing.T, e *env) {
 		f := e.fixture(t, partner.MSP, partner.Active) // licence of 100, 5 used
 		_, err := e.m.Allocate(e.ctx, f.p.ID, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 90})
-		require.NoError(t, err)                               // 5 remaining
-		_, err = e.m.SetMinimumLicenses(e.ctx, f.p.ID, 0, 10) // already low: 5 < 10
-		require.NoError(t, err)
-		_, err = e.m.SetPoolRefill(e.ctx, f.p.ID, 0, true)
-		require.NoError(t, err)
+		require.NoError(t, err) // 5 remaining
+		minimum := int64(10)
+		_, err = e.m.SetPoolSettings(e.ctx, f.p.ID, 0, partner.PoolSettingsParams{Product: "Endpoint Security", Minimum: &minimum, AutoRefill: true})
+		require.NoError(t, err) // already low: 5 < 10
 		e.resetEvents()
-		// 12 units: 5 from the pool, 7 by refill. The pool was low before
-		// and is low after; it did not fall below the minimum now.
-		_, err = e.m.Allocate(e.ctx, f.p.ID, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 12})
+		_, err = e.m.Allocate(e.ctx, f.p.ID, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: 2})
 		require.NoError(t, err)
-		require.Equal(t, []partner.EventKind{partner.EventPoolRefilled, partner.EventUnitsAllocated}, e.eventKinds())
+		require.Equal(t, []partner.EventKind{partner.EventUnitsAllocated}, e.eventKinds())
+		lics, total, err := e.m.Licenses(e.ctx, f.p.ID, partner.Page{})
+		require.NoError(t, err)
+		require.Equal(t, 1, total, "no licence was issued")
+		require.Equal(t, int64(100), lics[0].Units)
 	})
 }
 

@@ -41,7 +41,22 @@ func newMemoryStore() Store {
 		allocByP:     map[int64]map[int64]struct{}{},
 		planByP:      map[int64]map[int64]struct{}{},
 		seq:          map[string]int64{},
+		products:     map[int64]license.Product{},
+		productNames: map[string]int64{},
+		poolSets:     map[int64]map[[2]string]PoolSettings{},
+		notices:      map[noticeKey]Notice{},
+		noticesByL:   map[int64]map[noticeKey]struct{}{},
 	}
+}
+
+type noticeKey struct {
+	license int64
+	expiry  time.Time
+	days    int
+}
+
+func keyOf(licenseID int64, expiry time.Time, days int) noticeKey {
+	return noticeKey{licenseID, expiry.UTC(), days}
 }
 
 type nfrKey struct {
@@ -69,6 +84,12 @@ type memStore struct {
 	licByP, accByP, custByP, allocByP, planByP map[int64]map[int64]struct{}
 
 	seq map[string]int64
+
+	products     map[int64]license.Product
+	productNames map[string]int64                     // FoldName(name) → id
+	poolSets     map[int64]map[[2]string]PoolSettings // partner → {product, unit type}
+	notices      map[noticeKey]Notice                 // keyed by licence, expiry, days
+	noticesByL   map[int64]map[noticeKey]struct{}     // licence → its notices
 }
 
 func (s *memStore) Update(ctx context.Context, fn func(context.Context, Tx) error) (err error) {
@@ -305,16 +326,117 @@ func (v *memView) Customer(ctx context.Context, id int64) (Customer, error) {
 	return c, nil
 }
 
-func (v *memView) Customers(ctx context.Context, partnerID int64, p Page) ([]Customer, int, error) {
+func (v *memView) Customers(ctx context.Context, partnerID int64, f CustomerFilter) ([]Customer, int, error) {
 	if err := v.check(ctx); err != nil {
 		return nil, 0, err
 	}
-	ids, total := page(v.s.custByP[partnerID], p)
-	out := make([]Customer, len(ids))
-	for i, id := range ids {
-		out[i] = v.s.customers[id]
+	ids, _ := page(v.s.custByP[partnerID], Page{})
+	name := FoldName(f.Name)
+	var out []Customer
+	total := 0
+	for _, id := range ids {
+		c := v.s.customers[id]
+		if name != "" && !strings.Contains(FoldName(c.Name), name) {
+			continue
+		}
+		if total >= f.Offset && (f.Limit == 0 || len(out) < f.Limit) {
+			out = append(out, c)
+		}
+		total++
 	}
 	return out, total, nil
+}
+
+func (v *memView) Product(ctx context.Context, id int64) (license.Product, error) {
+	if err := v.check(ctx); err != nil {
+		return license.Product{}, err
+	}
+	p, ok := v.s.products[id]
+	if !ok {
+		return p, notFound("product", id)
+	}
+	return p, nil
+}
+
+func (v *memView) ProductByName(ctx context.Context, name string) (license.Product, error) {
+	if err := v.check(ctx); err != nil {
+		return license.Product{}, err
+	}
+	id, ok := v.s.productNames[FoldName(name)]
+	if !ok {
+		return license.Product{}, NewError(ErrNotFound, "", "no catalogue product is named %q", name)
+	}
+	return v.s.products[id], nil
+}
+
+func (v *memView) Products(ctx context.Context, p Page) ([]license.Product, int, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	all := make([]license.Product, 0, len(v.s.products))
+	for _, x := range v.s.products {
+		all = append(all, x)
+	}
+	slices.SortFunc(all, func(a, b license.Product) int {
+		return cmp.Or(strings.Compare(FoldName(a.Name), FoldName(b.Name)), cmp.Compare(a.ID, b.ID))
+	})
+	total := len(all)
+	if p.Limit == 0 {
+		return all[min(p.Offset, total):], total, nil
+	}
+	lo := min(p.Offset, total)
+	return all[lo:min(lo+p.Limit, total)], total, nil
+}
+
+func (v *memView) PoolSettings(ctx context.Context, partnerID int64) ([]PoolSettings, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, err
+	}
+	var out []PoolSettings
+	for _, s := range v.s.poolSets[partnerID] {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b PoolSettings) int {
+		return cmp.Or(strings.Compare(a.Product, b.Product), strings.Compare(a.UnitType, b.UnitType))
+	})
+	return out, nil
+}
+
+func (v *memView) DueLicenses(ctx context.Context, until time.Time, afterID int64, limit int) ([]license.License, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for id, l := range v.s.licenses {
+		if id <= afterID || l.Disabled || l.Expiry.After(until) || v.s.partners[l.PartnerID].Status == Canceled {
+			continue
+		}
+		if _, done := v.s.notices[keyOf(id, l.Expiry, 0)]; done {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	if len(ids) > limit {
+		ids = ids[:limit]
+	}
+	out := make([]license.License, len(ids))
+	for i, id := range ids {
+		out[i] = v.s.licenses[id]
+	}
+	return out, nil
+}
+
+func (v *memView) Notices(ctx context.Context, licenseID int64) ([]Notice, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, err
+	}
+	var out []Notice
+	for k := range v.s.noticesByL[licenseID] {
+		out = append(out, v.s.notices[k])
+	}
+	slices.SortFunc(out, func(a, b Notice) int { return cmp.Or(a.Expiry.Compare(b.Expiry), cmp.Compare(b.Days, a.Days)) })
+	return out, nil
 }
 
 func (v *memView) Allocation(ctx context.Context, id int64) (license.Allocation, error) {
@@ -470,6 +592,12 @@ func (tx *memTx) CreateLicense(ctx context.Context, l *license.License) error {
 	if l.Used < 0 || l.Used > l.Units {
 		return invalidf("used units", "must be between 0 and the provisioned units")
 	}
+	if l.Origin == "" {
+		l.Origin = license.OriginAssigned
+	}
+	if l.GrantedKind == "" {
+		l.GrantedKind = l.Kind
+	}
 	l.ID, l.Version = tx.nextID("license"), 1
 	put(tx, tx.s.licenses, l.ID, *l)
 	index(tx, tx.s.licByP, l.PartnerID, l.ID)
@@ -490,7 +618,7 @@ func (tx *memTx) UpdateLicense(ctx context.Context, l *license.License) error {
 	if l.Units < cur.Used {
 		return NewError(ErrInsufficientUnits, "units", "cannot drop below the %d units in use", cur.Used)
 	}
-	cur.Units, cur.Expiry, cur.Disabled, cur.DisabledAt, cur.UpdatedAt = l.Units, l.Expiry, l.Disabled, l.DisabledAt, l.UpdatedAt
+	cur.Units, cur.Kind, cur.Expiry, cur.Disabled, cur.DisabledAt, cur.UpdatedAt = l.Units, l.Kind, l.Expiry, l.Disabled, l.DisabledAt, l.UpdatedAt
 	cur.Version++
 	put(tx, tx.s.licenses, l.ID, cur)
 	*l = cur
@@ -657,6 +785,97 @@ func (tx *memTx) UpdatePlan(ctx context.Context, p *serviceplan.Plan) error {
 		put(tx, tx.s.nfr, nfrKey{p.Product, p.DataCenter}, p.ID)
 	}
 	return nil
+}
+
+func (tx *memTx) CreateProduct(ctx context.Context, p *license.Product) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	if _, taken := tx.s.productNames[FoldName(p.Name)]; taken {
+		return NewError(ErrDuplicate, "name", "is already taken by another product")
+	}
+	p.ID, p.Version = tx.nextID("product"), 1
+	put(tx, tx.s.products, p.ID, *p)
+	put(tx, tx.s.productNames, FoldName(p.Name), p.ID)
+	return nil
+}
+
+func (tx *memTx) UpdateProduct(ctx context.Context, p *license.Product) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	cur, ok := tx.s.products[p.ID]
+	if !ok {
+		return notFound("product", p.ID)
+	}
+	if cur.Version != p.Version {
+		return NewError(ErrConflict, "", "product %d is at version %d, not %d", p.ID, cur.Version, p.Version)
+	}
+	if id, taken := tx.s.productNames[FoldName(p.Name)]; taken && id != p.ID {
+		return NewError(ErrDuplicate, "name", "is already taken by another product")
+	}
+	next := *p
+	next.UnitType, next.CreatedAt = cur.UnitType, cur.CreatedAt
+	next.Version++
+	del(tx, tx.s.productNames, FoldName(cur.Name))
+	put(tx, tx.s.products, p.ID, next)
+	put(tx, tx.s.productNames, FoldName(next.Name), p.ID)
+	if next.Name != cur.Name {
+		for id, l := range tx.s.licenses {
+			if l.ProductID == p.ID {
+				l.Product = next.Name
+				put(tx, tx.s.licenses, id, l)
+			}
+		}
+		for pid, sets := range tx.s.poolSets {
+			for k, s := range sets {
+				if s.ProductID == p.ID {
+					del(tx, tx.s.poolSets[pid], k)
+					s.Product = next.Name
+					put(tx, tx.s.poolSets[pid], [2]string{s.Product, s.UnitType}, s)
+				}
+			}
+		}
+	}
+	*p = next
+	return nil
+}
+
+func (tx *memTx) PutPoolSettings(ctx context.Context, s *PoolSettings) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	if _, ok := tx.s.partners[s.PartnerID]; !ok {
+		return notFound("partner", s.PartnerID)
+	}
+	sets := tx.s.poolSets[s.PartnerID]
+	if sets == nil {
+		sets = map[[2]string]PoolSettings{}
+		put(tx, tx.s.poolSets, s.PartnerID, sets)
+	}
+	put(tx, sets, [2]string{s.Product, s.UnitType}, *s)
+	return nil
+}
+
+func (tx *memTx) RecordNotice(ctx context.Context, n Notice) (bool, error) {
+	if err := tx.check(ctx); err != nil {
+		return false, err
+	}
+	if _, ok := tx.s.licenses[n.LicenseID]; !ok {
+		return false, notFound("licence", n.LicenseID)
+	}
+	k := keyOf(n.LicenseID, n.Expiry, n.Days)
+	if _, dup := tx.s.notices[k]; dup {
+		return false, nil
+	}
+	put(tx, tx.s.notices, k, n)
+	idx := tx.s.noticesByL[n.LicenseID]
+	if idx == nil {
+		idx = map[noticeKey]struct{}{}
+		put(tx, tx.s.noticesByL, n.LicenseID, idx)
+	}
+	put(tx, idx, k, struct{}{})
+	return true, nil
 }
 
 func (tx *memTx) AssignPlan(ctx context.Context, a serviceplan.Assignment) error {

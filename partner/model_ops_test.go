@@ -235,8 +235,8 @@ func showContacts(cs []partner.Contact) string {
 // ---- Create ----
 
 type opCreate struct {
-	in        partner.CreateParams // canonical plan ids
-	valid     bool                 // every field valid, by the palettes' labels and the date rules
+	in        partner.CreateParams // canonical plan and product ids
+	valid     bool                 // every field but the licences valid, by the palettes' labels
 	wrongType bool                 // Remote Manager for a Reseller or plans for an MSP
 	newID     int64
 }
@@ -250,6 +250,7 @@ func (o *opCreate) String() string {
 func (o *opCreate) call(w *world, m *partner.Manager) (any, string, error) {
 	in := deepCopy(o.in)
 	in.Plans = w.actIDs(kPlan, in.Plans)
+	in.Licenses = actGrants(w, in.Licenses)
 	before := deepCopy(in)
 	p, err := m.Create(w.ctx, in)
 	mut := inputDiff(before, in)
@@ -288,7 +289,8 @@ func (o *opCreate) touches(*model) ([]int64, bool) {
 func (o *opCreate) expect(md *model) exp {
 	o.newID = 0
 	var errs []error
-	if !o.valid {
+	grants, gok := md.resolveGrants(o.in.Licenses)
+	if !o.valid || !gok {
 		errs = append(errs, partner.ErrInvalid)
 	}
 	if o.wrongType {
@@ -331,14 +333,12 @@ func (o *opCreate) expect(md *model) exp {
 			md.accts[a.ID] = mAccount{ID: a.ID, PartnerID: id, Name: admin, FirstName: first, LastName: last, Mail: mail,
 				Role: account.Administrator, Enabled: true, Version: 1}
 		}
-		for i, g := range o.in.Licenses {
+		for i, g := range grants {
 			if i >= len(r.Lics) {
 				break
 			}
-			g = refGrant(g)
 			lid := r.Lics[i].ID
-			md.lics[lid] = mLicense{ID: lid, PartnerID: id, Product: g.Product, UnitType: g.UnitType, Kind: g.Kind, Units: g.Units,
-				Start: g.Start, Expiry: g.Expiry, Version: 1}
+			md.lics[lid] = newMLicense(lid, id, g, "")
 		}
 		for _, pl := range plans {
 			md.assigned[[2]int64{id, pl}] = true
@@ -585,8 +585,7 @@ func (o *opMinimum) expect(md *model) exp {
 
 type opAssign struct {
 	pid    int64
-	a      partner.AssignLicensesParams
-	gValid bool // every grant valid (palette labels and date rules)
+	a      partner.AssignLicensesParams // canonical product ids
 	note   string
 	status partner.Status // the partner's status when the model judged the call (for the stats)
 }
@@ -597,6 +596,7 @@ func (o *opAssign) String() string {
 
 func (o *opAssign) call(w *world, m *partner.Manager) (any, string, error) {
 	a := deepCopy(o.a)
+	a.Grants = actGrants(w, a.Grants)
 	before := deepCopy(a)
 	res, err := m.AssignLicenses(w.ctx, w.act(kPartner, o.pid), a)
 	return res.Licenses, inputDiff(before, a), err
@@ -614,7 +614,8 @@ func (o *opAssign) created(res any) []ref {
 func (o *opAssign) touches(*model) ([]int64, bool) { return []int64{o.pid}, false }
 
 func (o *opAssign) expect(md *model) exp {
-	invalid := len(o.a.Grants) == 0 || !o.gValid || !refKeyValid(o.a.Key)
+	grants, gok := md.resolveGrants(o.a.Grants)
+	invalid := len(o.a.Grants) == 0 || !gok || !refKeyValid(o.a.Key)
 	p, ok := md.partners[o.pid]
 	if !ok {
 		e := refuse("unknown partner", partner.ErrNotFound)
@@ -622,7 +623,7 @@ func (o *opAssign) expect(md *model) exp {
 	}
 	o.status = p.Status
 	prior, used := md.keys[o.pid][o.a.Key]
-	if o.a.Key != "" && used && sameGrantList(prior.grants, o.a.Grants) {
+	if o.a.Key != "" && used && !prior.refill && sameResolved(prior.grants, grants) {
 		// A replay, whatever the partner's status now: the licences of
 		// the first call as they are now, nothing written.
 		return exp{why: "idempotent replay", check: md.licensesResult(prior.lics)}
@@ -633,13 +634,13 @@ func (o *opAssign) expect(md *model) exp {
 	}
 	if invalid {
 		e := refuse("invalid grants or key", partner.ErrInvalid)
-		if len(o.a.Grants) > 0 && o.gValid {
+		if len(o.a.Grants) > 0 && gok {
 			e.field = "idempotency key"
 		}
 		return e
 	}
 	if o.a.Key != "" && used {
-		e := refuse("key used for other grants", partner.ErrDuplicate)
+		e := refuse("key used for another request", partner.ErrDuplicate)
 		e.field = "idempotency key"
 		return e
 	}
@@ -647,12 +648,10 @@ func (o *opAssign) expect(md *model) exp {
 	return exp{why: "new licences", apply: func(v any) {
 		ls := v.([]license.License)
 		for i, l := range ls {
-			if i >= len(o.a.Grants) {
+			if i >= len(grants) {
 				break
 			}
-			g := refGrant(o.a.Grants[i])
-			md.lics[l.ID] = mLicense{ID: l.ID, PartnerID: o.pid, Product: g.Product, UnitType: g.UnitType, Kind: g.Kind,
-				Units: g.Units, Start: g.Start, Expiry: g.Expiry, GrantKey: o.a.Key, Version: 1}
+			md.lics[l.ID] = newMLicense(l.ID, o.pid, grants[i], o.a.Key)
 			ids = append(ids, l.ID)
 		}
 		md.audit[o.pid]++
@@ -660,30 +659,62 @@ func (o *opAssign) expect(md *model) exp {
 			if md.keys[o.pid] == nil {
 				md.keys[o.pid] = map[string]mKey{}
 			}
-			gs := make([]license.Grant, len(o.a.Grants))
-			for i, g := range o.a.Grants {
-				gs[i] = refGrant(g)
-			}
-			md.keys[o.pid][o.a.Key] = mKey{grants: gs, lics: ids}
+			md.keys[o.pid][o.a.Key] = mKey{grants: grants, lics: ids}
 		}
 	}, check: func(v any) string { return md.licensesResult(ids)(v) }}
+}
+
+// newMLicense is the licence a valid grant, as the catalogue resolved it,
+// creates.
+func newMLicense(id, pid int64, g license.Grant, key string) mLicense {
+	return mLicense{ID: id, PartnerID: pid, ProductID: g.ProductID, Product: g.Product, UnitType: g.UnitType, Kind: g.Kind,
+		GrantedKind: g.Kind, Units: g.Units, Start: g.Start, Expiry: g.Expiry, GrantKey: key, Origin: license.OriginAssigned, Version: 1}
+}
+
+// resolveGrants resolves every grant (see resolveGrant) and reports
+// whether all are valid.
+func (md *model) resolveGrants(gs []license.Grant) ([]license.Grant, bool) {
+	out := make([]license.Grant, len(gs))
+	ok := true
+	for i, g := range gs {
+		var v bool
+		out[i], v = md.resolveGrant(g)
+		ok = ok && v
+	}
+	return out, ok
+}
+
+// actGrants maps the canonical product ids of grants to the store's.
+func actGrants(w *world, gs []license.Grant) []license.Grant {
+	for i := range gs {
+		gs[i].ProductID = w.act(kProduct, gs[i].ProductID)
+	}
+	return gs
 }
 
 // ---- DisableLicenses ----
 
 type opDisableLicenses struct {
-	pid int64
-	ids []int64
+	pid    int64
+	ids    []int64
+	enable bool // EnableLicenses
 }
 
 func (o *opDisableLicenses) String() string {
+	if o.enable {
+		return fmt.Sprintf("EnableLicenses(partner %d, %v)", o.pid, o.ids)
+	}
 	return fmt.Sprintf("DisableLicenses(partner %d, %v)", o.pid, o.ids)
 }
 
 func (o *opDisableLicenses) call(w *world, m *partner.Manager) (any, string, error) {
 	ids := w.actIDs(kLicense, o.ids)
 	before := slices.Clone(ids)
-	ls, err := m.DisableLicenses(w.ctx, w.act(kPartner, o.pid), ids)
+	f := m.DisableLicenses
+	if o.enable {
+		f = m.EnableLicenses
+	}
+	ls, err := f(w.ctx, w.act(kPartner, o.pid), ids)
 	return ls, inputDiff(before, ids), err
 }
 
@@ -704,17 +735,20 @@ func (o *opDisableLicenses) expect(md *model) exp {
 		if !ok || l.PartnerID != o.pid {
 			return refuse(fmt.Sprintf("licence %d is not the partner's", id), partner.ErrNotFound)
 		}
-		if !l.Disabled {
+		if l.Disabled == o.enable {
 			changed = append(changed, id)
 		}
 	}
 	if len(changed) == 0 {
-		return exp{why: "no-op: all already disabled", check: md.licensesResult(ids)}
+		return exp{why: "no-op: all already so", check: md.licensesResult(ids)}
 	}
-	return exp{why: "disable licences", apply: func(any) {
+	return exp{why: "disable or enable licences", apply: func(any) {
 		for _, id := range changed {
 			l := md.lics[id]
-			l.Disabled, l.DisabledAt = true, md.now
+			l.Disabled, l.DisabledAt = !o.enable, md.now
+			if o.enable {
+				l.DisabledAt = time.Time{}
+			}
 			l.Version++
 			md.lics[id] = l
 		}
@@ -1190,24 +1224,48 @@ func (o *opAllocate) String() string {
 	return fmt.Sprintf("Allocate(partner %d, licence %d, customer %d, units %d)", o.pid, o.in.LicenseID, o.in.CustomerID, o.in.Units)
 }
 
+// allocRes is an allocation and the licence its pool's automatic refill
+// issued, if any (read back around the call).
+type allocRes struct {
+	A      license.Allocation
+	Refill []license.License
+}
+
 func (o *opAllocate) call(w *world, m *partner.Manager) (any, string, error) {
+	pid := w.act(kPartner, o.pid)
 	in := partner.AllocateParams{LicenseID: w.act(kLicense, o.in.LicenseID), CustomerID: w.act(kCustomer, o.in.CustomerID), Units: o.in.Units}
-	a, err := m.Allocate(w.ctx, w.act(kPartner, o.pid), in)
-	return a, "", err
+	before, _, _ := m.Licenses(w.ctx, pid, partner.Page{Limit: partner.MaxLimit}) // fails in an aborted batch: the call fails too
+	a, err := m.Allocate(w.ctx, pid, in)
+	if err != nil {
+		return nil, "", err
+	}
+	res := allocRes{A: a}
+	after, _, err := m.Licenses(w.ctx, pid, partner.Page{Limit: partner.MaxLimit})
+	for _, l := range after {
+		if !slices.ContainsFunc(before, func(b license.License) bool { return b.ID == l.ID }) {
+			res.Refill = append(res.Refill, l)
+		}
+	}
+	return res, "", err
 }
 
 func (o *opAllocate) created(res any) []ref {
-	if a, ok := res.(license.Allocation); ok {
-		return []ref{{kAlloc, a.ID}}
+	r, ok := res.(allocRes)
+	if !ok {
+		return nil
 	}
-	return nil
+	out := []ref{{kAlloc, r.A.ID}}
+	for _, l := range r.Refill {
+		out = append(out, ref{kLicense, l.ID})
+	}
+	return out
 }
 
 func (o *opAllocate) touches(*model) ([]int64, bool) { return []int64{o.pid}, false }
 
 func (o *opAllocate) expect(md *model) exp {
 	badUnits := o.in.Units < 1 || o.in.Units > license.MaxUnits
-	p, e := md.scope(o.pid, gActive, 0)
+	_, e := md.scope(o.pid, gActive, 0)
 	if e != nil {
 		return early(e, badUnits)
 	}
@@ -1231,32 +1289,46 @@ func (o *opAllocate) expect(md *model) exp {
 	if c, ok := md.custs[o.in.CustomerID]; !ok || c.PartnerID != o.pid {
 		errs = append(errs, partner.ErrNotFound)
 	}
-	short := o.in.Units - (l.Units - l.Used)
-	if ok && short > 0 && (!p.PoolRefill || l.Units+short > license.MaxUnits) {
+	// An allocation never grows a licence, whatever the pool refill
+	// setting: a licence short of units refuses.
+	if ok && o.in.Units > l.Units-l.Used {
 		errs = append(errs, partner.ErrInsufficientUnits)
 	}
 	if len(errs) > 0 {
 		return refuse("allocation rules", errs...)
 	}
 	var id int64
+	var refill []int64
+	after := md.clone()
+	l.Used += o.in.Units
+	after.lics[l.ID] = l
+	nl, auto := after.autoRefill(o.pid, l, o.in.Units)
 	why := "allocate"
-	if short > 0 {
-		why = "allocate with pool refill"
+	if auto {
+		why = "allocate with automatic refill"
 	}
 	return exp{why: why, apply: func(v any) {
-		id = v.(license.Allocation).ID
-		if short > 0 { // pool refill: the licence grows by the shortfall, audited apart
-			l.Units += short
-			l.Version++
-			md.audit[o.pid]++
-		}
-		l.Used += o.in.Units
+		r := v.(allocRes)
+		id = r.A.ID
 		md.lics[l.ID] = l
 		md.allocs[id] = mAlloc{ID: id, PartnerID: o.pid, LicenseID: l.ID, CustomerID: o.in.CustomerID, Units: o.in.Units}
 		md.audit[o.pid]++
+		if auto && len(r.Refill) > 0 { // the refill, audited apart
+			nl.ID = r.Refill[0].ID
+			md.lics[nl.ID] = nl
+			refill = append(refill, nl.ID)
+			md.audit[o.pid]++
+		}
 	}, check: func(v any) string {
-		a := v.(license.Allocation)
-		return cmp.Diff(md.allocs[id], mAlloc{ID: a.ID, PartnerID: a.PartnerID, LicenseID: a.LicenseID, CustomerID: a.CustomerID, Units: a.Units})
+		r := v.(allocRes)
+		a := r.A
+		if d := cmp.Diff(md.allocs[id], mAlloc{ID: a.ID, PartnerID: a.PartnerID, LicenseID: a.LicenseID, CustomerID: a.CustomerID, Units: a.Units}); d != "" {
+			return d
+		}
+		if auto != (len(r.Refill) > 0) {
+			return fmt.Sprintf("the model expected an automatic refill: %v; the store issued %d licences", auto, len(r.Refill))
+		}
+		return md.licensesResult(refill)(r.Refill)
 	}}
 }
 
@@ -1508,17 +1580,21 @@ func drawField(t *rapid.T, label string, n int, bad bool) int {
 	return rapid.IntRange(0, n-1).Draw(t, label)
 }
 
-// drawGrant draws a valid grant, or one with exactly one invalid field.
-func (r *runner) drawGrant(t *rapid.T, bad bool) (license.Grant, bool) {
+// drawGrant draws a grant that is mostly valid, or, when bad, one with a
+// field that is likely invalid; the model decides (resolveGrant), since
+// validity depends on the catalogue. It names a product by name, or now
+// and then by a catalogue id (or an unknown one), and a Trial may leave
+// its expiry to the product's trial days.
+func (r *runner) drawGrant(t *rapid.T, bad bool) license.Grant {
 	f := drawField(t, "grantBadField", 5, bad)
 	prod, ut := pick(t, "product", products, f == 0), pick(t, "unitType", unitTypes, f == 1)
 	units, kd := pick(t, "units", unitsPal, f == 2), pick(t, "kind", kindsPal, f == 3)
 	now := r.md.now
 	day := 24 * time.Hour
 	var s, e time.Time
-	dates := rapid.IntRange(0, 5).Draw(t, "dates")
+	dates := rapid.IntRange(0, 6).Draw(t, "dates")
 	if f == 4 {
-		dates = rapid.IntRange(6, 9).Draw(t, "badDates")
+		dates = rapid.IntRange(7, 10).Draw(t, "badDates")
 	}
 	switch dates {
 	case 0, 1, 2: // running
@@ -1529,40 +1605,56 @@ func (r *runner) drawGrant(t *rapid.T, bad bool) (license.Grant, bool) {
 		s, e = now.Add(-400*day), now.Add(-day)
 	case 5: // starts now
 		s, e = now, now.Add(30*day)
-	case 6: // expiry before start
+	case 6: // no expiry: a Trial of a catalogue product that offers one
+		s = now.Add(-day)
+	case 7: // expiry before start
 		s, e = now.Add(10*day), now
-	case 7: // no start
+	case 8: // no start
 		s, e = time.Time{}, now.Add(10*day)
-	case 8: // before 2000
+	case 9: // before 2000
 		s, e = time.Date(1999, 6, 1, 0, 0, 0, 0, time.UTC), now
-	case 9: // longer than ten years
+	case 10: // longer than ten years
 		s, e = now, now.Add(license.MaxTerm+day)
 	}
 	if rapid.IntRange(0, 3).Draw(t, "otherZone") == 0 {
 		s, e = s.In(zone), e.In(zone)
 	}
 	if !s.IsZero() && rapid.IntRange(0, 3).Draw(t, "nanoseconds") == 0 {
-		s, e = s.Add(1234*time.Nanosecond), e.Add(789*time.Nanosecond)
+		s = s.Add(1234 * time.Nanosecond)
+		if !e.IsZero() {
+			e = e.Add(789 * time.Nanosecond)
+		}
 	}
 	g := license.Grant{Product: prod.v, UnitType: ut.v, Units: units.v, Kind: kd.v, Start: s, Expiry: e}
-	return g, prod.ok && ut.ok && units.ok && kd.ok && refDatesValid(s, e)
+	switch rapid.IntRange(0, 7).Draw(t, "productRef") {
+	case 1: // by catalogue id, with or without the name
+		if ids := slices.Sorted(mapKeys(r.md.products)); len(ids) > 0 {
+			g.ProductID = rapid.SampledFrom(ids).Draw(t, "productID")
+			if rapid.Bool().Draw(t, "idOnly") {
+				g.Product, g.UnitType = "", ""
+			}
+		}
+	case 2: // an id that exists nowhere
+		g.ProductID = unknownID + 9
+	case 3: // the catalogue supplies the unit type
+		g.UnitType = ""
+	}
+	return g
 }
 
-// drawGrants draws min to max grants; when bad, one of them is invalid.
-func (r *runner) drawGrants(t *rapid.T, min, max int, bad bool) ([]license.Grant, bool) {
+// drawGrants draws min to max grants; when bad, one of them likely
+// invalid.
+func (r *runner) drawGrants(t *rapid.T, min, max int, bad bool) []license.Grant {
 	n := rapid.IntRange(min, max).Draw(t, "grants")
 	badAt := -1
 	if bad && n > 0 {
 		badAt = rapid.IntRange(0, n-1).Draw(t, "badGrant")
 	}
 	var gs []license.Grant
-	ok := true
 	for i := range n {
-		g, v := r.drawGrant(t, i == badAt)
-		gs = append(gs, g)
-		ok = ok && v
+		gs = append(gs, r.drawGrant(t, i == badAt))
 	}
-	return gs, ok
+	return gs
 }
 
 // drawProfile draws a valid profile, or one with one invalid field.
@@ -1655,9 +1747,8 @@ func (r *runner) genCreate(t *rapid.T) op {
 			in.Plans = []int64{unknownID + 4}
 		}
 	}
-	gs, gok := r.drawGrants(t, 0, 2, f == 8)
-	in.Licenses = gs
-	valid := typ.ok && pok && nok && first.ok && last.ok && mail.ok && role.ok && dok && gok
+	in.Licenses = r.drawGrants(t, 0, 2, f == 8)
+	valid := typ.ok && pok && nok && first.ok && last.ok && mail.ok && role.ok && dok
 	wrong := (len(in.RemoteManager) > 0 && in.Type == partner.Reseller) || (len(in.Plans) > 0 && in.Type == partner.MSP)
 	return &opCreate{in: in, valid: valid, wrongType: wrong}
 }
@@ -1728,21 +1819,21 @@ func (r *runner) genAssign(t *rapid.T) op {
 	o := &opAssign{pid: pid}
 	switch rapid.IntRange(0, 6).Draw(t, "assignMode") {
 	case 0: // no key
-		o.a.Grants, o.gValid = r.drawGrants(t, 1, 2, drawBad(t, "grantsBad", 5))
+		o.a.Grants = r.drawGrants(t, 1, 2, drawBad(t, "grantsBad", 5))
 	case 1, 2: // a new key, valid or not
 		o.a.Key = r.drawKey(t)
-		o.a.Grants, o.gValid = r.drawGrants(t, 1, 2, drawBad(t, "grantsBad", 5))
+		o.a.Grants = r.drawGrants(t, 1, 2, drawBad(t, "grantsBad", 5))
 	case 3, 4: // a replay of a key used for this partner: same grants, written differently
 		ks := slices.Sorted(func(yield func(string) bool) {
-			for k := range r.md.keys[pid] {
-				if !yield(k) {
+			for k, v := range r.md.keys[pid] {
+				if !v.refill && !yield(k) {
 					return
 				}
 			}
 		})
 		if len(ks) == 0 {
 			o.a.Key = r.drawKey(t)
-			o.a.Grants, o.gValid = r.drawGrants(t, 1, 2, false)
+			o.a.Grants = r.drawGrants(t, 1, 2, false)
 			break
 		}
 		o.a.Key = rapid.SampledFrom(ks).Draw(t, "usedKey")
@@ -1757,17 +1848,12 @@ func (r *runner) genAssign(t *rapid.T) op {
 			gs[0].Units = gs[0].Units%license.MaxUnits + 1
 			o.note = " [same key, other grants]"
 		case 3: // another grant more
-			g, ok := r.drawGrant(t, false)
-			gs = append(gs, g)
+			gs = append(gs, r.drawGrant(t, false))
 			o.note = " [same key, other grants]"
-			o.gValid = ok
 		default:
 			o.note = " [replay]"
 		}
 		o.a.Grants = gs
-		if len(gs) == len(r.md.keys[pid][o.a.Key].grants) {
-			o.gValid = true // the recorded grants were valid, and so are these variants
-		}
 	case 5: // a key used for another partner
 		var keys []string
 		for _, p := range r.md.partnerIDs() {
@@ -1781,10 +1867,9 @@ func (r *runner) genAssign(t *rapid.T) op {
 		if len(keys) > 0 {
 			o.a.Key = rapid.SampledFrom(keys).Draw(t, "otherKey")
 		}
-		o.a.Grants, o.gValid = r.drawGrants(t, 1, 1, false)
+		o.a.Grants = r.drawGrants(t, 1, 1, false)
 	case 6: // no grants
 		o.a.Key = r.drawKey(t)
-		o.gValid = true
 	}
 	return o
 }
@@ -1998,9 +2083,6 @@ func (r *runner) genAllocate(t *rapid.T) op {
 	cust := drawOwned(t, "customer", ownC, others(r.md.custs, ownC))
 	l := r.md.lics[lic]
 	choices := []int64{1, 2, 5, 10, 25, l.Units - l.Used, l.Units - l.Used + 1, 0, license.MaxUnits + 1}
-	if r.md.partners[pid].PoolRefill { // more allocations past the remainder: pool refill
-		choices = append(choices, l.Units-l.Used+1, l.Units-l.Used+10, 2*l.Units, license.MaxUnits)
-	}
 	units := rapid.SampledFrom(choices).Draw(t, "allocUnits")
 	return &opAllocate{pid: pid, in: partner.AllocateParams{LicenseID: lic, CustomerID: cust, Units: units}}
 }
@@ -2060,6 +2142,19 @@ func generators() map[string]func(*rapid.T, *runner) op {
 		"AddCustomer":        func(t *rapid.T, r *runner) op { return r.genAddCustomer(t) },
 		"Allocate":           func(t *rapid.T, r *runner) op { return r.genAllocate(t) },
 		"Release":            func(t *rapid.T, r *runner) op { return r.genRelease(t) },
+		"EnableLicenses": func(t *rapid.T, r *runner) op {
+			o := r.genDisableLicenses(t).(*opDisableLicenses)
+			o.enable = true
+			return o
+		},
+		"ExtendLicense":   r.genLicence("extend"),
+		"ConvertToFull":   r.genLicence("convert"),
+		"AddUnits":        r.genLicence("add"),
+		"ReduceUnits":     r.genLicence("reduce"),
+		"SetPoolSettings": func(t *rapid.T, r *runner) op { return r.genPoolSettings(t) },
+		"RefillPool":      func(t *rapid.T, r *runner) op { return r.genRefill(t) },
+		"CreateProduct":   func(t *rapid.T, r *runner) op { return r.genCreateProduct(t) },
+		"UpdateProduct":   func(t *rapid.T, r *runner) op { return r.genUpdateProduct(t) },
 	}
 }
 

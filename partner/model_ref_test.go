@@ -86,15 +86,37 @@ type mPartner struct {
 
 type mLicense struct {
 	ID, PartnerID int64
+	ProductID     int64
 	Product       string
 	UnitType      string
 	Kind          license.Kind
+	GrantedKind   license.Kind
 	Units, Used   int64
 	Start, Expiry time.Time
 	Disabled      bool
 	DisabledAt    time.Time
 	GrantKey      string
+	Origin        license.Origin
 	Version       int64
+}
+
+type mProduct struct {
+	ID           int64
+	Name         string
+	UnitType     string
+	TrialOffered bool
+	TrialDays    int
+	Version      int64
+}
+
+// mPoolSet is a pool's settings; the key of the map that holds them is
+// the pool's product and unit type.
+type mPoolSet struct {
+	ProductID  int64
+	Minimum    int64
+	MinimumSet bool
+	Cap        int64
+	AutoRefill bool
 }
 
 type mAccount struct {
@@ -131,10 +153,14 @@ type mPlan struct {
 	Version             int64
 }
 
-// mKey is an idempotency key used for a partner: the normalized grants of
-// the assignment and the licences it created.
+// mKey is an idempotency key used for a partner: the grants of the
+// assignment as the catalogue resolved them, or the refill (its origin
+// and the units asked), and the licences it created.
 type mKey struct {
 	grants []license.Grant
+	refill bool
+	origin license.Origin // of the refill's licence
+	units  int64          // the refill's units as asked
 	lics   []int64
 }
 
@@ -149,14 +175,17 @@ type model struct {
 	plans    map[int64]mPlan
 	assigned map[[2]int64]bool         // {partner, plan}
 	keys     map[int64]map[string]mKey // partner → key
-	catAudit int                       // audit entries of the plan catalogue
+	catAudit int                       // audit entries of the catalogues (plans, products)
 	resets   int                       // ResetPassword hook calls
+	products map[int64]mProduct
+	poolSets map[int64]map[[2]string]mPoolSet // partner → {product, unit type}
 }
 
 func newModel(now time.Time) *model {
 	return &model{now: now, partners: map[int64]mPartner{}, audit: map[int64]int{}, lics: map[int64]mLicense{},
 		accts: map[int64]mAccount{}, custs: map[int64]mCustomer{}, allocs: map[int64]mAlloc{}, plans: map[int64]mPlan{},
-		assigned: map[[2]int64]bool{}, keys: map[int64]map[string]mKey{}}
+		assigned: map[[2]int64]bool{}, keys: map[int64]map[string]mKey{}, products: map[int64]mProduct{},
+		poolSets: map[int64]map[[2]string]mPoolSet{}}
 }
 
 func (md *model) clone() *model {
@@ -166,6 +195,11 @@ func (md *model) clone() *model {
 	c.keys = map[int64]map[string]mKey{}
 	for p, ks := range md.keys {
 		c.keys[p] = maps.Clone(ks)
+	}
+	c.products = maps.Clone(md.products)
+	c.poolSets = map[int64]map[[2]string]mPoolSet{}
+	for p, ss := range md.poolSets {
+		c.poolSets[p] = maps.Clone(ss)
 	}
 	return &c
 }
@@ -257,11 +291,12 @@ type partnerView struct {
 	CustomerList     []mCustomer
 	Allocs           []mAlloc
 	Plans            []mPlan
+	Pools            []partner.Pool
 	Audit            int
 }
 
 func (md *model) view(pid int64) partnerView {
-	v := partnerView{P: md.partners[pid], Audit: md.audit[pid]}
+	v := partnerView{P: md.partners[pid], Audit: md.audit[pid], Pools: md.refPools(pid)}
 	for _, id := range md.licsOf(pid) {
 		l := md.lics[id]
 		v.Licenses = append(v.Licenses, l)
@@ -287,7 +322,7 @@ func (md *model) view(pid int64) partnerView {
 // viewOf projects a snapshot read from a store onto the model's view.
 func viewOf(s pSnap) partnerView {
 	v := partnerView{P: partnerOf(s.Partner), Customers: s.Partner.Customers, UnitsProvisioned: s.Partner.UnitsProvisioned,
-		UnitsUsed: s.Partner.UnitsUsed, Audit: s.Audit}
+		UnitsUsed: s.Partner.UnitsUsed, Audit: s.Audit, Pools: s.Pools}
 	for _, l := range s.Licenses {
 		v.Licenses = append(v.Licenses, licenseOf(l))
 	}
@@ -312,9 +347,13 @@ func partnerOf(p partner.Partner) mPartner {
 }
 
 func licenseOf(l license.License) mLicense {
-	return mLicense{ID: l.ID, PartnerID: l.PartnerID, Product: l.Product, UnitType: l.UnitType, Kind: l.Kind, Units: l.Units,
-		Used: l.Used, Start: l.Start, Expiry: l.Expiry, Disabled: l.Disabled, DisabledAt: l.DisabledAt, GrantKey: l.GrantKey,
-		Version: l.Version}
+	return mLicense{ID: l.ID, PartnerID: l.PartnerID, ProductID: l.ProductID, Product: l.Product, UnitType: l.UnitType, Kind: l.Kind,
+		GrantedKind: l.GrantedKind, Units: l.Units, Used: l.Used, Start: l.Start, Expiry: l.Expiry, Disabled: l.Disabled,
+		DisabledAt: l.DisabledAt, GrantKey: l.GrantKey, Origin: l.Origin, Version: l.Version}
+}
+
+func productOf(p license.Product) mProduct {
+	return mProduct{ID: p.ID, Name: p.Name, UnitType: p.UnitType, TrialOffered: p.TrialOffered, TrialDays: p.TrialDays, Version: p.Version}
 }
 
 func accountOf(a account.Account) mAccount {
@@ -379,20 +418,6 @@ func refDatesValid(start, expiry time.Time) bool {
 		}
 	}
 	return e.After(s) && e.Sub(s) <= license.MaxTerm
-}
-
-func sameGrantList(a, b []license.Grant) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := refGrant(a[i]), refGrant(b[i])
-		if x.Product != y.Product || x.UnitType != y.UnitType || x.Units != y.Units || x.Kind != y.Kind ||
-			!x.Start.Equal(y.Start) || !x.Expiry.Equal(y.Expiry) {
-			return false
-		}
-	}
-	return true
 }
 
 // refProfile trims a profile's text fields.

@@ -26,7 +26,7 @@ import (
 // surrounding spaces, dates in another time zone with nanoseconds.
 func paddedGrant() license.Grant {
 	z := time.FixedZone("UTC+2", 2*60*60)
-	return license.Grant{Product: "  Email Security ", UnitType: " seats ", Units: 5, Kind: license.Full,
+	return license.Grant{Product: "  Email Security ", UnitType: " users ", Units: 5, Kind: license.Full,
 		Start: t0.AddDate(0, -1, 0).In(z).Add(1234 * time.Nanosecond), Expiry: t0.AddDate(1, 0, 0).In(z).Add(789 * time.Nanosecond)}
 }
 
@@ -562,31 +562,37 @@ func TestRegressPlanDuplicateFieldSameOnEveryStore(t *testing.T) {
 
 // Found by TestModel: AssignLicenses decides whether a retry carries the
 // same grants by comparing them with the licences as they are now, so
-// once a pool refill has grown one of the licences (or Cancel has cut its
+// once a licence has changed (it was grown by the pool refill of the day,
+// now by Add Units, Extend or Convert to Full, or Cancel has cut its
 // expiry), the retry with the very same key and grants fails with
 // ErrDuplicate. A replay compares the grants with those of the first call.
 func TestRegressReplayAfterLicenceChanged(t *testing.T) {
 	forEachStore(t, func(t *testing.T, e *env) {
-		p, err := e.m.Create(e.ctx, newPartnerInput("Replay Refill", partner.MSP, "replay.refill"))
+		p, err := e.m.Create(e.ctx, newPartnerInput("Replay Changed", partner.MSP, "replay.changed"))
 		require.NoError(t, err)
-		a := partner.AssignLicensesParams{Key: "po-88", Grants: []license.Grant{grant(5)}}
+		trial := grant(5)
+		trial.Kind = license.Trial
+		a := partner.AssignLicensesParams{Key: "po-88", Grants: []license.Grant{trial}}
 		firstRes, err := e.m.AssignLicenses(e.ctx, p.ID, a)
 		require.NoError(t, err)
-		first := firstRes.Licenses
-		_, err = e.m.SetPoolRefill(e.ctx, p.ID, 0, true)
+		first := firstRes.Licenses[0]
+		l, err := e.m.AddUnits(e.ctx, p.ID, first.ID, first.Version, 20) // 5 → 25 units
 		require.NoError(t, err)
-		c, err := e.m.AddCustomer(e.ctx, p.ID, partner.CustomerParams{Name: "Big Customer"})
+		l, err = e.m.ExtendLicense(e.ctx, p.ID, l.ID, l.Version, l.Expiry.AddDate(0, 6, 0))
 		require.NoError(t, err)
-		_, err = e.m.Allocate(e.ctx, p.ID, partner.AllocateParams{LicenseID: first[0].ID, CustomerID: c.ID, Units: 25}) // refill: 5 → 25 units
+		l, err = e.m.ConvertToFull(e.ctx, p.ID, l.ID, l.Version, time.Time{})
 		require.NoError(t, err)
 
 		gotRes, err := e.m.AssignLicenses(e.ctx, p.ID, a)
 		if err != nil {
-			t.Fatalf("retry after a pool refill grew the licence: %v, want the first call's licence", err)
+			t.Fatalf("retry after the licence changed: %v, want the first call's licence", err)
 		}
 		got := gotRes.Licenses
-		if len(got) != 1 || got[0].ID != first[0].ID || got[0].Units != 25 {
-			t.Errorf("retry returned %+v, want licence %d as it is now (25 units)", got, first[0].ID)
+		if len(got) != 1 || !gotRes.Replayed || got[0].ID != first.ID || got[0].Units != 25 || got[0].Kind != license.Full {
+			t.Errorf("retry returned %+v, want licence %d as it is now (25 units, Full)", got, first.ID)
+		}
+		if d := cmp.Diff(l, got[0]); d != "" {
+			t.Errorf("the replay returns the licence as it is now (-now +returned):\n%s", d)
 		}
 	})
 }

@@ -5,12 +5,17 @@ package partner_test
 // TestModel generates random sequences of every Manager operation — Create
 // (both types, with and without first licences, plans, Remote Manager),
 // UpdateProfile (empty, no-change and contacts patches), Suspend,
-// Reactivate, Cancel, SetPoolRefill, SetMinimumLicenses, AssignLicenses
-// (with and without keys, replays, keys reused with other grants, invalid
-// grants and keys), DisableLicenses, Enable/DisableRemoteManager,
-// CreatePlan, UpdatePlan, AssignPlan, RemovePlan, AddAccount, ChangeRole,
-// Enable/DisableAccount, ResetPassword, DeleteAccount, AddCustomer,
-// Allocate, Release, a company-name search, clock advances, and RunInTx
+// Reactivate, Cancel, SetPoolRefill, SetMinimumLicenses, SetPoolSettings,
+// AssignLicenses (with and without keys, replays, keys reused with other
+// grants, invalid grants and keys, products named by catalogue id, by
+// name in any letter case, or not in the catalogue), DisableLicenses,
+// EnableLicenses, ExtendLicense, AddUnits, ReduceUnits, ConvertToFull,
+// RefillPool (with and without keys, replays), CreateProduct,
+// UpdateProduct, Enable/DisableRemoteManager, CreatePlan, UpdatePlan,
+// AssignPlan, RemovePlan, AddAccount, ChangeRole, Enable/DisableAccount,
+// ResetPassword, DeleteAccount, AddCustomer, Allocate (with pools that
+// refill themselves), Release, a company-name search, clock advances, and
+// RunInTx
 // batches of 2 to 4 calls (reads included) whose errors fn ignores or
 // returns — with valid and invalid inputs, current and stale versions, on
 // random partners of random status and type. It applies each sequence to
@@ -26,15 +31,17 @@ package partner_test
 //     none), so each store's ids are mapped to the memory store's as
 //     records are created, and values are compared in those canonical ids;
 //   - the outcome is the one the reference model predicts from the
-//     product's rules (model_ref_test.go and model_ops_test.go: the guard
-//     table, the refusal order, idempotent replay and the key rules,
-//     no-ops, RunInTx, audit counts, versions, Cancel, pool refill) — the
-//     model never calls partner.Check;
+//     product's rules (model_ref_test.go, model_ops_test.go and
+//     model_catalog_test.go: the guard table, the refusal order,
+//     idempotent replay and the key rules, no-ops, RunInTx, audit counts,
+//     versions, Cancel, the catalogue rule for grants, the licence
+//     lifecycle, pools and their settings, the partner's refill and the
+//     automatic refill) — the model never calls partner.Check;
 //   - the touched partners, read back through the Manager, equal the
 //     model: so a refused call changed nothing, versions grew exactly when
 //     records changed, audit counts are exact, every licence keeps
 //     0 <= used <= units, used == the sum of its allocations, and
-//     start < expiry. The memory store is read back after every step; the
+//     start < expiry; its pools read back as the model computes them; The memory store is read back after every step; the
 //     SQL stores after every successful step (a SQL read-back is what costs
 //     most under -race) and every partner on every store at the end of the
 //     sequence;
@@ -43,8 +50,8 @@ package partner_test
 //     hook call per committed reset;
 //   - the caller's inputs are unchanged after each call.
 //
-// Run it (100 sequences on memory and SQLite, about 25 s with -race on two
-// cores; PostgreSQL too when its variable is set, about 50 s):
+// Run it (100 sequences on memory and SQLite, about 30 s with -race on two
+// cores; PostgreSQL too when its variable is set, about 60 s):
 //
 //	PARTNERS_TEST_POSTGRES_DSN='postgres://postgres@127.0.0.1:5432/partnerkit_test?sslmode=disable' \
 //	    go test -race ./partner/ -run 'TestModel$' -v
@@ -75,6 +82,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -177,6 +185,7 @@ const (
 	kPlan
 	kCustomer
 	kAlloc
+	kProduct
 	nKinds
 )
 
@@ -324,8 +333,9 @@ func modelWorlds(t *testing.T) []*world {
 	return ws
 }
 
-var sqlTables = []string{"partnerkit_audit", "partnerkit_allocations", "partnerkit_customers", "partnerkit_plan_assignments",
-	"partnerkit_plans", "partnerkit_accounts", "partnerkit_licenses", "partnerkit_partners"}
+var sqlTables = []string{"partnerkit_audit", "partnerkit_license_notices", "partnerkit_pool_settings", "partnerkit_allocations",
+	"partnerkit_customers", "partnerkit_plan_assignments", "partnerkit_plans", "partnerkit_accounts", "partnerkit_licenses",
+	"partnerkit_partners", "partnerkit_products"}
 
 // resetSQL empties the store's tables. Ids are not restarted (TRUNCATE
 // costs ten times more than DELETE on these small tables): ids are
@@ -813,6 +823,8 @@ func (r *runner) actions() map[string]func(*rapid.T) {
 		r.step(&opClock{d: rapid.SampledFrom([]time.Duration{time.Hour, 10 * 24 * time.Hour, 40 * 24 * time.Hour, 400 * 24 * time.Hour}).Draw(t, "advance")})
 	}
 	acts["ListByName"] = func(t *rapid.T) { r.listByName(t) }
+	acts["RefillScenario"] = func(t *rapid.T) { r.step(r.refillScenario(t)) }
+	acts["AutoRefillScenario"] = func(t *rapid.T) { r.step(r.autoRefillScenario(t)) }
 	acts[""] = func(*rapid.T) { r.checkTouched() }
 	return acts
 }
@@ -820,13 +832,20 @@ func (r *runner) actions() map[string]func(*rapid.T) {
 // actionWeights gives the operations that get extra entries in the action
 // map (the number of extra entries).
 var actionWeights = map[string]int{"AssignLicenses": 3, "Allocate": 3, "AddCustomer": 2, "AddAccount": 2, "Release": 1,
-	"UpdateProfile": 1, "DisableLicenses": 1, "Create": 1, "SetPoolRefill": 1}
+	"UpdateProfile": 1, "DisableLicenses": 1, "Create": 1, "SetPoolRefill": 1, "SetPoolSettings": 1, "RefillPool": 1}
 
-// setup gives every sequence something to work on: a plan and one partner
-// of each type, created through the same checked steps.
+// setup gives every sequence something to work on: a plan, mostly a
+// product catalogue, and one partner of each type, created through the
+// same checked steps. Without the catalogue the partners' first licences
+// name their product freely (uncatalogued), as before the catalogue
+// existed; a later CreateProduct makes the catalogue rule apply.
 func (r *runner) setup() {
 	r.step(&opCreatePlan{in: serviceplan.Plan{Name: "Starter", Enabled: true, Product: "Endpoint Security", Kind: serviceplan.Full,
 		UnitType: "seats", DataCenter: serviceplan.EU, InitialPeriodMonths: 12, ExpiryNoticeDays: 30}, valid: true})
+	if rapid.IntRange(0, 3).Draw(r.t, "catalogueFirst") > 0 {
+		r.step(&opCreateProduct{in: license.Product{Name: "Endpoint Security", UnitType: "seats", TrialOffered: true, TrialDays: 30}})
+		r.step(&opCreateProduct{in: license.Product{Name: "Email Security", UnitType: "users"}})
+	}
 	for _, typ := range partner.Types() {
 		n := r.next()
 		in := partner.CreateParams{Type: typ,
@@ -881,6 +900,7 @@ type pSnap struct {
 	Customers []partner.Customer
 	Allocs    []partner.AllocationView
 	Plans     []partner.AssignedPlan
+	Pools     []partner.Pool
 	Audit     int
 }
 
@@ -908,7 +928,7 @@ func (r *runner) snapshot(w *world, id int64) pSnap {
 			return err
 		}
 		what = "Customers"
-		if s.Customers, _, err = m.Customers(ctx, aid, partner.Page{Limit: partner.MaxLimit}); err != nil {
+		if s.Customers, _, err = m.Customers(ctx, aid, partner.CustomerFilter{Page: partner.Page{Limit: partner.MaxLimit}}); err != nil {
 			return err
 		}
 		what = "Allocations"
@@ -917,6 +937,10 @@ func (r *runner) snapshot(w *world, id int64) pSnap {
 		}
 		what = "AssignedPlans"
 		if s.Plans, err = m.AssignedPlans(ctx, aid); err != nil {
+			return err
+		}
+		what = "Pools"
+		if s.Pools, err = m.Pools(ctx, aid); err != nil {
 			return err
 		}
 		what = "Audit"
@@ -982,10 +1006,12 @@ func (r *runner) licenceInvariants(w *world, s pSnap) {
 	}
 }
 
-// catSnap is the plan catalogue and the number of its audit entries.
+// catSnap is the plan and product catalogues and the number of their
+// audit entries.
 type catSnap struct {
-	Plans []serviceplan.Plan
-	Audit int
+	Plans    []serviceplan.Plan
+	Products []license.Product
+	Audit    int
 }
 
 // checkCatalog compares the plan catalogue and its audit count.
@@ -996,11 +1022,15 @@ func (r *runner) checkCatalog() {
 		if err != nil {
 			r.t.Fatalf("%s: Plans: %v", w.name, err)
 		}
+		prods, _, err := w.m.Products(w.ctx, partner.Page{Limit: partner.MaxLimit})
+		if err != nil {
+			r.t.Fatalf("%s: Products: %v", w.name, err)
+		}
 		_, n, err := w.m.Audit(w.ctx, 0, partner.Page{Limit: 1})
 		if err != nil {
 			r.t.Fatalf("%s: Audit(0): %v", w.name, err)
 		}
-		cats[i] = canonValue(w, catSnap{ps, n}).(catSnap)
+		cats[i] = canonValue(w, catSnap{ps, prods, n}).(catSnap)
 	}
 	for i, w := range r.worlds[1:] {
 		if d := cmp.Diff(cats[0], cats[i+1], cmpOpts...); d != "" {
@@ -1014,6 +1044,18 @@ func (r *runner) checkCatalog() {
 	want := r.md.planList()
 	if d := cmp.Diff(want, got, cmpOpts...); d != "" {
 		r.t.Fatalf("the plan catalogue differs from the model (-model +%s):\n%s", r.worlds[0].name, d)
+	}
+	// The product catalogue, in the order of the rule: by folded name,
+	// byte by byte, then by id.
+	wantP := slices.SortedFunc(maps.Values(r.md.products), func(a, b mProduct) int {
+		return cmpOr(strings.Compare(refFold(a.Name), refFold(b.Name)), int(a.ID-b.ID))
+	})
+	var gotP []mProduct
+	for _, p := range cats[0].Products {
+		gotP = append(gotP, productOf(p))
+	}
+	if d := cmp.Diff(wantP, gotP, cmpOpts...); d != "" {
+		r.t.Fatalf("the product catalogue differs from the model (-model +%s):\n%s", r.worlds[0].name, d)
 	}
 	if cats[0].Audit != r.md.catAudit {
 		r.t.Fatalf("the catalogue has %d audit entries, the model expected %d", cats[0].Audit, r.md.catAudit)
@@ -1056,9 +1098,11 @@ func canonValue(w *world, v any) any {
 		return x
 	}
 	l := func(x license.License) license.License {
-		x.ID, x.PartnerID = w.can(kLicense, x.ID), w.can(kPartner, x.PartnerID)
+		x.ID, x.PartnerID, x.ProductID = w.can(kLicense, x.ID), w.can(kPartner, x.PartnerID), w.can(kProduct, x.ProductID)
 		return x
 	}
+	pr := func(x license.Product) license.Product { x.ID = w.can(kProduct, x.ID); return x }
+	po := func(x partner.Pool) partner.Pool { x.ProductID = w.can(kProduct, x.ProductID); return x }
 	a := func(x account.Account) account.Account {
 		x.ID, x.PartnerID = w.can(kAccount, x.ID), w.can(kPartner, x.PartnerID)
 		return x
@@ -1094,6 +1138,10 @@ func canonValue(w *world, v any) any {
 			return mapSlice(xs, pl)
 		case []partner.Partner:
 			return mapSlice(xs, p)
+		case []license.Product:
+			return mapSlice(xs, pr)
+		case []partner.Pool:
+			return mapSlice(xs, po)
 		}
 		panic(fmt.Sprintf("canonValue: %T", xs))
 	}
@@ -1114,16 +1162,21 @@ func canonValue(w *world, v any) any {
 		return ap(v)
 	case license.Allocation:
 		return al(v)
+	case license.Product:
+		return pr(v)
+	case allocRes:
+		return allocRes{A: al(v.A), Refill: mapSlice(v.Refill, l)}
 	case []license.License, []account.Account, []partner.Customer, []partner.AllocationView, []partner.AssignedPlan,
-		[]serviceplan.Plan, []partner.Partner:
+		[]serviceplan.Plan, []partner.Partner, []license.Product, []partner.Pool:
 		return mapAll(v)
 	case createRes:
 		return createRes{P: p(v.P), Accts: mapSlice(v.Accts, a), Lics: mapSlice(v.Lics, l)}
 	case pSnap:
 		return pSnap{Partner: p(v.Partner), Licenses: mapSlice(v.Licenses, l), Accounts: mapSlice(v.Accounts, a),
-			Customers: mapSlice(v.Customers, c), Allocs: mapSlice(v.Allocs, av), Plans: mapSlice(v.Plans, ap), Audit: v.Audit}
+			Customers: mapSlice(v.Customers, c), Allocs: mapSlice(v.Allocs, av), Plans: mapSlice(v.Plans, ap),
+			Pools: mapSlice(v.Pools, po), Audit: v.Audit}
 	case catSnap:
-		return catSnap{Plans: mapSlice(v.Plans, pl), Audit: v.Audit}
+		return catSnap{Plans: mapSlice(v.Plans, pl), Products: mapSlice(v.Products, pr), Audit: v.Audit}
 	case noValue:
 		return v
 	}
@@ -1139,4 +1192,11 @@ func mapSlice[T any](xs []T, f func(T) T) []T {
 		out[i] = f(x)
 	}
 	return out
+}
+
+func cmpOr(a, b int) int {
+	if a != 0 {
+		return a
+	}
+	return b
 }

@@ -5,7 +5,7 @@
 //
 // A vendor or distributor (Tier 1) manages its partner companies (Tier 2):
 // MSPs and Resellers, their licence pools, service plans, console accounts,
-// customers, profile and status. The rules of the partner screen hold here,
+// customers, profile and status, and its own product catalogue. The rules of the partner screen hold here,
 // whatever user interface sits on top:
 //
 //   - a Suspended partner can only have its Profile changed;
@@ -17,10 +17,13 @@
 //
 // Hosts use NewManager and the Manager's methods, their parameter types
 // (CreateParams, ProfilePatch, AssignLicensesParams, CustomerParams,
-// AllocateParams) and results, the records (Partner, Profile, Contact,
-// Customer, AuditEntry), Filter and Page for lists, WithActor for the audit
-// trail, Subscribe and Event for hooks, and the sentinel errors with
-// ErrorField, ErrorReason and FieldErrors.
+// AllocateParams, PoolSettingsParams, RefillPoolParams) and results, the
+// records (Partner, Profile, Contact, Customer, AuditEntry, Pool,
+// PoolSettings, Notice), Filter, CustomerFilter and Page for lists,
+// WithActor for the audit trail, Subscribe and Event for hooks, Sweep on
+// a schedule for the expiry notices, and the sentinel errors with
+// ErrorField, ErrorReason and FieldErrors. The product catalogue's types
+// are in package license (Product, ProductPatch).
 //
 // User interfaces read the guard table: Check, Applies, Tabs,
 // TabAvailable, Operations, OperationTab and OperationLabel.
@@ -210,12 +213,13 @@ type Partner struct {
 	Type    Type
 	Status  Status
 	Profile Profile
-	// PoolRefill lets the partner top up a licence itself when its
-	// remaining units run short (see Manager.Allocate).
+	// PoolRefill (License pool refill) lets the partner create new
+	// licences itself once a pool is depleted (see Manager.RefillPool).
 	PoolRefill bool
 	// MinimumLicenses is the low-stock threshold of each pool (a product
-	// and unit type): a pool whose remaining units fall below it shows as
-	// low. 0 turns the threshold off.
+	// and unit type) that has none of its own (see PoolSettings): a pool
+	// whose remaining units fall below it shows as low. 0 turns the
+	// threshold off.
 	MinimumLicenses int64
 	// RemoteManager lists the data centers for which the MSP has Remote
 	// Manager access, in DataCenters order.
@@ -308,8 +312,12 @@ type CancelImpact struct {
 	Partner Partner
 	// Customers are the partner's customers; their allocations expire.
 	Customers []Customer
-	// Allocations are the customer licences that expire on cancellation.
+	// Allocations are the customer licences that expire on cancellation,
+	// every one of them, by id.
 	Allocations []AllocationView
+	// ByCustomer groups the same allocations by customer, in customer
+	// order: one entry per customer that has any.
+	ByCustomer []CustomerImpact
 	// Licenses is the number of the partner's licences.
 	Licenses int
 	// LicensesExpiring is how many of them run now and will expire at
@@ -319,6 +327,14 @@ type CancelImpact struct {
 	LicensesNotStarted int
 	// Accounts are the enabled accounts that lose access.
 	Accounts []account.Account
+}
+
+// CustomerImpact is one customer's share of what a cancellation ends: its
+// allocations and their units in all.
+type CustomerImpact struct {
+	Customer    Customer
+	Allocations []AllocationView
+	Units       int64
 }
 
 // AllocationView is an allocation with the names a screen shows.

@@ -24,7 +24,8 @@ type CreateParams struct {
 	RemoteManager []DataCenter
 	// Plans assigns these catalogue plans (Reseller only; enabled plans).
 	Plans []int64
-	// Licenses grants these first licences.
+	// Licenses grants these first licences, resolved against the product
+	// catalogue as AssignLicenses does.
 	Licenses []license.Grant
 }
 
@@ -38,7 +39,11 @@ func (m *Manager) Create(ctx context.Context, in CreateParams) (Partner, error) 
 	var out Partner
 	err := m.write(ctx, OpCreatePartner, func(ctx context.Context, tx Tx, c *changes) error {
 		in := in.clone() // never write to the caller's slices
-		p, err := prepareCreate(&in)
+		invalidGrants, err := prepareGrants(ctx, tx, in.Licenses)
+		if err != nil {
+			return err
+		}
+		p, err := prepareCreate(&in, invalidGrants)
 		if err != nil {
 			return err
 		}
@@ -58,7 +63,7 @@ func (m *Manager) Create(ctx context.Context, in CreateParams) (Partner, error) 
 			}
 		}
 		for _, g := range in.Licenses {
-			l := newLicense(p.ID, g, "", c.at)
+			l := newLicense(p.ID, g, "", license.OriginAssigned, c.at)
 			if err := tx.CreateLicense(ctx, &l); err != nil {
 				return err
 			}
@@ -84,8 +89,10 @@ func (n CreateParams) clone() CreateParams {
 	return n
 }
 
-// prepareCreate normalizes and validates in, which the caller owns.
-func prepareCreate(in *CreateParams) (Partner, error) {
+// prepareCreate normalizes and validates in, which the caller owns; its
+// licences are already prepared (prepareGrants), their problems in
+// invalidGrants.
+func prepareCreate(in *CreateParams, invalidGrants error) (Partner, error) {
 	// Check every part and report every problem at once.
 	var errs []error
 	if !in.Type.Valid() {
@@ -112,7 +119,7 @@ func prepareCreate(in *CreateParams) (Partner, error) {
 		errs = append(errs, NewError(ErrWrongType, "service plans", "service plans are for Reseller partners only"))
 	}
 	dcs, err := dataCenterSet(in.RemoteManager)
-	errs = append(errs, err, normalizeGrants(in.Licenses))
+	errs = append(errs, err, invalidGrants)
 	if err := errors.Join(errs...); err != nil {
 		return Partner{}, err
 	}
@@ -307,7 +314,7 @@ func (m *Manager) CancelPreview(ctx context.Context, id int64) (CancelImpact, er
 			return err
 		}
 		im.Partner = p
-		if im.Customers, _, err = r.Customers(ctx, id, Page{}); err != nil {
+		if im.Customers, _, err = r.Customers(ctx, id, CustomerFilter{}); err != nil {
 			return err
 		}
 		lics, total, err := r.Licenses(ctx, id, Page{})
@@ -329,6 +336,7 @@ func (m *Manager) CancelPreview(ctx context.Context, id int64) (CancelImpact, er
 			return err
 		}
 		im.Allocations = allocationViews(allocs, lics, im.Customers)
+		im.ByCustomer = byCustomer(im.Customers, im.Allocations)
 		accts, err := r.Accounts(ctx, id)
 		if err != nil {
 			return err
@@ -341,6 +349,28 @@ func (m *Manager) CancelPreview(ctx context.Context, id int64) (CancelImpact, er
 		return nil
 	})
 	return im, err
+}
+
+// byCustomer groups allocations by customer, in customer order; customers
+// without allocations are left out.
+func byCustomer(custs []Customer, views []AllocationView) []CustomerImpact {
+	at := map[int64][]AllocationView{}
+	for _, v := range views {
+		at[v.CustomerID] = append(at[v.CustomerID], v)
+	}
+	var out []CustomerImpact
+	for _, c := range custs {
+		vs := at[c.ID]
+		if len(vs) == 0 {
+			continue
+		}
+		ci := CustomerImpact{Customer: c, Allocations: vs}
+		for _, v := range vs {
+			ci.Units += v.Units
+		}
+		out = append(out, ci)
+	}
+	return out
 }
 
 func allocationViews(allocs []license.Allocation, lics []license.License, custs []Customer) []AllocationView {
@@ -362,7 +392,8 @@ func allocationViews(allocs []license.Allocation, lics []license.License, custs 
 }
 
 // Audit returns one page of the partner's audit trail, newest first, and
-// the number of entries. Partner id 0 lists changes to the plan catalogue.
+// the number of entries. Partner id 0 lists changes to the catalogues
+// (service plans and products).
 func (m *Manager) Audit(ctx context.Context, partnerID int64, pg Page) ([]AuditEntry, int, error) {
 	var (
 		out   []AuditEntry

@@ -75,14 +75,41 @@ type Reader interface {
 	// AssignedPlans lists the plans assigned to a partner, by plan id.
 	AssignedPlans(ctx context.Context, partnerID int64) ([]AssignedPlan, error)
 
+	Product(ctx context.Context, id int64) (license.Product, error)
+	// ProductByName finds the catalogue product whose name folds
+	// (FoldName) to the same text as name; ErrNotFound when none does.
+	ProductByName(ctx context.Context, name string) (license.Product, error)
+	// Products returns one page of the product catalogue ordered by name
+	// with letter case folded (FoldName, compared byte by byte), then by
+	// id, and the size of the catalogue.
+	Products(ctx context.Context, p Page) ([]license.Product, int, error)
+
+	// PoolSettings lists the partner's pool settings, ordered by product
+	// then unit type, byte by byte.
+	PoolSettings(ctx context.Context, partnerID int64) ([]PoolSettings, error)
+
 	Customer(ctx context.Context, id int64) (Customer, error)
-	Customers(ctx context.Context, partnerID int64, p Page) ([]Customer, int, error)
+	// Customers returns one page of the partner's customers matching f,
+	// and the number of matches. f.Name matches case-insensitively
+	// (FoldName on both sides) as a substring of the customer's name; the
+	// Manager has already normalized the page.
+	Customers(ctx context.Context, partnerID int64, f CustomerFilter) ([]Customer, int, error)
 
 	Allocation(ctx context.Context, id int64) (license.Allocation, error)
 	Allocations(ctx context.Context, f AllocationFilter) ([]license.Allocation, error)
 
 	// Audit returns one page of a partner's audit trail, newest first.
 	Audit(ctx context.Context, partnerID int64, p Page) ([]AuditEntry, int, error)
+
+	// DueLicenses returns, by ascending id, at most limit licences with an
+	// id above afterID that may need an expiry notice: not disabled, of a
+	// partner that is not Canceled, expiring at or before until, and
+	// without a notice of 0 days (the expired notice) recorded for their
+	// current expiry. limit is at least 1.
+	DueLicenses(ctx context.Context, until time.Time, afterID int64, limit int) ([]license.License, error)
+	// Notices lists the expiry notices recorded for a licence, ordered by
+	// expiry, then by days descending.
+	Notices(ctx context.Context, licenseID int64) ([]Notice, error)
 }
 
 // Tx is a read-write transaction. A write that fails (a duplicate, a
@@ -107,9 +134,15 @@ type Tx interface {
 	// UpdatePartner stores every stored field of p (not the derived ones).
 	UpdatePartner(ctx context.Context, p *Partner) error
 
+	// CreateLicense stores every field of l but ID, Version and Used, which
+	// must be 0 to Units (ErrInvalid otherwise); an empty Origin is stored
+	// (and set in l) as license.OriginAssigned, an empty GrantedKind as
+	// Kind.
 	CreateLicense(ctx context.Context, l *license.License) error
-	// UpdateLicense stores Units, Expiry, Disabled and DisabledAt; it never
-	// changes Used (see AdjustUsed).
+	// UpdateLicense stores Units, Kind, Expiry, Disabled, DisabledAt and
+	// UpdatedAt; it never changes Used (see AdjustUsed). Units below the
+	// used units fail with ErrInsufficientUnits, changing nothing. On
+	// success l is the licence as stored.
 	UpdateLicense(ctx context.Context, l *license.License) error
 	// AdjustUsed adds delta to the licence's used units in one conditional
 	// step and returns the licence after the change. It fails with
@@ -139,6 +172,28 @@ type Tx interface {
 	// returns how many it disabled.
 	DisableAccounts(ctx context.Context, partnerID int64, at time.Time) (int, error)
 
+	// CreateProduct adds a catalogue product; a name that folds (FoldName)
+	// like another product's fails with ErrDuplicate naming "name".
+	CreateProduct(ctx context.Context, p *license.Product) error
+	// UpdateProduct stores every field of p but ID, UnitType and
+	// CreatedAt, with the same uniqueness rule. A new name is also written
+	// to every licence and every pool setting of the product (ProductID),
+	// without changing their Version or UpdatedAt: the name is the
+	// catalogue's.
+	UpdateProduct(ctx context.Context, p *license.Product) error
+
+	// PutPoolSettings stores s as the settings of its partner's pool
+	// (s.Product, s.UnitType), replacing any stored before. It fails with
+	// ErrNotFound when the partner does not exist.
+	PutPoolSettings(ctx context.Context, s *PoolSettings) error
+
+	// RecordNotice records n unless a notice of the same licence, expiry
+	// and days is recorded already, and reports whether it recorded it:
+	// an insert-if-absent whose outcome decides, across transactions and
+	// processes, who sends the notice. It fails with ErrNotFound when the
+	// licence does not exist.
+	RecordNotice(ctx context.Context, n Notice) (recorded bool, err error)
+
 	CreatePlan(ctx context.Context, p *serviceplan.Plan) error
 	UpdatePlan(ctx context.Context, p *serviceplan.Plan) error
 	// AssignPlan fails with ErrDuplicate when the plan is already assigned.
@@ -154,12 +209,12 @@ type Tx interface {
 	DeleteAllocation(ctx context.Context, id int64) error
 
 	// AppendAudit records e and sets its ID. PartnerID 0 marks a change of
-	// the plan catalogue, which belongs to no partner.
+	// a catalogue (service plans, products), which belongs to no partner.
 	AppendAudit(ctx context.Context, e *AuditEntry) error
 }
 
 // FoldName is the case-folded form of a name that stores compare and
-// search by (company names, plan names): Unicode full case folding of the
+// search by (company names, customer names, plan and product names): Unicode full case folding of the
 // canonically decomposed text, recomposed (NFC), so that "ΣΑΣ" and "σας",
 // "STAR" and "ſtar", "STRASSE" and "straße", or a precomposed and a
 // decomposed "é" fold alike. Stores call it rather than their database's

@@ -29,6 +29,7 @@ type snapshot struct {
 	Accounts []account.Account
 	Allocs   []partner.AllocationView
 	Plans    []partner.AssignedPlan
+	Pools    []partner.Pool
 	Audit    int
 }
 
@@ -45,6 +46,8 @@ func (e *env) snapshot(t *testing.T, id int64) snapshot {
 	s.Allocs, err = e.m.Allocations(e.ctx, id)
 	require.NoError(t, err)
 	s.Plans, err = e.m.AssignedPlans(e.ctx, id)
+	require.NoError(t, err)
+	s.Pools, err = e.m.Pools(e.ctx, id)
 	require.NoError(t, err)
 	_, s.Audit, err = e.m.Audit(e.ctx, id, partner.Page{})
 	require.NoError(t, err)
@@ -84,6 +87,26 @@ func TestRunInTxAbortsOnAnyIgnoredError(t *testing.T) {
 		},
 		"last administrator": func(ctx context.Context, tm *partner.Manager, f fixture) error {
 			return tm.DeleteAccount(ctx, f.p.ID, f.admin.ID)
+		},
+		"earlier expiry": func(ctx context.Context, tm *partner.Manager, f fixture) error {
+			_, err := tm.ExtendLicense(ctx, f.p.ID, f.lic.ID, 0, f.lic.Expiry.AddDate(0, 0, -1))
+			return err
+		},
+		"units without a version": func(ctx context.Context, tm *partner.Manager, f fixture) error {
+			_, err := tm.AddUnits(ctx, f.p.ID, f.lic.ID, 0, 1)
+			return err
+		},
+		"reduce below the allocated units": func(ctx context.Context, tm *partner.Manager, f fixture) error {
+			_, err := tm.ReduceUnits(ctx, f.p.ID, f.lic.ID, f.lic.Version, f.lic.Units-1)
+			return err
+		},
+		"product not in the catalogue": func(ctx context.Context, tm *partner.Manager, f fixture) error {
+			_, err := tm.SetPoolSettings(ctx, f.p.ID, 0, partner.PoolSettingsParams{Product: "Nope", UnitType: "seats"})
+			return err
+		},
+		"refill off": func(ctx context.Context, tm *partner.Manager, f fixture) error {
+			_, err := tm.RefillPool(ctx, f.p.ID, partner.RefillPoolParams{Product: "Endpoint Security"})
+			return err
 		},
 	}
 	forEachStore(t, func(t *testing.T, e *env) {
@@ -304,6 +327,34 @@ func TestStatusErrorComesBeforeInputErrors(t *testing.T) {
 			_, err := e.m.Allocate(e.ctx, f.p.ID, partner.AllocateParams{LicenseID: f.lic.ID, CustomerID: f.customer.ID, Units: -1})
 			return err
 		},
+		"extend to nothing": func(e *env, f fixture) error {
+			_, err := e.m.ExtendLicense(e.ctx, f.p.ID, f.lic.ID, 0, time.Time{})
+			return err
+		},
+		"add units without a version": func(e *env, f fixture) error {
+			_, err := e.m.AddUnits(e.ctx, f.p.ID, f.lic.ID, 0, -1)
+			return err
+		},
+		"reduce units of another's licence": func(e *env, f fixture) error {
+			_, err := e.m.ReduceUnits(e.ctx, f.p.ID, 9999, 0, 0)
+			return err
+		},
+		"convert to an earlier expiry": func(e *env, f fixture) error {
+			_, err := e.m.ConvertToFull(e.ctx, f.p.ID, f.lic.ID, 0, t0)
+			return err
+		},
+		"enable nothing": func(e *env, f fixture) error {
+			_, err := e.m.EnableLicenses(e.ctx, f.p.ID, nil)
+			return err
+		},
+		"pool settings": func(e *env, f fixture) error {
+			_, err := e.m.SetPoolSettings(e.ctx, f.p.ID, 0, partner.PoolSettingsParams{Cap: -1})
+			return err
+		},
+		"refill": func(e *env, f fixture) error {
+			_, err := e.m.RefillPool(e.ctx, f.p.ID, partner.RefillPoolParams{Units: -1, Key: "\x00"})
+			return err
+		},
 	}
 	forEachStore(t, func(t *testing.T, e *env) {
 		for _, st := range []struct {
@@ -362,6 +413,18 @@ func TestNoOpsWriteNothing(t *testing.T) {
 				_, err := e.m.DisableLicenses(e.ctx, f.p.ID, []int64{f.lic.ID})
 				return err
 			},
+			"extend to the current expiry": func() error {
+				_, err := e.m.ExtendLicense(e.ctx, f.p.ID, f.lic.ID, 0, f.lic.Expiry)
+				return err
+			},
+			"convert a Full licence": func() error {
+				_, err := e.m.ConvertToFull(e.ctx, f.p.ID, f.lic.ID, 0, time.Time{})
+				return err
+			},
+			"default pool settings": func() error {
+				_, err := e.m.SetPoolSettings(e.ctx, f.p.ID, 0, partner.PoolSettingsParams{Product: "Email Security"})
+				return err
+			},
 		}
 		for name, call := range noops {
 			before := e.snapshot(t, f.p.ID)
@@ -378,6 +441,14 @@ func TestNoOpsWriteNothing(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, plan.Version, got.Version, "an unchanged plan keeps its version")
 		_, after, err := e.m.Audit(e.ctx, 0, partner.Page{})
+		require.NoError(t, err)
+		require.Equal(t, catalogue, after, "and writes no audit entry")
+		eps := e.products["Endpoint Security"]
+		sameName, sameDays := "  "+eps.Name+" ", eps.TrialDays
+		gotP, err := e.m.UpdateProduct(e.ctx, eps.ID, license.ProductPatch{Name: &sameName, TrialDays: &sameDays, Version: eps.Version})
+		require.NoError(t, err)
+		require.Equal(t, eps, gotP, "an unchanged product keeps its version")
+		_, after, err = e.m.Audit(e.ctx, 0, partner.Page{})
 		require.NoError(t, err)
 		require.Equal(t, catalogue, after, "and writes no audit entry")
 	})

@@ -1,13 +1,16 @@
 // Command quickstart walks through the scenarios of the partner screen on
-// the in-memory store and prints what happens: creating an MSP and a
-// Reseller, each tab's actions, the guards that refuse what the seed
-// forbids, suspension, cancellation and the audit trail.
+// the in-memory store and prints what happens: the product and plan
+// catalogues, creating an MSP and a Reseller, each tab's actions (the
+// licence lifecycle and the partner's own pool refill included), the
+// guards that refuse what the seed forbids, the expiry sweep, suspension,
+// cancellation and the audit trail.
 //
 //	go run ./examples/quickstart
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,10 +29,15 @@ func main() {
 	}
 }
 
-// step prints the outcome of one action: "ok" or the refusal.
+// step prints the outcome of one action: "ok" or the refusal (with the
+// field, for invalid input).
 func step(w io.Writer, what string, err error) {
 	if err != nil {
-		fmt.Fprintf(w, "  %-52s refused: %s\n", what, partner.ErrorReason(err))
+		reason := partner.ErrorReason(err)
+		if f := partner.ErrorField(err); f != "" && errors.Is(err, partner.ErrInvalid) {
+			reason = f + " " + reason
+		}
+		fmt.Fprintf(w, "  %-52s refused: %s\n", what, reason)
 		return
 	}
 	fmt.Fprintf(w, "  %-52s ok\n", what)
@@ -44,13 +52,30 @@ func run(w io.Writer, now func() time.Time) error {
 		},
 	})
 	m.Subscribe(func(_ context.Context, e partner.Event) error {
-		if e.Kind == partner.EventPoolBelowMinimum {
+		switch e.Kind {
+		case partner.EventPoolBelowMinimum:
 			fmt.Fprintf(w, "  (host hook) low stock: %s %s\n", e.Target, e.After)
+		case partner.EventLicenseExpiring:
+			fmt.Fprintf(w, "  (host hook) licence %d expires in %d days\n", e.LicenseID, e.DaysLeft)
 		}
 		return nil
 	})
 	ctx := partner.WithActor(context.Background(), "ops@vendor.example")
 	today := now().UTC().Truncate(24 * time.Hour)
+
+	fmt.Fprintln(w, "== Product catalogue")
+	for _, p := range []license.Product{
+		{Name: "Endpoint Security", UnitType: license.Seats, TrialOffered: true, TrialDays: 30},
+		{Name: "Email Security", UnitType: license.Users, TrialOffered: true, TrialDays: 30},
+	} {
+		p, err := m.CreateProduct(ctx, p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "  %s, sold in %s, %d-day trial\n", p.Name, p.UnitType, p.TrialDays)
+	}
+	_, err := m.CreateProduct(ctx, license.Product{Name: "ENDPOINT SECURITY", UnitType: license.Devices})
+	step(w, "a second product named ENDPOINT SECURITY", err)
 
 	fmt.Fprintln(w, "== Service plan catalogue")
 	plan12, err := m.CreatePlan(ctx, serviceplan.Plan{Name: "Endpoint Full 12 months", Enabled: true, Product: "Endpoint Security",
@@ -90,18 +115,21 @@ func run(w io.Writer, now func() time.Time) error {
 
 	fmt.Fprintln(w, "== Licenses tab")
 	lics, err := m.AssignLicenses(ctx, msp.ID, partner.AssignLicensesParams{Key: "po-2026-001", Grants: []license.Grant{
-		{Product: "Endpoint Security", UnitType: "seats", Units: 50, Kind: license.Full, Start: today, Expiry: today.AddDate(1, 0, 0)},
-		{Product: "Email Security", UnitType: "users", Units: 20, Kind: license.Trial, Start: today, Expiry: today.AddDate(0, 0, 30)},
+		{Product: "Endpoint Security", Units: 50, Kind: license.Full, Start: today, Expiry: today.AddDate(1, 0, 0)},
+		{Product: "email security", Units: 20, Kind: license.Trial, Start: today}, // the product's 30-day trial
 	}})
 	step(w, "Assign Licenses: 50 seats Full + 20 users Trial", err)
 	if err != nil {
 		return err
 	}
 	_, err = m.AssignLicenses(ctx, msp.ID, partner.AssignLicensesParams{Key: "po-2026-001", Grants: []license.Grant{
-		{Product: "Endpoint Security", UnitType: "seats", Units: 50, Kind: license.Full, Start: today, Expiry: today.AddDate(1, 0, 0)},
-		{Product: "Email Security", UnitType: "users", Units: 20, Kind: license.Trial, Start: today, Expiry: today.AddDate(0, 0, 30)},
+		{Product: "Endpoint Security", Units: 50, Kind: license.Full, Start: today, Expiry: today.AddDate(1, 0, 0)},
+		{Product: "email security", Units: 20, Kind: license.Trial, Start: today},
 	}})
 	step(w, "the same assignment retried (same key): no double grant", err)
+	_, err = m.AssignLicenses(ctx, msp.ID, partner.AssignLicensesParams{Grants: []license.Grant{
+		{Product: "Endpoint Securty", Units: 5, Kind: license.Full, Start: today, Expiry: today.AddDate(1, 0, 0)}}})
+	step(w, "Assign Licenses of a misspelt product", err)
 	_, err = m.SetMinimumLicenses(ctx, msp.ID, 0, 10)
 	step(w, "minimum licences threshold = 10", err)
 	bakery, _ := m.AddCustomer(ctx, msp.ID, partner.CustomerParams{Name: "Corner Bakery"})
@@ -113,16 +141,53 @@ func run(w io.Writer, now func() time.Time) error {
 	_, err = m.SetPoolRefill(ctx, msp.ID, 0, true)
 	step(w, "License pool refill on", err)
 	_, err = m.Allocate(ctx, msp.ID, partner.AllocateParams{LicenseID: lics.Licenses[0].ID, CustomerID: dental.ID, Units: 25})
-	step(w, "give 25 seats to City Dental (refill tops up 5)", err)
-	_, err = m.DisableLicenses(ctx, msp.ID, []int64{lics.Licenses[1].ID})
-	step(w, "Disable Licenses: the Email Security trial", err)
-	_, err = m.Allocate(ctx, msp.ID, partner.AllocateParams{LicenseID: lics.Licenses[1].ID, CustomerID: bakery.ID, Units: 1})
+	step(w, "give 25 seats again: an allocation never grows a licence", err)
+	_, err = m.Allocate(ctx, msp.ID, partner.AllocateParams{LicenseID: lics.Licenses[0].ID, CustomerID: dental.ID, Units: 20})
+	step(w, "give the last 20 seats to City Dental", err)
+
+	// The partner refills its depleted pool itself: the host calls
+	// RefillPool for the partner's console account.
+	asPartner := partner.WithActor(context.Background(), "acme.admin")
+	refill := partner.RefillPoolParams{Product: "Endpoint Security", Key: "acme-refill-1"}
+	_, err = m.RefillPool(asPartner, msp.ID, refill)
+	step(w, "the partner refills Endpoint Security (no cap yet)", err)
+	_, err = m.SetPoolSettings(ctx, msp.ID, 0, partner.PoolSettingsParams{Product: "Endpoint Security", Cap: 80})
+	step(w, "pool settings: Endpoint Security capped at 80 seats", err)
+	topUp, err := m.RefillPool(asPartner, msp.ID, refill)
+	step(w, "the partner refills Endpoint Security up to the cap", err)
+	if err != nil {
+		return err
+	}
+	_, err = m.RefillPool(asPartner, msp.ID, refill)
+	step(w, "the same refill retried (same key): no second licence", err)
+	_, err = m.RefillPool(asPartner, msp.ID, partner.RefillPoolParams{Product: "Endpoint Security", Units: 5})
+	step(w, "refill again while 30 seats remain", err)
+	_, err = m.Allocate(ctx, msp.ID, partner.AllocateParams{LicenseID: topUp.ID, CustomerID: dental.ID, Units: 5})
+	step(w, "give 5 seats of the new licence to City Dental", err)
+
+	trialLic := lics.Licenses[1]
+	_, err = m.AddUnits(ctx, msp.ID, trialLic.ID, 0, 10)
+	step(w, "Add Units without the licence's version", err)
+	trialLic, err = m.AddUnits(ctx, msp.ID, trialLic.ID, trialLic.Version, 10)
+	step(w, "Add Units: 10 more users on the Email Security trial", err)
+	_, err = m.Sweep(ctx)
+	step(w, "expiry sweep (the host runs it on a ticker)", err)
+	trialLic, err = m.ConvertToFull(ctx, msp.ID, trialLic.ID, trialLic.Version, today.AddDate(1, 0, 0))
+	step(w, "Convert to Full, for a year", err)
+	_, err = m.ReduceUnits(ctx, msp.ID, lics.Licenses[0].ID, lics.Licenses[0].Version, 10)
+	step(w, "Reduce Units below what customers hold", err)
+	_, err = m.DisableLicenses(ctx, msp.ID, []int64{trialLic.ID})
+	step(w, "Disable Licenses: the Email Security licence", err)
+	_, err = m.Allocate(ctx, msp.ID, partner.AllocateParams{LicenseID: trialLic.ID, CustomerID: bakery.ID, Units: 1})
 	step(w, "give a user of the disabled licence", err)
+	_, err = m.EnableLicenses(ctx, msp.ID, []int64{trialLic.ID})
+	step(w, "Enable Licenses: the Email Security licence again", err)
 	_, err = m.DisableLicenses(ctx, rs.ID, []int64{lics.Licenses[0].ID})
 	step(w, "Disable Licenses on a Reseller", err)
 	all, _, _ := m.Licenses(ctx, msp.ID, partner.Page{})
 	for _, l := range all {
-		fmt.Fprintf(w, "  licence %d %-18s %3d/%-3d %-6s %s\n", l.ID, l.Product, l.Used, l.Units, l.UnitType, m.LicenseState(l).Label())
+		fmt.Fprintf(w, "  licence %d %-18s %3d/%-3d %-6s %-5s %-13s %s\n", l.ID, l.Product, l.Used, l.Units, l.UnitType, l.Kind.Label(),
+			m.LicenseState(l).Label(), l.Origin.Label())
 	}
 
 	fmt.Fprintln(w, "== Management Licenses tab (MSP only)")
@@ -175,6 +240,9 @@ func run(w io.Writer, now func() time.Time) error {
 	}
 	fmt.Fprintf(w, "  canceling %s will hit %d customers, %d allocations, %d licences, %d accounts\n",
 		impact.Partner.Profile.CompanyName, len(impact.Customers), len(impact.Allocations), impact.Licenses, len(impact.Accounts))
+	for _, c := range impact.ByCustomer {
+		fmt.Fprintf(w, "    %-14s %d allocations, %d units\n", c.Customer.Name, len(c.Allocations), c.Units)
+	}
 	_, err = m.Cancel(ctx, msp.ID, 0)
 	step(w, "Cancel Acme Managed IT", err)
 	_, err = m.Reactivate(ctx, msp.ID, 0)

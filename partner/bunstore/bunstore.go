@@ -48,8 +48,8 @@ import (
 
 // Migrations holds the schema's SQL migrations, one folder per dialect
 // ("migrations/sqlite", "migrations/postgres"), for hosts that run
-// migrations with their own tooling. MigrationsFS picks the folder. One
-// migration is in Go and not among these files: a host running the SQL
+// migrations with their own tooling. MigrationsFS picks the folder. Two
+// migrations are in Go and not among these files: a host running the SQL
 // files itself calls RefoldNameKeys after them.
 //
 //go:embed migrations
@@ -352,6 +352,7 @@ func (s *Store) migrations() (*migrate.Migrations, error) {
 		return nil, fmt.Errorf("bunstore: discover migrations: %w", err)
 	}
 	s.registerRefoldNameKeys(ms)
+	s.registerFoldCustomerNames(ms)
 	return ms, nil
 }
 
@@ -486,6 +487,7 @@ var constraintFields = []struct {
 	{[]string{"partnerkit_plans_nfr_uniq", "partnerkit_plans.product, partnerkit_plans.data_center"}, partner.ErrDuplicate, "nfr",
 		"an NFR plan already exists for this product in this data center"},
 	{[]string{"partnerkit_plan_assignments_pkey", "partnerkit_plan_assignments.partner_id"}, partner.ErrDuplicate, "service plan", "is already assigned"},
+	{[]string{"partnerkit_products_name_uniq", "partnerkit_products.name_key"}, partner.ErrDuplicate, "name", "is already taken by another product"},
 	{[]string{"partnerkit_licenses_used_within_units"}, partner.ErrInsufficientUnits, "units", "would exceed the provisioned units"},
 }
 

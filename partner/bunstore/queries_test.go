@@ -98,9 +98,16 @@ func TestConstantQueriesPerScreen(t *testing.T) {
 					"plans tab":     func() (int, error) { ps, err := m.AssignedPlans(ctx, id); return len(ps), err },
 					"catalogue":     func() (int, error) { ps, err := m.Plans(ctx); return len(ps), err },
 					"accounts tab":  func() (int, error) { as, err := m.Accounts(ctx, id); return len(as), err },
-					"customers":     func() (int, error) { cs, _, err := m.Customers(ctx, id, page); return len(cs), err },
-					"allocations":   func() (int, error) { as, err := m.Allocations(ctx, id); return len(as), err },
-					"audit":         func() (int, error) { es, _, err := m.Audit(ctx, id, page); return len(es), err },
+					"customers": func() (int, error) {
+						cs, _, err := m.Customers(ctx, id, partner.CustomerFilter{Page: page})
+						return len(cs), err
+					},
+					"allocations": func() (int, error) { as, err := m.Allocations(ctx, id); return len(as), err },
+					"customer search": func() (int, error) {
+						cs, _, err := m.Customers(ctx, id, partner.CustomerFilter{Name: "CUSTOMER", Page: page})
+						return len(cs), err
+					},
+					"audit": func() (int, error) { es, _, err := m.Audit(ctx, id, page); return len(es), err },
 					"cancel preview": func() (int, error) {
 						im, err := m.CancelPreview(ctx, id)
 						return len(im.Allocations), err

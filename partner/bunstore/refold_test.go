@@ -2,8 +2,11 @@ package bunstore_test
 
 import (
 	"context"
+	"io/fs"
 	"strings"
 	"testing"
+	"testing/fstest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -11,6 +14,7 @@ import (
 	"github.com/uptrace/bun/migrate"
 
 	"github.com/partnerkit/partnerkit/internal/dbtest"
+	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
 	"github.com/partnerkit/partnerkit/partner/bunstore"
 	"github.com/partnerkit/partnerkit/partner/storetest"
@@ -158,6 +162,80 @@ func TestMigrateRefoldRefusesPlanClash(t *testing.T) {
 			require.NoError(t, db.NewRaw("SELECT name_key FROM partnerkit_plans ORDER BY id").Scan(ctx, &keys))
 			require.Equal(t, []string{"straße", "strasse"}, keys)
 			require.Len(t, planIDs, 2)
+		})
+	}
+}
+
+// migrateBefore applies the SQL migrations older than version alone, as
+// a store of that time did, recording them where Migrate looks.
+func migrateBefore(t *testing.T, db *bun.DB, version string) {
+	t.Helper()
+	ctx := context.Background()
+	fsys, err := bunstore.MigrationsFS(db.Dialect().Name())
+	require.NoError(t, err)
+	old := fstest.MapFS{}
+	names, err := fs.Glob(fsys, "*.sql")
+	require.NoError(t, err)
+	for _, name := range names {
+		if name < version {
+			b, err := fs.ReadFile(fsys, name)
+			require.NoError(t, err)
+			old[name] = &fstest.MapFile{Data: b}
+		}
+	}
+	ms := migrate.NewMigrations()
+	require.NoError(t, ms.Discover(old))
+	mg := migrate.NewMigrator(db, ms, migrate.WithTableName(bunstore.MigrationTable),
+		migrate.WithLocksTableName(bunstore.MigrationLocksTable))
+	require.NoError(t, mg.Init(ctx))
+	_, err = mg.Migrate(ctx)
+	require.NoError(t, err)
+}
+
+// TestMigrateCatalogueKeepsOldRecords: a database of the schema before the
+// product catalogue, with a licence and customers, is migrated: the
+// licence reads back uncatalogued (product id 0), assigned, with the kind
+// it was granted with, and the old customers are found by the folded name
+// search.
+func TestMigrateCatalogueKeepsOldRecords(t *testing.T) {
+	for name, open := range oldDatabases {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			db := open(t)
+			migrateBefore(t, db, "20261201")
+			s := bunstore.New(db)
+			var p partner.Partner
+			require.NoError(t, s.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
+				p = storetest.NewPartner("Old Partner", partner.MSP, partner.Active)
+				return tx.CreatePartner(ctx, &p)
+			}))
+			at := storetest.T0
+			_, err := db.NewRaw(`INSERT INTO partnerkit_licenses (partner_id, product, unit_type, kind, units, used, start_at, expiry_at,
+				disabled, grant_key, version, created_at, updated_at, granted_units, granted_expiry_at)
+				VALUES (?, 'Endpoint Security', 'seats', 'trial', 10, 0, ?, ?, ?, '', 1, ?, ?, 10, ?)`,
+				p.ID, at, at.AddDate(1, 0, 0), false, at, at, at.AddDate(1, 0, 0)).Exec(ctx)
+			require.NoError(t, err)
+			for _, c := range []string{"Straße Café", "Plain"} {
+				_, err := db.NewRaw("INSERT INTO partnerkit_customers (partner_id, name, email, created_at) VALUES (?, ?, '', ?)", p.ID, c, at).Exec(ctx)
+				require.NoError(t, err)
+			}
+
+			require.NoError(t, s.Migrate(ctx))
+			m := partner.NewManager(partner.Options{Store: s, Now: func() time.Time { return at }})
+			lics, _, err := m.Licenses(ctx, p.ID, partner.Page{})
+			require.NoError(t, err)
+			require.Len(t, lics, 1)
+			l := lics[0]
+			require.Equal(t, []any{int64(0), license.OriginAssigned, license.Trial, "Endpoint Security"},
+				[]any{l.ProductID, l.Origin, l.GrantedKind, l.Product}, "an old licence is uncatalogued, assigned, granted as it is")
+			cs, total, err := m.Customers(ctx, p.ID, partner.CustomerFilter{Name: "STRASSE"})
+			require.NoError(t, err)
+			require.Equal(t, 1, total)
+			require.Equal(t, "Straße Café", cs[0].Name)
+			pools, err := m.Pools(ctx, p.ID)
+			require.NoError(t, err)
+			require.Equal(t, []partner.Pool{{Product: "Endpoint Security", UnitType: "seats", Units: 10, Remaining: 10}}, pools)
+			require.NoError(t, s.Migrate(ctx), "again at the next start")
 		})
 	}
 }

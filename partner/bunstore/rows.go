@@ -95,6 +95,7 @@ type licenseRow struct {
 
 	ID         int64     `bun:"id,pk,autoincrement"`
 	PartnerID  int64     `bun:"partner_id"`
+	ProductID  int64     `bun:"product_id"`
 	Product    string    `bun:"product"`
 	UnitType   string    `bun:"unit_type"`
 	Kind       string    `bun:"kind"`
@@ -107,24 +108,33 @@ type licenseRow struct {
 	GrantKey   string    `bun:"grant_key"`
 	GrantedU   int64     `bun:"granted_units"`
 	GrantedExp time.Time `bun:"granted_expiry_at"`
+	GrantedK   string    `bun:"granted_kind"`
+	Origin     string    `bun:"origin"`
 	Version    int64     `bun:"version"`
 	CreatedAt  time.Time `bun:"created_at"`
 	UpdatedAt  time.Time `bun:"updated_at"`
 }
 
 func toLicenseRow(l *license.License) *licenseRow {
-	return &licenseRow{ID: l.ID, PartnerID: l.PartnerID, Product: l.Product, UnitType: l.UnitType, Kind: string(l.Kind),
+	origin, granted := l.Origin, l.GrantedKind
+	if origin == "" {
+		origin = license.OriginAssigned
+	}
+	if granted == "" {
+		granted = l.Kind
+	}
+	return &licenseRow{ID: l.ID, PartnerID: l.PartnerID, ProductID: l.ProductID, Product: l.Product, UnitType: l.UnitType, Kind: string(l.Kind),
 		Units: l.Units, Used: l.Used, StartAt: l.Start.UTC(), ExpiryAt: l.Expiry.UTC(), Disabled: l.Disabled, DisabledAt: l.DisabledAt.UTC(),
-		GrantKey: l.GrantKey, GrantedU: l.GrantedUnits, GrantedExp: l.GrantedExpiry.UTC(), Version: l.Version,
-		CreatedAt: l.CreatedAt.UTC(), UpdatedAt: l.UpdatedAt.UTC()}
+		GrantKey: l.GrantKey, GrantedU: l.GrantedUnits, GrantedExp: l.GrantedExpiry.UTC(), GrantedK: string(granted),
+		Origin: string(origin), Version: l.Version, CreatedAt: l.CreatedAt.UTC(), UpdatedAt: l.UpdatedAt.UTC()}
 }
 
 func (r *licenseRow) toLicense() license.License {
-	return license.License{ID: r.ID, PartnerID: r.PartnerID, Product: r.Product, UnitType: r.UnitType,
+	return license.License{ID: r.ID, PartnerID: r.PartnerID, ProductID: r.ProductID, Product: r.Product, UnitType: r.UnitType,
 		Kind: license.Kind(r.Kind), Units: r.Units, Used: r.Used, Start: r.StartAt.UTC(), Expiry: r.ExpiryAt.UTC(),
 		Disabled: r.Disabled, DisabledAt: utc(r.DisabledAt), GrantKey: r.GrantKey, GrantedUnits: r.GrantedU,
-		GrantedExpiry: r.GrantedExp.UTC(), Version: r.Version,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+		GrantedExpiry: r.GrantedExp.UTC(), GrantedKind: license.Kind(r.GrantedK), Origin: license.Origin(r.Origin),
+		Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 }
 
 type accountRow struct {
@@ -206,6 +216,7 @@ type customerRow struct {
 	ID        int64     `bun:"id,pk,autoincrement"`
 	PartnerID int64     `bun:"partner_id"`
 	Name      string    `bun:"name"`
+	NameKey   string    `bun:"name_key"`
 	Email     string    `bun:"email"`
 	CreatedAt time.Time `bun:"created_at"`
 }
@@ -246,4 +257,76 @@ type auditRow struct {
 func (r *auditRow) toEntry() partner.AuditEntry {
 	return partner.AuditEntry{ID: r.ID, PartnerID: r.PartnerID, Actor: r.Actor, Action: partner.Operation(r.Action),
 		Target: r.Target, Before: r.Before, After: r.After, At: r.At.UTC()}
+}
+
+type productRow struct {
+	bun.BaseModel `bun:"table:partnerkit_products,alias:pr"`
+
+	ID           int64     `bun:"id,pk,autoincrement"`
+	Name         string    `bun:"name"`
+	NameKey      string    `bun:"name_key"`
+	UnitType     string    `bun:"unit_type"`
+	TrialOffered bool      `bun:"trial_offered"`
+	TrialDays    int       `bun:"trial_days"`
+	Version      int64     `bun:"version"`
+	CreatedAt    time.Time `bun:"created_at"`
+	UpdatedAt    time.Time `bun:"updated_at"`
+}
+
+func toProductRow(p *license.Product) *productRow {
+	return &productRow{ID: p.ID, Name: p.Name, NameKey: partner.FoldName(p.Name), UnitType: p.UnitType,
+		TrialOffered: p.TrialOffered, TrialDays: p.TrialDays, Version: p.Version, CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC()}
+}
+
+func (r *productRow) toProduct() license.Product {
+	return license.Product{ID: r.ID, Name: r.Name, UnitType: r.UnitType, TrialOffered: r.TrialOffered, TrialDays: r.TrialDays,
+		Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+}
+
+type poolSettingsRow struct {
+	bun.BaseModel `bun:"table:partnerkit_pool_settings,alias:ps"`
+
+	PartnerID  int64     `bun:"partner_id,pk"`
+	Product    string    `bun:"product,pk"`
+	UnitType   string    `bun:"unit_type,pk"`
+	ProductID  int64     `bun:"product_id"`
+	Minimum    *int64    `bun:"minimum"`
+	Cap        int64     `bun:"cap"`
+	AutoRefill bool      `bun:"auto_refill"`
+	UpdatedAt  time.Time `bun:"updated_at"`
+}
+
+func toPoolSettingsRow(s *partner.PoolSettings) *poolSettingsRow {
+	r := &poolSettingsRow{PartnerID: s.PartnerID, Product: s.Product, UnitType: s.UnitType, ProductID: s.ProductID,
+		Cap: s.Cap, AutoRefill: s.AutoRefill, UpdatedAt: s.UpdatedAt.UTC()}
+	if s.MinimumSet {
+		m := s.Minimum
+		r.Minimum = &m
+	}
+	return r
+}
+
+func (r *poolSettingsRow) toSettings() partner.PoolSettings {
+	s := partner.PoolSettings{PartnerID: r.PartnerID, Product: r.Product, UnitType: r.UnitType, ProductID: r.ProductID,
+		Cap: r.Cap, AutoRefill: r.AutoRefill, UpdatedAt: r.UpdatedAt.UTC()}
+	if r.Minimum != nil {
+		s.Minimum, s.MinimumSet = *r.Minimum, true
+	}
+	return s
+}
+
+type noticeRow struct {
+	bun.BaseModel `bun:"table:partnerkit_license_notices,alias:n"`
+
+	LicenseID int64     `bun:"license_id,pk"`
+	ExpiryAt  time.Time `bun:"expiry_at,pk"`
+	Days      int       `bun:"days,pk"`
+	PartnerID int64     `bun:"partner_id"`
+	Skipped   bool      `bun:"skipped"`
+	At        time.Time `bun:"at"`
+}
+
+func (r *noticeRow) toNotice() partner.Notice {
+	return partner.Notice{LicenseID: r.LicenseID, PartnerID: r.PartnerID, Days: r.Days, Expiry: r.ExpiryAt.UTC(),
+		Skipped: r.Skipped, At: r.At.UTC()}
 }

@@ -299,15 +299,23 @@ func (r *reader) Customer(ctx context.Context, id int64) (partner.Customer, erro
 	return row.toCustomer(), nil
 }
 
-func (r *reader) Customers(ctx context.Context, partnerID int64, p partner.Page) ([]partner.Customer, int, error) {
+func filterCustomers(q *bun.SelectQuery, partnerID int64, f partner.CustomerFilter) *bun.SelectQuery {
+	q = q.Where("c.partner_id = ?", partnerID)
+	if f.Name != "" {
+		q = q.Where(`c.name_key LIKE ? ESCAPE '\'`, "%"+likeEscaper.Replace(partner.FoldName(f.Name))+"%")
+	}
+	return q
+}
+
+func (r *reader) Customers(ctx context.Context, partnerID int64, f partner.CustomerFilter) ([]partner.Customer, int, error) {
 	if err := r.check(ctx); err != nil {
 		return nil, 0, err
 	}
 	var rows []customerRow
-	if err := window(r.db.NewSelect().Model(&rows).Where("c.partner_id = ?", partnerID), p).OrderExpr("c.id ASC").Scan(ctx); err != nil {
+	if err := window(filterCustomers(r.db.NewSelect().Model(&rows), partnerID, f), f.Page).OrderExpr("c.id ASC").Scan(ctx); err != nil {
 		return nil, 0, r.dbErr(err)
 	}
-	total, err := r.pagedCount(ctx, len(rows), p, r.db.NewSelect().Model((*customerRow)(nil)).Where("c.partner_id = ?", partnerID).Count)
+	total, err := r.pagedCount(ctx, len(rows), f.Page, filterCustomers(r.db.NewSelect().Model((*customerRow)(nil)), partnerID, f).Count)
 	out := make([]partner.Customer, len(rows))
 	for i := range rows {
 		out[i] = rows[i].toCustomer()
@@ -353,6 +361,105 @@ func (r *reader) Allocations(ctx context.Context, f partner.AllocationFilter) ([
 	out := make([]license.Allocation, len(rows))
 	for i := range rows {
 		out[i] = rows[i].toAllocation()
+	}
+	return out, nil
+}
+
+// byteOrder is the collation that orders text byte by byte, as Go's
+// strings.Compare does: PostgreSQL's default collation follows the
+// locale; SQLite's BINARY already compares bytes.
+func (r *reader) byteOrder(column string) string {
+	if r.s.name == dialect.PG {
+		return column + ` COLLATE "C"`
+	}
+	return column
+}
+
+func (r *reader) Product(ctx context.Context, id int64) (license.Product, error) {
+	return r.product(ctx, "pr.id = ?", id, func() error { return notFound("product", id) })
+}
+
+func (r *reader) ProductByName(ctx context.Context, name string) (license.Product, error) {
+	return r.product(ctx, "pr.name_key = ?", partner.FoldName(name), func() error {
+		return partner.NewError(partner.ErrNotFound, "", "no catalogue product is named %q", name)
+	})
+}
+
+func (r *reader) product(ctx context.Context, where string, arg any, missing func() error) (license.Product, error) {
+	if err := r.check(ctx); err != nil {
+		return license.Product{}, err
+	}
+	var row productRow
+	if err := r.db.NewSelect().Model(&row).Where(where, arg).Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return license.Product{}, missing()
+		}
+		return license.Product{}, r.dbErr(err)
+	}
+	return row.toProduct(), nil
+}
+
+func (r *reader) Products(ctx context.Context, p partner.Page) ([]license.Product, int, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	var rows []productRow
+	q := window(r.db.NewSelect().Model(&rows), p).OrderExpr(r.byteOrder("pr.name_key") + " ASC, pr.id ASC")
+	if err := q.Scan(ctx); err != nil {
+		return nil, 0, r.dbErr(err)
+	}
+	total, err := r.pagedCount(ctx, len(rows), p, r.db.NewSelect().Model((*productRow)(nil)).Count)
+	out := make([]license.Product, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toProduct()
+	}
+	return out, total, err
+}
+
+func (r *reader) PoolSettings(ctx context.Context, partnerID int64) ([]partner.PoolSettings, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
+	var rows []poolSettingsRow
+	err := r.db.NewSelect().Model(&rows).Where("ps.partner_id = ?", partnerID).
+		OrderExpr(r.byteOrder("ps.product") + " ASC, " + r.byteOrder("ps.unit_type") + " ASC").Scan(ctx)
+	if err != nil {
+		return nil, r.dbErr(err)
+	}
+	out := make([]partner.PoolSettings, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toSettings()
+	}
+	return out, nil
+}
+
+func (r *reader) DueLicenses(ctx context.Context, until time.Time, afterID int64, limit int) ([]license.License, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
+	var rows []licenseRow
+	err := r.db.NewSelect().Model(&rows).
+		Where("l.id > ?", afterID).Where("l.expiry_at <= ?", until.UTC()).Where("l.disabled = ?", false).
+		Where("EXISTS (SELECT 1 FROM partnerkit_partners AS p WHERE p.id = l.partner_id AND p.status <> ?)", string(partner.Canceled)).
+		Where("NOT EXISTS (SELECT 1 FROM partnerkit_license_notices AS n WHERE n.license_id = l.id AND n.expiry_at = l.expiry_at AND n.days = 0)").
+		OrderExpr("l.id ASC").Limit(limit).Scan(ctx)
+	if err != nil {
+		return nil, r.dbErr(err)
+	}
+	return licenses(rows), nil
+}
+
+func (r *reader) Notices(ctx context.Context, licenseID int64) ([]partner.Notice, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
+	var rows []noticeRow
+	if err := r.db.NewSelect().Model(&rows).Where("n.license_id = ?", licenseID).OrderExpr("n.expiry_at ASC, n.days DESC").Scan(ctx); err != nil {
+		return nil, r.dbErr(err)
+	}
+	out := make([]partner.Notice, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toNotice()
 	}
 	return out, nil
 }
@@ -576,6 +683,7 @@ func (t *txn) CreateLicense(ctx context.Context, l *license.License) error {
 		return err
 	}
 	l.ID, l.Version = id, 1
+	l.Origin, l.GrantedKind = license.Origin(row.Origin), license.Kind(row.GrantedK)
 	return nil
 }
 
@@ -592,7 +700,7 @@ func (t *txn) UpdateLicense(ctx context.Context, l *license.License) error {
 	}
 	row := toLicenseRow(l)
 	row.Version = l.Version + 1
-	q := t.db.NewUpdate().Model(row).Column("units", "expiry_at", "disabled", "disabled_at", "updated_at", "version")
+	q := t.db.NewUpdate().Model(row).Column("units", "kind", "expiry_at", "disabled", "disabled_at", "updated_at", "version")
 	if err := t.versioned(ctx, q, "partnerkit_licenses", l.ID, l.Version, "licence", true); err != nil {
 		return err
 	}
@@ -768,6 +876,79 @@ func (t *txn) UpdatePlan(ctx context.Context, p *serviceplan.Plan) error {
 	return nil
 }
 
+func (t *txn) CreateProduct(ctx context.Context, p *license.Product) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	row := toProductRow(p)
+	row.ID, row.Version = 0, 1
+	id, err := t.insertRow(ctx, row)
+	if err != nil {
+		return err
+	}
+	p.ID, p.Version = id, 1
+	return nil
+}
+
+func (t *txn) UpdateProduct(ctx context.Context, p *license.Product) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	cur, err := t.Product(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	row := toProductRow(p)
+	row.Version = p.Version + 1
+	q := t.db.NewUpdate().Model(row).ExcludeColumn("id", "unit_type", "created_at")
+	if err := t.versioned(ctx, q, "partnerkit_products", p.ID, p.Version, "product", true); err != nil {
+		return err
+	}
+	if p.Name != cur.Name {
+		// The name is the catalogue's: its licences and pool settings carry
+		// it too, without a change of their own.
+		if _, err := t.db.NewUpdate().Model((*licenseRow)(nil)).Set("product = ?", p.Name).Where("product_id = ?", p.ID).Exec(ctx); err != nil {
+			return t.dbErr(err)
+		}
+		if _, err := t.db.NewUpdate().Model((*poolSettingsRow)(nil)).Set("product = ?", p.Name).Where("product_id = ?", p.ID).Exec(ctx); err != nil {
+			return t.dbErr(err)
+		}
+	}
+	p.UnitType, p.CreatedAt = cur.UnitType, cur.CreatedAt
+	p.Version++
+	return nil
+}
+
+func (t *txn) PutPoolSettings(ctx context.Context, s *partner.PoolSettings) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	row := toPoolSettingsRow(s)
+	return t.guard(ctx, func() error {
+		_, err := t.db.NewInsert().Model(row).On("CONFLICT (partner_id, product, unit_type) DO UPDATE").Exec(ctx)
+		return t.dbErr(err)
+	})
+}
+
+func (t *txn) RecordNotice(ctx context.Context, n partner.Notice) (bool, error) {
+	if err := t.check(ctx); err != nil {
+		return false, err
+	}
+	row := &noticeRow{LicenseID: n.LicenseID, ExpiryAt: n.Expiry.UTC(), Days: n.Days, PartnerID: n.PartnerID, Skipped: n.Skipped, At: n.At.UTC()}
+	var inserted int64
+	err := t.guard(ctx, func() error {
+		// Insert-if-absent: the affected-row count decides who sends the
+		// notice, across transactions and processes.
+		res, err := t.db.NewInsert().Model(row).On("CONFLICT DO NOTHING").Exec(ctx)
+		if err != nil {
+			return t.dbErr(err)
+		}
+		inserted, err = res.RowsAffected()
+		return t.dbErr(err)
+	})
+	return inserted == 1, err
+}
+
 func (t *txn) AssignPlan(ctx context.Context, a serviceplan.Assignment) error {
 	if err := t.check(ctx); err != nil {
 		return err
@@ -797,7 +978,7 @@ func (t *txn) CreateCustomer(ctx context.Context, c *partner.Customer) error {
 	if err := t.check(ctx); err != nil {
 		return err
 	}
-	row := &customerRow{PartnerID: c.PartnerID, Name: c.Name, Email: c.Email, CreatedAt: c.CreatedAt.UTC()}
+	row := &customerRow{PartnerID: c.PartnerID, Name: c.Name, NameKey: partner.FoldName(c.Name), Email: c.Email, CreatedAt: c.CreatedAt.UTC()}
 	id, err := t.insertRow(ctx, row)
 	c.ID = id
 	return err

@@ -6,8 +6,9 @@
 //	}
 //
 // newStore must return an empty store each time it is called. The
-// subtests are named by area (Partners/..., Licenses/..., Tx/...,
-// Concurrency/...) so a failing backend reads clearly.
+// subtests are named by area (Partners/..., Licenses/..., Products/...,
+// Pools/..., Notices/..., Customers/..., Tx/..., Concurrency/...) so a
+// failing backend reads clearly.
 package storetest
 
 import (
@@ -47,6 +48,14 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Licenses/AdjustUsedBounds", testAdjustUsed},
 		{"Licenses/UpdateVersionAndFloor", testUpdateLicense},
 		{"Licenses/EndLicenses", testEndLicenses},
+		{"Licenses/KindOriginAndProduct", testLicenseKindOrigin},
+		{"Products/UniqueFoldedNames", testProductsUnique},
+		{"Products/OrderAndPaging", testProductsOrder},
+		{"Products/RenameCarriesToLicencesAndPools", testProductRename},
+		{"Pools/PutReplaceAndList", testPoolSettings},
+		{"Notices/RecordOnce", testRecordNotice},
+		{"Notices/DueLicenses", testDueLicenses},
+		{"Customers/SearchFoldsCaseAndPages", testCustomerSearch},
 		{"Accounts/UniqueNameAcrossPartners", testAccountsUnique},
 		{"Accounts/UpdateDeleteDisable", testAccountsUpdate},
 		{"Plans/UniqueNameAndNFR", testPlansUnique},
@@ -61,6 +70,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Tx/NeverSilentlyRolledBack", testNeverSilentlyRolledBack},
 		{"Concurrency/AdjustUsedNeverOverbooks", testConcurrentAdjust},
 		{"Concurrency/OneWriterWinsAVersion", testConcurrentVersion},
+		{"Concurrency/OneRecorderPerNotice", testConcurrentNotice},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -665,7 +675,7 @@ func testCustomersAllocations(t *testing.T, s partner.Store) {
 		got, err := r.Customer(ctx, c1.ID)
 		require.NoError(t, err)
 		require.Empty(t, cmp.Diff(c1, got))
-		page, total, err := r.Customers(ctx, p.ID, partner.Page{Offset: 1, Limit: 5})
+		page, total, err := r.Customers(ctx, p.ID, partner.CustomerFilter{Page: partner.Page{Offset: 1, Limit: 5}})
 		require.NoError(t, err)
 		require.Equal(t, 2, total)
 		require.Empty(t, cmp.Diff([]partner.Customer{c2}, page))
