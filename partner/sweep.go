@@ -60,7 +60,10 @@ type SweepResult struct {
 // skipped (a licence granted 5 days before its expiry gets the 7-day
 // notice, not the 30-day one). An extended licence gets fresh notices for
 // its new expiry. Disabled licences and the licences of Canceled partners
-// get none; those of Suspended partners do.
+// get none; those of Suspended partners do. A licence that had expired
+// more than 30 days (NoticeDays[0]) before a sweep first looked at it —
+// on the first sweep of an existing database, say — gets its expired
+// notice recorded as skipped, not sent.
 //
 // Each notice is recorded in the store (Tx.RecordNotice) in the same
 // transaction that decides to send it, an insert-if-absent: a restart, a
@@ -124,11 +127,20 @@ func notify(ctx context.Context, tx Tx, c *changes, l license.License, now time.
 	if due < 0 {
 		return nil
 	}
-	sent, err := tx.RecordNotice(ctx, Notice{LicenseID: l.ID, PartnerID: l.PartnerID, Days: due, Expiry: l.Expiry, At: c.at})
+	// An expiry older than the farthest threshold is no news: a licence
+	// that expired that long before a sweep first looked at it (the first
+	// sweep of an existing database, a host that did not sweep for a
+	// month) is recorded without a notice.
+	stale := due == 0 && -left > time.Duration(NoticeDays[0])*24*time.Hour
+	sent, err := tx.RecordNotice(ctx, Notice{LicenseID: l.ID, PartnerID: l.PartnerID, Days: due, Expiry: l.Expiry,
+		Skipped: stale, At: c.at})
 	if err != nil {
 		return err
 	}
-	if sent {
+	if sent && stale {
+		res.Skipped++
+	}
+	if sent && !stale {
 		e := Event{Kind: EventLicenseExpired, Op: OpSweep, PartnerID: l.PartnerID, LicenseID: l.ID, Actor: c.actor, At: c.at,
 			Target: fmt.Sprintf("license %d", l.ID)}
 		if due == 0 {

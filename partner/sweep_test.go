@@ -241,3 +241,36 @@ func TestSweepConcurrentlyFromTwoStores(t *testing.T) {
 		})
 	}
 }
+
+// A licence that expired long before the sweep first looked at it — the
+// first sweep of an existing database — is recorded, not announced; one
+// that expired within the last 30 days is announced.
+func TestSweepDoesNotAnnounceOldExpiries(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		f := e.fixture(t, partner.MSP, partner.Active)
+		res, err := e.m.AssignLicenses(e.ctx, f.p.ID, partner.AssignLicensesParams{Grants: []license.Grant{
+			expiring(t0.Add(-400 * day)), expiring(t0.Add(-31 * day)), expiring(t0.Add(-29 * day)),
+		}})
+		require.NoError(t, err)
+		old, month, recent := res.Licenses[0], res.Licenses[1], res.Licenses[2]
+		e.resetEvents()
+		got, err := e.m.Sweep(e.ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, got.Expired)
+		require.Equal(t, []string{fmt.Sprintf("%d %s 0", recent.ID, partner.EventLicenseExpired)}, e.notices())
+		for _, l := range []license.License{old, month} {
+			recorded, err := e.m.Notices(e.ctx, f.p.ID, l.ID)
+			require.NoError(t, err)
+			var want []partner.Notice
+			for _, d := range []int{30, 7, 1, 0} {
+				want = append(want, partner.Notice{LicenseID: l.ID, PartnerID: f.p.ID, Days: d, Expiry: l.Expiry, Skipped: true, At: t0})
+			}
+			require.Empty(t, cmp.Diff(want, recorded), "recorded as skipped, so no later sweep announces it either")
+		}
+		e.resetEvents()
+		got, err = e.m.Sweep(e.ctx)
+		require.NoError(t, err)
+		require.Zero(t, got.Expired+got.Skipped)
+		require.Empty(t, e.notices())
+	})
+}

@@ -442,7 +442,7 @@ func (r *reader) DueLicenses(ctx context.Context, until time.Time, afterID int64
 		Where("l.id > ?", afterID).Where("l.expiry_at <= ?", until.UTC()).Where("l.disabled = ?", false).
 		Where("EXISTS (SELECT 1 FROM partnerkit_partners AS p WHERE p.id = l.partner_id AND p.status <> ?)", string(partner.Canceled)).
 		Where("NOT EXISTS (SELECT 1 FROM partnerkit_license_notices AS n WHERE n.license_id = l.id AND n.expiry_at = l.expiry_at AND n.days = 0)").
-		OrderExpr("l.id ASC").Limit(limit).Scan(ctx)
+		OrderExpr("l.id ASC").Limit(int64(limit)).Scan(ctx)
 	if err != nil {
 		return nil, r.dbErr(err)
 	}
