@@ -13,6 +13,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/partnerkit/partnerkit/account"
@@ -444,37 +445,56 @@ func (a *admin) auditTarget(e partner.AuditEntry) string {
 	return e.Target
 }
 
-// render executes a named template into a buffer, so a failure never
-// sends half a page.
-func (a *admin) render(name string, v any) (template.HTML, error) {
-	var b bytes.Buffer
-	if err := a.tmpl.ExecuteTemplate(&b, name, v); err != nil {
-		return "", err
+// renderBuffers keeps the buffers pages are rendered into, so that a
+// request does not grow a new one from nothing each time.
+var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuffer is the largest buffer put back in renderBuffers: a
+// rare huge page does not keep its memory for good.
+const maxPooledBuffer = 1 << 20
+
+// render executes a named template into a pooled buffer, so a failure
+// never sends half a page; done must be called once the buffer's bytes
+// are no longer used.
+func (a *admin) render(name string, v any) (b *bytes.Buffer, done func(), err error) {
+	b = renderBuffers.Get().(*bytes.Buffer)
+	b.Reset()
+	done = func() {
+		if b.Cap() <= maxPooledBuffer {
+			renderBuffers.Put(b)
+		}
 	}
-	return template.HTML(b.String()), nil
+	if err := a.tmpl.ExecuteTemplate(b, name, v); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return b, done, nil
 }
 
 // fragment writes a template alone, for htmx.
 func (a *admin) fragment(w http.ResponseWriter, code int, name string, v any) {
-	html, err := a.render(name, v)
+	html, done, err := a.render(name, v)
 	if err != nil {
 		a.log.Error("httpadmin: template", "template", name, "err", err)
 		http.Error(w, "template error", http.StatusInternalServerError)
 		return
 	}
+	defer done()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
-	_, _ = w.Write([]byte(html))
+	_, _ = w.Write(html.Bytes())
 }
 
 // page writes a template inside the host's layout.
 func (a *admin) page(w http.ResponseWriter, r *http.Request, code int, title, name string, v any) {
-	body, err := a.render(name, v)
+	html, done, err := a.render(name, v)
 	if err != nil {
 		a.log.ErrorContext(r.Context(), "httpadmin: template", "template", name, "err", err)
 		http.Error(w, "template error", http.StatusInternalServerError)
 		return
 	}
+	body := template.HTML(html.String()) // the layout keeps it as a string
+	done()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
 	a.opts.Layout(w, r, LayoutData{Title: title, ConsoleTitle: a.words.ConsoleTitle, Head: a.head, Body: body})
