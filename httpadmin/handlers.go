@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/partnerkit/partnerkit/account"
-	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
 	"github.com/partnerkit/partnerkit/serviceplan"
 )
@@ -162,10 +161,38 @@ type screenView struct {
 	NextYear    string
 }
 
+// licenseLine is one row of the Licenses table with its values ready to
+// print. The template reads plain fields: promoted fields of an embedded
+// struct, methods and functions each cost it a reflective search or
+// call per row (BENCHMARKS.md, "HTTP layer").
 type licenseLine struct {
-	license.License
-	State license.State
-	Low   bool
+	ID                int64
+	Product, UnitType string
+	Kind              string // its label
+	Units, Used       int64
+	Meter             meter
+	State             string // the class of its state
+	StateLabel        string
+	Start, Expiry     string
+	// Locked disables its checkbox: the licence is disabled already, or
+	// the guard table refuses Disable Licenses.
+	Locked bool
+	Low    bool // its pool is below the minimum
+}
+
+// meter holds the bounds of a <meter> of used units: Max stays valid when
+// nothing is provisioned, and usage turns amber from High, 80 % of the
+// units.
+type meter struct{ Max, High int64 }
+
+func newMeter(units int64) meter { return meter{Max: max(units, 1), High: max(units, 1) * 8 / 10} }
+
+// dateText shows a date as the console does: UTC, or "—" when unset.
+func dateText(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format(time.DateOnly)
 }
 
 type dcLine struct {
@@ -302,8 +329,13 @@ func (a *admin) licensePage(ctx context.Context, v *view) error {
 	for _, pool := range s.Pools {
 		low[[2]string{pool.Product, pool.UnitType}] = pool.Low
 	}
-	for _, l := range lics {
-		s.Licenses = append(s.Licenses, licenseLine{License: l, State: a.m.LicenseState(l), Low: low[[2]string{l.Product, l.UnitType}]})
+	refused := !v.Can(string(partner.OpDisableLicenses)).Allowed
+	s.Licenses = make([]licenseLine, len(lics))
+	for i, l := range lics {
+		state := a.m.LicenseState(l)
+		s.Licenses[i] = licenseLine{ID: l.ID, Product: l.Product, UnitType: l.UnitType, Kind: l.Kind.Label(),
+			Units: l.Units, Used: l.Used, Meter: newMeter(l.Units), State: string(state), StateLabel: state.Label(),
+			Start: dateText(l.Start), Expiry: dateText(l.Expiry), Locked: l.Disabled || refused, Low: low[[2]string{l.Product, l.UnitType}]}
 	}
 	s.LicPager = newPager(s.Offset, len(lics), total, licensePageSize, "licenses", func(off int) string {
 		return withQuery(a.url(id, string(partner.TabLicenses)), offsetQuery(off))

@@ -404,22 +404,14 @@ func newToken() string {
 func (a *admin) funcs() template.FuncMap {
 	return template.FuncMap{
 		"url": func(id int64, parts ...string) string { return a.url(id, parts...) },
-		"date": func(t time.Time) string {
-			if t.IsZero() {
-				return "—"
-			}
-			return t.UTC().Format("2006-01-02")
-		},
+		"date": dateText,
 		"datetime": func(t time.Time) string {
 			if t.IsZero() {
 				return "—"
 			}
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
-		// meterMax keeps a <meter> valid when nothing is provisioned.
-		"meterMax": func(units int64) int64 { return max(units, 1) },
-		// high is where seat usage turns amber: 80% of the units.
-		"high":        func(units int64) int64 { return max(units, 1) * 8 / 10 },
+		"meter":       newMeter,
 		"sentence":    sentence,
 		"roleForm":    roleForm,
 		"roles":       account.Roles,
