@@ -148,7 +148,7 @@ type screenView struct {
 	Pools       []partner.Pool
 	Assigned    []partner.AssignedPlan
 	Assignable  []serviceplan.Plan
-	Accounts    []account.Account
+	Accounts    []accountLine
 	DataCenters []dcLine
 	Impact      partner.CancelImpact
 	// Allocations is the page of Impact.Allocations the cancel page shows.
@@ -193,6 +193,58 @@ func dateText(t time.Time) string {
 		return "—"
 	}
 	return t.UTC().Format(time.DateOnly)
+}
+
+// accountLine is one row of the Accounts table with its values ready
+// to print, as licenseLine is.
+type accountLine struct {
+	ID                    int64
+	Name, FullName, Email string
+	RoleLabel             string
+	Roles                 []roleOption // the Change role menu, its role selected
+	Enabled               bool
+	Version               int64
+	URL                   string // the account's URL, which its actions extend
+	RoleErr               string // the error of its Change role form, shown again
+}
+
+// roleOption is an option of a menu of roles.
+type roleOption struct {
+	Value, Label string
+	Selected     bool
+}
+
+// roleMenus holds the menu of roles with each role selected, and with
+// none (key ""): built once, shared by every row and request.
+var roleMenus = func() map[account.Role][]roleOption {
+	roles := account.Roles()
+	menus := map[account.Role][]roleOption{}
+	for _, sel := range append([]account.Role{""}, roles...) {
+		menu := make([]roleOption, len(roles))
+		for i, r := range roles {
+			menu[i] = roleOption{Value: string(r), Label: r.Label(), Selected: r == sel}
+		}
+		menus[sel] = menu
+	}
+	return menus
+}()
+
+// roleMenu is the menu of roles with the role named selected (none when
+// it names no role). Its options must not be changed.
+func roleMenu(selected string) []roleOption {
+	if menu, ok := roleMenus[account.Role(selected)]; ok {
+		return menu
+	}
+	return roleMenus[""]
+}
+
+func (a *admin) accountLines(id int64, accts []account.Account) []accountLine {
+	out := make([]accountLine, len(accts))
+	for i, x := range accts {
+		out[i] = accountLine{ID: x.ID, Name: x.Name, FullName: x.FullName(), Email: x.Email, RoleLabel: x.Role.Label(),
+			Roles: roleMenu(string(x.Role)), Enabled: x.Enabled, Version: x.Version, URL: a.url(id, "accounts", strconv.FormatInt(x.ID, 10))}
+	}
+	return out
 }
 
 type dcLine struct {
@@ -305,7 +357,9 @@ func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partn
 			}
 		}
 	case partner.TabAccounts:
-		s.Accounts, err = a.m.Accounts(ctx, id)
+		var accts []account.Account
+		accts, err = a.m.Accounts(ctx, id)
+		s.Accounts = a.accountLines(id, accts)
 	}
 	return v, err
 }
@@ -368,6 +422,11 @@ func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab pa
 	v.Msg = a.doneMessage(q)
 	if edit != nil {
 		edit(&v)
+	}
+	if v.FormName != "" {
+		for i := range v.Screen.Accounts {
+			v.Screen.Accounts[i].RoleErr = v.FormErr(roleForm(v.Screen.Accounts[i].ID), "role")
+		}
 	}
 	if isHX(r) {
 		a.fragment(w, code, "hx-partner", v)

@@ -16,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/partnerkit/partnerkit/account"
 	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
 	"github.com/partnerkit/partnerkit/serviceplan"
@@ -163,7 +162,10 @@ func formOf(r *http.Request) form {
 // read it from the guard table through partner.Check.
 type control struct {
 	Allowed bool
-	Reason  string
+	// Denied is the opposite of Allowed, for a template to test without
+	// calling not (a reflective call each time, in a table's every row).
+	Denied bool
+	Reason string
 }
 
 // link is a URL and its words.
@@ -206,7 +208,7 @@ type tabLink struct {
 func (v view) Can(op string) control {
 	err := partner.Check(v.P.Status, v.P.Type, partner.Operation(op))
 	if err != nil {
-		return control{Reason: v.L.say(sentence(partner.ErrorReason(err)))}
+		return control{Denied: true, Reason: v.L.say(sentence(partner.ErrorReason(err)))}
 	}
 	return control{Allowed: true}
 }
@@ -413,8 +415,7 @@ func (a *admin) funcs() template.FuncMap {
 		},
 		"meter":       newMeter,
 		"sentence":    sentence,
-		"roleForm":    roleForm,
-		"roles":       account.Roles,
+		"roleMenu":    roleMenu,
 		"dataCenters": serviceplan.DataCenters,
 		"statuses":    partner.Statuses,
 		"types":       partner.Types,
