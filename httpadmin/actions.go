@@ -135,7 +135,7 @@ func (a *admin) confirmed(w http.ResponseWriter, r *http.Request, id int64, op p
 	if off, err := parseOffset(r.PostForm.Get("offset")); err == nil && off > 0 {
 		back = withQuery(back, offsetQuery(off))
 	}
-	a.page(w, r, http.StatusOK, v.Title, "confirm-page", confirmView{view: v, Action: action, Fields: fields, Back: back})
+	a.page(w, r, http.StatusOK, v.Title, "confirm-page", &confirmView{view: v, Action: action, Fields: fields, Back: back})
 	return false
 }
 

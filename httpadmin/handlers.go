@@ -65,10 +65,10 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 	})
 	v.List.Pager.Target = "#results"
 	if isHX(r) && r.Header.Get("HX-Target") == "results" {
-		a.fragment(w, code, "results", v)
+		a.fragment(w, code, "results", &v)
 		return
 	}
-	a.page(w, r, code, a.words.ConsoleTitle, "list-page", v)
+	a.page(w, r, code, a.words.ConsoleTitle, "list-page", &v)
 }
 
 func (a *admin) newPartner(w http.ResponseWriter, r *http.Request, _ int64) {
@@ -93,10 +93,10 @@ func (a *admin) createForm(w http.ResponseWriter, r *http.Request, code int, f f
 		}
 	}
 	if isHX(r) && r.Method == http.MethodPost {
-		a.fragment(w, code, "create-form", v)
+		a.fragment(w, code, "create-form", &v)
 		return
 	}
-	a.page(w, r, code, "Create Partner", "create-page", v)
+	a.page(w, r, code, "Create Partner", "create-page", &v)
 }
 
 func (a *admin) create(w http.ResponseWriter, r *http.Request, _ int64) {
@@ -429,10 +429,10 @@ func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab pa
 		}
 	}
 	if isHX(r) {
-		a.fragment(w, code, "hx-partner", v)
+		a.fragment(w, code, "hx-partner", &v)
 		return
 	}
-	a.page(w, r, code, v.P.Profile.CompanyName+" · "+tab.Label(), "partner-page", v)
+	a.page(w, r, code, v.P.Profile.CompanyName+" · "+tab.Label(), "partner-page", &v)
 }
 
 func (a *admin) showCancel(w http.ResponseWriter, r *http.Request, id int64, code int, edit func(*view)) {
@@ -461,7 +461,7 @@ func (a *admin) showCancel(w http.ResponseWriter, r *http.Request, id int64, cod
 	if edit != nil {
 		edit(&v)
 	}
-	a.page(w, r, code, "Cancel "+v.P.Profile.CompanyName, "cancel-page", v)
+	a.page(w, r, code, "Cancel "+v.P.Profile.CompanyName, "cancel-page", &v)
 }
 
 func (a *admin) audit(w http.ResponseWriter, r *http.Request, id int64) {
@@ -483,7 +483,7 @@ func (a *admin) audit(w http.ResponseWriter, r *http.Request, id int64) {
 	s.AuditPager = newPager(s.Offset, len(s.Audit), s.AuditPager.Total, auditPageSize, "changes", func(off int) string {
 		return withQuery(a.url(id, "audit"), offsetQuery(off))
 	})
-	a.page(w, r, http.StatusOK, v.P.Profile.CompanyName+" · Audit trail", "audit-page", v)
+	a.page(w, r, http.StatusOK, v.P.Profile.CompanyName+" · Audit trail", "audit-page", &v)
 }
 
 // auditCSV exports the partner's whole audit trail, newest first, as CSV.

@@ -768,8 +768,8 @@ func (a *admin) respond(w http.ResponseWriter, r *http.Request, code int, v view
 	if isHX(r) {
 		w.Header().Set("HX-Retarget", "#messages")
 		w.Header().Set("HX-Reswap", "innerHTML")
-		a.fragment(w, code, "messages", v)
+		a.fragment(w, code, "messages", &v)
 		return
 	}
-	a.page(w, r, code, v.Title, "error-page", v)
+	a.page(w, r, code, v.Title, "error-page", &v)
 }

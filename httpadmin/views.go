@@ -197,6 +197,13 @@ type view struct {
 	Catalog []serviceplan.Plan // enabled plans, for Create Partner
 }
 
+// templateData is what a template executes on: a *view, or a pointer to
+// a struct that embeds one. A view is over a kilobyte; by pointer, each
+// of its methods a template calls runs without a copy of it.
+type templateData interface{ viewOf() *view }
+
+func (v *view) viewOf() *view { return v }
+
 type tabLink struct {
 	Tab      partner.Tab
 	Label    string
@@ -205,7 +212,7 @@ type tabLink struct {
 }
 
 // Can reads the guard table for the partner on screen.
-func (v view) Can(op string) control {
+func (v *view) Can(op string) control {
 	err := partner.Check(v.P.Status, v.P.Type, partner.Operation(op))
 	if err != nil {
 		return control{Denied: true, Reason: v.L.say(sentence(partner.ErrorReason(err)))}
@@ -223,11 +230,11 @@ func sentence(s string) string {
 
 // Applies reads from the guard table whether an operation exists for the
 // partner's type at all, so a control that never applies is not shown.
-func (v view) Applies(op string) bool { return partner.Applies(v.P.Type, partner.Operation(op)) }
+func (v *view) Applies(op string) bool { return partner.Applies(v.P.Type, partner.Operation(op)) }
 
 // Notice is the guard's word for the whole screen: why controls outside
 // the Profile (Suspended) or everywhere (Canceled) are disabled.
-func (v view) Notice() string {
+func (v *view) Notice() string {
 	switch v.P.Status {
 	case partner.Suspended:
 		return v.L.say(sentence(partner.ErrorReason(partner.Check(v.P.Status, v.P.Type, partner.OpAssignLicenses))) + ".")
@@ -240,7 +247,7 @@ func (v view) Notice() string {
 // ReadOnly reports that the guard table allows nothing at all for the
 // partner on screen (a Canceled partner): its tabs then show values as
 // text, with no controls.
-func (v view) ReadOnly() bool {
+func (v *view) ReadOnly() bool {
 	for _, op := range partner.Operations() {
 		if partner.Applies(v.P.Type, op) && partner.Check(v.P.Status, v.P.Type, op) == nil {
 			return false
@@ -265,7 +272,7 @@ func contactKey(n int, field string) string { return fmt.Sprintf("contact-%d-%s"
 // partner and a blank row to add one (while there are fewer than
 // partner.MaxContacts), or the rows as submitted when the form is shown
 // again with its errors.
-func (v view) ContactRows() []contactRow {
+func (v *view) ContactRows() []contactRow {
 	have := len(v.P.Profile.Contacts)
 	var rows []contactRow
 	if v.FormName == "profile" {
@@ -289,7 +296,7 @@ func (v view) ContactRows() []contactRow {
 }
 
 // MaxContacts is how many contacts a partner may have.
-func (view) MaxContacts() int { return partner.MaxContacts }
+func (*view) MaxContacts() int { return partner.MaxContacts }
 
 // has reports whether the form carries any field of contact row n.
 func (f form) has(n int) bool {
@@ -302,7 +309,7 @@ func (f form) has(n int) bool {
 }
 
 // FormErr returns the error of a field of the named form.
-func (v view) FormErr(name, field string) string {
+func (v *view) FormErr(name, field string) string {
 	if v.FormName != name {
 		return ""
 	}
@@ -311,7 +318,7 @@ func (v view) FormErr(name, field string) string {
 
 // FormVal returns the re-rendered value of a field of the named form, or
 // def when that form is not being re-rendered.
-func (v view) FormVal(name, field, def string) string {
+func (v *view) FormVal(name, field, def string) string {
 	if v.FormName != name {
 		return def
 	}
@@ -449,7 +456,7 @@ const maxPooledBuffer = 1 << 20
 // render executes a named template into a pooled buffer, so a failure
 // never sends half a page; done must be called once the buffer's bytes
 // are no longer used.
-func (a *admin) render(name string, v any) (b *bytes.Buffer, done func(), err error) {
+func (a *admin) render(name string, v templateData) (b *bytes.Buffer, done func(), err error) {
 	b = renderBuffers.Get().(*bytes.Buffer)
 	b.Reset()
 	done = func() {
@@ -465,7 +472,7 @@ func (a *admin) render(name string, v any) (b *bytes.Buffer, done func(), err er
 }
 
 // fragment writes a template alone, for htmx.
-func (a *admin) fragment(w http.ResponseWriter, code int, name string, v any) {
+func (a *admin) fragment(w http.ResponseWriter, code int, name string, v templateData) {
 	html, done, err := a.render(name, v)
 	if err != nil {
 		a.log.Error("httpadmin: template", "template", name, "err", err)
@@ -479,7 +486,7 @@ func (a *admin) fragment(w http.ResponseWriter, code int, name string, v any) {
 }
 
 // page writes a template inside the host's layout.
-func (a *admin) page(w http.ResponseWriter, r *http.Request, code int, title, name string, v any) {
+func (a *admin) page(w http.ResponseWriter, r *http.Request, code int, title, name string, v templateData) {
 	html, done, err := a.render(name, v)
 	if err != nil {
 		a.log.ErrorContext(r.Context(), "httpadmin: template", "template", name, "err", err)
