@@ -19,8 +19,20 @@ import (
 
 type listView struct {
 	Q, Status, Type string
-	Rows            []partner.Partner
+	Rows            []partnerLine
 	Pager           pager
+}
+
+// partnerLine is one row of the partners list with its values ready to
+// print, as licenseLine is.
+type partnerLine struct {
+	URL, Name        string
+	Type             string // its label
+	Status           string // the class of its status
+	StatusLabel      string
+	Customers        int
+	UnitsUsed, Units int64
+	Meter            meter
 }
 
 const listPageSize = 25
@@ -50,7 +62,12 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 		a.failed(r, err) // a filter typed into the URL: say what is wrong with it
 		v.Err = v.L.say(message(err))
 	}
-	v.List.Rows = rows
+	v.List.Rows = make([]partnerLine, len(rows))
+	for i, p := range rows {
+		v.List.Rows[i] = partnerLine{URL: a.url(p.ID, string(partner.TabLicenses)), Name: p.Profile.CompanyName, Type: p.Type.Label(),
+			Status: string(p.Status), StatusLabel: p.Status.Label(), Customers: p.Customers,
+			UnitsUsed: p.UnitsUsed, Units: p.UnitsProvisioned, Meter: newMeter(p.UnitsProvisioned)}
+	}
 	v.List.Pager = newPager(f.Offset, len(rows), total, listPageSize, "partners", func(off int) string {
 		p := url.Values{}
 		for k, val := range map[string]string{"q": f.Name, "status": string(f.Status), "type": string(f.Type)} {

@@ -412,7 +412,7 @@ func newToken() string {
 
 func (a *admin) funcs() template.FuncMap {
 	return template.FuncMap{
-		"url": func(id int64, parts ...string) string { return a.url(id, parts...) },
+		"url":  func(id int64, parts ...string) string { return a.url(id, parts...) },
 		"date": dateText,
 		"datetime": func(t time.Time) string {
 			if t.IsZero() {
@@ -420,7 +420,6 @@ func (a *admin) funcs() template.FuncMap {
 			}
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
-		"meter":       newMeter,
 		"sentence":    sentence,
 		"roleMenu":    roleMenu,
 		"dataCenters": serviceplan.DataCenters,
