@@ -421,7 +421,7 @@ func (a *admin) funcs() template.FuncMap {
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
 		"sentence":    sentence,
-		"roleMenu":    roleMenu,
+		"roleMenu":    a.roleMenu,
 		"dataCenters": serviceplan.DataCenters,
 		"statuses":    partner.Statuses,
 		"types":       partner.Types,
