@@ -118,7 +118,7 @@ type fragmentWorld struct {
 	subject partner.Partner
 }
 
-func newFragmentWorld(b *testing.B) *fragmentWorld {
+func newFragmentWorld(b testing.TB) *fragmentWorld {
 	ctx := context.Background()
 	w := &fragmentWorld{store: newCountingStore(dbtest.SQLite(b))}
 	w.m = benchManager(w.store)
@@ -238,7 +238,7 @@ func BenchmarkFragment(b *testing.B) {
 					}
 					size = n
 				}
-				calls := w.store.take()
+				calls, _ := w.store.take()
 				b.ReportMetric(float64(size), "B/resp")
 				b.ReportMetric(float64(calls["View"])/float64(b.N), "views/op")
 				b.ReportMetric(float64(calls.reads())/float64(b.N), "reads/op")
@@ -261,7 +261,7 @@ var tabRows = []int{100, 10_000}
 // (target ≤ 1.5).
 func BenchmarkTab(b *testing.B) {
 	ctx := context.Background()
-	store := dbtest.SQLite(b)
+	store := newCountingStore(dbtest.SQLite(b))
 	m := benchManager(store)
 	start := time.Now()
 	type subject struct {
@@ -319,6 +319,7 @@ func BenchmarkTab(b *testing.B) {
 			url := fmt.Sprintf("%s/%d/%s", benchPrefix, s.id, s.tab)
 			b.Run(fmt.Sprintf("%s/%d", s.tab, s.rows), func(b *testing.B) {
 				b.ReportAllocs()
+				store.take()
 				var size int
 				for b.Loop() {
 					code, n := serveOnce(console, url, hx)
@@ -327,7 +328,11 @@ func BenchmarkTab(b *testing.B) {
 					}
 					size = n
 				}
+				calls, times := store.take()
 				b.ReportMetric(float64(size), "B/resp")
+				b.ReportMetric(float64(calls.reads())/float64(b.N), "reads/op")
+				b.ReportMetric(float64(readTime(times).Microseconds())/1000/float64(b.N), "read-ms/op")
+				b.Logf("per request: %s", calls.per(times, b.N))
 				key := "tab/" + s.tab
 				if s.rows == tabRows[0] {
 					nsPerOp.Store(key, nsOf(b))
