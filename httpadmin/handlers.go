@@ -311,7 +311,7 @@ func (a *admin) tab(w http.ResponseWriter, r *http.Request, id int64) {
 		a.notFound(w, r)
 		return
 	}
-	a.showTab(w, r, id, tab, http.StatusOK, r.URL.Query(), nil)
+	a.showTab(w, r, id, tab, http.StatusOK, r.URL.Query(), nil, nil)
 }
 
 // article is the indefinite article of a type label: "an MSP" (an
@@ -340,11 +340,19 @@ func wrongTab(p partner.Partner, tab partner.Tab) error {
 }
 
 // screen loads the partner and the data of a tab into a view; q holds the
-// position of the tab's paged list (offset). A tab that does not exist
-// for the partner's type is refused with ErrWrongType.
-func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partner.Tab, q url.Values) (view, error) {
-	p, err := a.m.Get(ctx, id)
-	if err != nil {
+// position of the tab's paged list (offset). known, when not nil, is the
+// partner as a change just returned it, read in the change's own
+// transaction: it is shown instead of reading the partner again. A tab
+// that does not exist for the partner's type is refused with
+// ErrWrongType.
+func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partner.Tab, q url.Values, known *partner.Partner) (view, error) {
+	var (
+		p   partner.Partner
+		err error
+	)
+	if known != nil && known.ID == id {
+		p = *known
+	} else if p, err = a.m.Get(ctx, id); err != nil {
 		return view{}, err
 	}
 	if !partner.TabAvailable(p.Type, tab) && !pages[tab] {
@@ -431,9 +439,11 @@ func (a *admin) backTo(id int64, tab partner.Tab) *link {
 
 // showTab answers with a tab of the partner screen: the tab strip and the
 // panel, plus the banner out of band (htmx), or the full page. q holds
-// the list position (offset) and the success message (done).
-func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, code int, q url.Values, edit func(*view)) {
-	v, err := a.screen(r.Context(), r, id, tab, q)
+// the list position (offset) and the success message (done); known, the
+// partner as a change just returned it, or nil (see screen).
+func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, code int, q url.Values,
+	known *partner.Partner, edit func(*view)) {
+	v, err := a.screen(r.Context(), r, id, tab, q, known)
 	if err != nil {
 		var back *link
 		if v.P.ID != 0 {
@@ -462,7 +472,7 @@ func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab pa
 }
 
 func (a *admin) showCancel(w http.ResponseWriter, r *http.Request, id int64, code int, edit func(*view)) {
-	v, err := a.screen(r.Context(), r, id, "cancel", r.URL.Query())
+	v, err := a.screen(r.Context(), r, id, "cancel", r.URL.Query(), nil)
 	if err != nil {
 		a.errorPage(w, r, err, nil)
 		return
@@ -491,7 +501,7 @@ func (a *admin) showCancel(w http.ResponseWriter, r *http.Request, id int64, cod
 }
 
 func (a *admin) audit(w http.ResponseWriter, r *http.Request, id int64) {
-	v, err := a.screen(r.Context(), r, id, "audit", r.URL.Query())
+	v, err := a.screen(r.Context(), r, id, "audit", r.URL.Query(), nil)
 	if err != nil {
 		a.errorPage(w, r, err, nil)
 		return
