@@ -27,13 +27,12 @@ type listView struct {
 // partnerLine is one row of the partners list with its values ready to
 // print, as licenseLine is.
 type partnerLine struct {
-	URL, Name        string
-	Type             string // its label
-	Status           string // the class of its status
-	StatusLabel      string
-	Customers        int
-	UnitsUsed, Units int64
-	Meter            meter
+	URL, Name   string
+	Type        string // its label
+	Status      string // the class of its status
+	StatusLabel string
+	Customers   int
+	Meter       meter // licence units used of provisioned
 }
 
 const listPageSize = 25
@@ -67,7 +66,7 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 	for i, p := range rows {
 		v.List.Rows[i] = partnerLine{URL: a.url(p.ID, string(partner.TabLicenses)), Name: p.Profile.CompanyName, Type: p.Type.Label(),
 			Status: string(p.Status), StatusLabel: p.Status.Label(), Customers: p.Customers,
-			UnitsUsed: p.UnitsUsed, Units: p.UnitsProvisioned, Meter: newMeter(p.UnitsProvisioned)}
+			Meter: newMeter(p.UnitsUsed, p.UnitsProvisioned)}
 	}
 	v.List.Pager = newPager(f.Offset, len(rows), total, listPageSize, "partners", func(off int) string {
 		p := url.Values{}
@@ -187,8 +186,7 @@ type licenseLine struct {
 	ID                int64
 	Product, UnitType string
 	Kind              string // its label
-	Units, Used       int64
-	Meter             meter
+	Meter             meter  // its units used of provisioned
 	State             string // the class of its state
 	StateLabel        string
 	Start, Expiry     string
@@ -198,12 +196,18 @@ type licenseLine struct {
 	Low    bool // its pool is below the minimum
 }
 
-// meter holds the bounds of a <meter> of used units: Max stays valid when
-// nothing is provisioned, and usage turns amber from High, 80 % of the
-// units.
-type meter struct{ Max, High int64 }
+// meter is a <meter> of used units and its words: Max stays valid when
+// nothing is provisioned, usage turns amber from High (80 % of the
+// units), UsedOf is "9 of 10" and Fraction "9 / 10".
+type meter struct {
+	Max, High, Used  int64
+	UsedOf, Fraction string
+}
 
-func newMeter(units int64) meter { return meter{Max: max(units, 1), High: max(units, 1) * 8 / 10} }
+func newMeter(used, units int64) meter {
+	u, n := strconv.FormatInt(used, 10), strconv.FormatInt(units, 10)
+	return meter{Max: max(units, 1), High: max(units, 1) * 8 / 10, Used: used, UsedOf: u + " of " + n, Fraction: u + " / " + n}
+}
 
 // dateText shows a date as the console does: UTC, or "—" when unset.
 func dateText(t time.Time) string {
@@ -422,7 +426,7 @@ func (a *admin) licensePage(ctx context.Context, v *view) error {
 	for i, l := range lics {
 		state := a.m.LicenseState(l)
 		s.Licenses[i] = licenseLine{ID: l.ID, Product: l.Product, UnitType: l.UnitType, Kind: l.Kind.Label(),
-			Units: l.Units, Used: l.Used, Meter: newMeter(l.Units), State: string(state), StateLabel: state.Label(),
+			Meter: newMeter(l.Used, l.Units), State: string(state), StateLabel: state.Label(),
 			Start: dateText(l.Start), Expiry: dateText(l.Expiry), Locked: l.Disabled || refused, Low: low[[2]string{l.Product, l.UnitType}]}
 	}
 	s.LicPager = newPager(s.Offset, len(lics), total, licensePageSize, "licenses", func(off int) string {
