@@ -19,11 +19,14 @@ import (
 )
 
 // outcome is what a successful action tells the tab it returns to: the
-// success message (a doneMessages code) and the query of the tab's URL
-// (the list position, the data center a message names).
+// success message (a doneMessages code), the query of the tab's URL
+// (the list position, the data center a message names), and the partner
+// as the change returned it, when it did, which htmx's answer then shows
+// without reading it again.
 type outcome struct {
-	done  string
-	query url.Values
+	done    string
+	query   url.Values
+	partner *partner.Partner
 }
 
 // formError is a form post that could not be read.
@@ -63,7 +66,7 @@ func (a *admin) act(w http.ResponseWriter, r *http.Request, id int64, tab partne
 			http.Redirect(w, r, withQuery(a.url(id, string(tab)), o.query), http.StatusSeeOther)
 			return
 		}
-		a.showTab(w, r, id, tab, http.StatusOK, o.query, nil)
+		a.showTab(w, r, id, tab, http.StatusOK, o.query, o.partner, nil)
 		return
 	}
 	code := status(err)
@@ -78,7 +81,7 @@ func (a *admin) act(w http.ResponseWriter, r *http.Request, id int64, tab partne
 			return
 		}
 	}
-	a.showTab(w, r, id, tab, code, position, func(v *view) {
+	a.showTab(w, r, id, tab, code, position, nil, func(v *view) {
 		v.FormName, v.Form = formName, f
 		v.fail(code, err)
 	})
@@ -111,7 +114,7 @@ func (a *admin) confirmed(w http.ResponseWriter, r *http.Request, id int64, op p
 	if r.PostForm.Get("confirm") == "yes" {
 		return true
 	}
-	v, err := a.screen(r.Context(), r, id, "confirm", nil)
+	v, err := a.screen(r.Context(), r, id, "confirm", nil, nil)
 	if err != nil {
 		a.errorPage(w, r, err, nil)
 		return false
@@ -135,7 +138,7 @@ func (a *admin) confirmed(w http.ResponseWriter, r *http.Request, id int64, op p
 	if off, err := parseOffset(r.PostForm.Get("offset")); err == nil && off > 0 {
 		back = withQuery(back, offsetQuery(off))
 	}
-	a.page(w, r, http.StatusOK, v.Title, "confirm-page", confirmView{view: v, Action: action, Fields: fields, Back: back})
+	a.page(w, r, http.StatusOK, v.Title, "confirm-page", &confirmView{view: v, Action: action, Fields: fields, Back: back})
 	return false
 }
 
@@ -175,18 +178,19 @@ func (a *admin) subject(w http.ResponseWriter, r *http.Request, id int64, tab pa
 }
 
 func (a *admin) setRefill(w http.ResponseWriter, r *http.Request, id int64) {
-	a.act(w, r, id, partner.TabLicenses, "refill", "refill", func(ctx context.Context, f form, _ *outcome) error {
+	a.act(w, r, id, partner.TabLicenses, "refill", "refill", func(ctx context.Context, f form, o *outcome) error {
 		version, err := versionOf(f)
 		if err != nil {
 			return err
 		}
-		_, err = a.m.SetPoolRefill(ctx, id, version, f.Val("on") == "true")
+		p, err := a.m.SetPoolRefill(ctx, id, version, f.Val("on") == "true")
+		o.partner = &p
 		return err
 	})
 }
 
 func (a *admin) setMinimum(w http.ResponseWriter, r *http.Request, id int64) {
-	a.act(w, r, id, partner.TabLicenses, "minimum", "minimum", func(ctx context.Context, f form, _ *outcome) error {
+	a.act(w, r, id, partner.TabLicenses, "minimum", "minimum", func(ctx context.Context, f form, o *outcome) error {
 		version, err := versionOf(f)
 		if err != nil {
 			return err
@@ -195,7 +199,8 @@ func (a *admin) setMinimum(w http.ResponseWriter, r *http.Request, id int64) {
 		if err != nil {
 			return partner.NewError(partner.ErrInvalid, "minimum licenses", "must be a whole number")
 		}
-		_, err = a.m.SetMinimumLicenses(ctx, id, version, n)
+		p, err := a.m.SetMinimumLicenses(ctx, id, version, n)
+		o.partner = &p
 		return err
 	})
 }
@@ -341,6 +346,7 @@ func (a *admin) remoteManager(on bool) func(http.ResponseWriter, *http.Request, 
 			if err != nil {
 				return err
 			}
+			o.partner = &after
 			if parsed, perr := serviceplan.ParseDataCenter(string(dc)); perr == nil {
 				o.query.Set("dc", string(parsed))
 				// Nothing changed when it already was as asked.
@@ -529,7 +535,7 @@ func contactsOf(f form) (contacts *[]partner.Contact, rows []int) {
 }
 
 func (a *admin) updateProfile(w http.ResponseWriter, r *http.Request, id int64) {
-	a.act(w, r, id, partner.TabProfile, "profile", "profile", func(ctx context.Context, f form, _ *outcome) error {
+	a.act(w, r, id, partner.TabProfile, "profile", "profile", func(ctx context.Context, f form, o *outcome) error {
 		version, err := versionOf(f)
 		if err != nil {
 			return err
@@ -542,8 +548,9 @@ func (a *admin) updateProfile(w http.ResponseWriter, r *http.Request, id int64) 
 			return &s
 		}
 		contacts, rows := contactsOf(f)
-		_, err = a.m.UpdateProfile(ctx, id, partner.ProfilePatch{Version: version, CompanyName: get("company"),
+		p, err := a.m.UpdateProfile(ctx, id, partner.ProfilePatch{Version: version, CompanyName: get("company"),
 			City: get("city"), State: get("state"), Country: get("country"), SignInURL: get("sign_in_url"), Contacts: contacts})
+		o.partner = &p
 		return renumberContacts(err, rows)
 	})
 }
@@ -559,16 +566,18 @@ func (a *admin) setStatus(op partner.Operation) func(http.ResponseWriter, *http.
 				return
 			}
 		}
-		a.act(w, r, id, partner.TabProfile, "status", done, func(ctx context.Context, f form, _ *outcome) error {
+		a.act(w, r, id, partner.TabProfile, "status", done, func(ctx context.Context, f form, o *outcome) error {
 			version, err := versionOf(f)
 			if err != nil {
 				return err
 			}
+			var p partner.Partner
 			if op == partner.OpSuspend {
-				_, err = a.m.Suspend(ctx, id, version)
+				p, err = a.m.Suspend(ctx, id, version)
 			} else {
-				_, err = a.m.Reactivate(ctx, id, version)
+				p, err = a.m.Reactivate(ctx, id, version)
 			}
+			o.partner = &p
 			return err
 		})
 	}

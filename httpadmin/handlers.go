@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,15 +14,25 @@ import (
 	"time"
 
 	"github.com/partnerkit/partnerkit/account"
-	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
 	"github.com/partnerkit/partnerkit/serviceplan"
 )
 
 type listView struct {
 	Q, Status, Type string
-	Rows            []partner.Partner
+	Rows            []partnerLine
 	Pager           pager
+}
+
+// partnerLine is one row of the partners list with its values ready to
+// print, as licenseLine is.
+type partnerLine struct {
+	URL, Name   string
+	Type        string // its label
+	Status      string // the class of its status
+	StatusLabel string
+	Customers   int
+	Meter       meter // licence units used of provisioned
 }
 
 const listPageSize = 25
@@ -51,7 +62,12 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 		a.failed(r, err) // a filter typed into the URL: say what is wrong with it
 		v.Err = v.L.say(message(err))
 	}
-	v.List.Rows = rows
+	v.List.Rows = make([]partnerLine, len(rows))
+	for i, p := range rows {
+		v.List.Rows[i] = partnerLine{URL: a.url(p.ID, string(partner.TabLicenses)), Name: p.Profile.CompanyName, Type: p.Type.Label(),
+			Status: string(p.Status), StatusLabel: p.Status.Label(), Customers: p.Customers,
+			Meter: newMeter(p.UnitsUsed, p.UnitsProvisioned)}
+	}
 	v.List.Pager = newPager(f.Offset, len(rows), total, listPageSize, "partners", func(off int) string {
 		p := url.Values{}
 		for k, val := range map[string]string{"q": f.Name, "status": string(f.Status), "type": string(f.Type)} {
@@ -66,10 +82,10 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 	})
 	v.List.Pager.Target = "#results"
 	if isHX(r) && r.Header.Get("HX-Target") == "results" {
-		a.fragment(w, code, "results", v)
+		a.fragment(w, code, "results", &v)
 		return
 	}
-	a.page(w, r, code, a.words.ConsoleTitle, "list-page", v)
+	a.page(w, r, code, a.words.ConsoleTitle, "list-page", &v)
 }
 
 func (a *admin) newPartner(w http.ResponseWriter, r *http.Request, _ int64) {
@@ -94,10 +110,10 @@ func (a *admin) createForm(w http.ResponseWriter, r *http.Request, code int, f f
 		}
 	}
 	if isHX(r) && r.Method == http.MethodPost {
-		a.fragment(w, code, "create-form", v)
+		a.fragment(w, code, "create-form", &v)
 		return
 	}
-	a.page(w, r, code, "Create Partner", "create-page", v)
+	a.page(w, r, code, "Create Partner", "create-page", &v)
 }
 
 func (a *admin) create(w http.ResponseWriter, r *http.Request, _ int64) {
@@ -149,7 +165,7 @@ type screenView struct {
 	Pools       []partner.Pool
 	Assigned    []partner.AssignedPlan
 	Assignable  []serviceplan.Plan
-	Accounts    []account.Account
+	Accounts    []accountLine
 	DataCenters []dcLine
 	Impact      partner.CancelImpact
 	// Allocations is the page of Impact.Allocations the cancel page shows.
@@ -162,10 +178,103 @@ type screenView struct {
 	NextYear    string
 }
 
+// licenseLine is one row of the Licenses table with its values ready to
+// print. The template reads plain fields: promoted fields of an embedded
+// struct, methods and functions each cost it a reflective search or
+// call per row (BENCHMARKS.md, "HTTP layer").
 type licenseLine struct {
-	license.License
-	State license.State
-	Low   bool
+	ID                int64
+	Product, UnitType string
+	Kind              string // its label
+	Meter             meter  // its units used of provisioned
+	State             string // the class of its state
+	StateLabel        string
+	Start, Expiry     string
+	// Locked disables its checkbox: the licence is disabled already, or
+	// the guard table refuses Disable Licenses.
+	Locked bool
+	Low    bool // its pool is below the minimum
+}
+
+// meter is a <meter> of used units and its words: Max stays valid when
+// nothing is provisioned, usage turns amber from High (80 % of the
+// units), UsedOf is "9 of 10" and Fraction "9 / 10".
+type meter struct {
+	Max, High, Used  int64
+	UsedOf, Fraction string
+}
+
+func newMeter(used, units int64) meter {
+	u, n := strconv.FormatInt(used, 10), strconv.FormatInt(units, 10)
+	return meter{Max: max(units, 1), High: max(units, 1) * 8 / 10, Used: used, UsedOf: u + " of " + n, Fraction: u + " / " + n}
+}
+
+// dateText shows a date as the console does: UTC, or "—" when unset.
+func dateText(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format(time.DateOnly)
+}
+
+// accountLine is one row of the Accounts table with its values ready
+// to print, as licenseLine is.
+type accountLine struct {
+	ID                    int64
+	Name, FullName, Email string
+	RoleLabel             string
+	RoleMenu              template.HTML // the options of its Change role menu, its role selected
+	Enabled               bool
+	Version               int64
+	URL                   string // the account's URL, which its actions extend
+	RoleErr               string // the error of its Change role form, shown again
+}
+
+// roleOption is an option of a menu of roles.
+type roleOption struct {
+	Value, Label string
+	Selected     bool
+}
+
+// renderRoleMenus renders the options of the menu of roles, with each role
+// selected and with none (key ""), through the "role-options" template,
+// once: the options are the library's roles and their labels, the same
+// for every request, and every row of the Accounts table shows a menu.
+// A row then costs the template one action for its menu instead of three
+// for each option.
+func (a *admin) renderRoleMenus() error {
+	roles := account.Roles()
+	a.roleMenus = map[account.Role]template.HTML{}
+	for _, sel := range append([]account.Role{""}, roles...) {
+		menu := make([]roleOption, len(roles))
+		for i, r := range roles {
+			menu[i] = roleOption{Value: string(r), Label: r.Label(), Selected: r == sel}
+		}
+		var b strings.Builder
+		if err := a.tmpl.ExecuteTemplate(&b, "role-options", menu); err != nil {
+			return err
+		}
+		a.roleMenus[sel] = template.HTML(b.String())
+	}
+	return nil
+}
+
+// roleMenu is the options of the menu of roles with the role named
+// selected, or none when it names no role.
+func (a *admin) roleMenu(selected string) template.HTML {
+	if menu, ok := a.roleMenus[account.Role(selected)]; ok {
+		return menu
+	}
+	return a.roleMenus[""]
+}
+
+func (a *admin) accountLines(id int64, accts []account.Account) []accountLine {
+	out := make([]accountLine, len(accts))
+	for i, x := range accts {
+		out[i] = accountLine{ID: x.ID, Name: x.Name, FullName: x.FullName(), Email: x.Email, RoleLabel: x.Role.Label(),
+			RoleMenu: a.roleMenu(string(x.Role)), Enabled: x.Enabled, Version: x.Version, URL: a.url(id, "accounts", strconv.FormatInt(x.ID, 10))}
+	}
+	return out
 }
 
 type dcLine struct {
@@ -206,7 +315,7 @@ func (a *admin) tab(w http.ResponseWriter, r *http.Request, id int64) {
 		a.notFound(w, r)
 		return
 	}
-	a.showTab(w, r, id, tab, http.StatusOK, r.URL.Query(), nil)
+	a.showTab(w, r, id, tab, http.StatusOK, r.URL.Query(), nil, nil)
 }
 
 // article is the indefinite article of a type label: "an MSP" (an
@@ -235,11 +344,19 @@ func wrongTab(p partner.Partner, tab partner.Tab) error {
 }
 
 // screen loads the partner and the data of a tab into a view; q holds the
-// position of the tab's paged list (offset). A tab that does not exist
-// for the partner's type is refused with ErrWrongType.
-func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partner.Tab, q url.Values) (view, error) {
-	p, err := a.m.Get(ctx, id)
-	if err != nil {
+// position of the tab's paged list (offset). known, when not nil, is the
+// partner as a change just returned it, read in the change's own
+// transaction: it is shown instead of reading the partner again. A tab
+// that does not exist for the partner's type is refused with
+// ErrWrongType.
+func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partner.Tab, q url.Values, known *partner.Partner) (view, error) {
+	var (
+		p   partner.Partner
+		err error
+	)
+	if known != nil && known.ID == id {
+		p = *known
+	} else if p, err = a.m.Get(ctx, id); err != nil {
 		return view{}, err
 	}
 	if !partner.TabAvailable(p.Type, tab) && !pages[tab] {
@@ -278,7 +395,9 @@ func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partn
 			}
 		}
 	case partner.TabAccounts:
-		s.Accounts, err = a.m.Accounts(ctx, id)
+		var accts []account.Account
+		accts, err = a.m.Accounts(ctx, id)
+		s.Accounts = a.accountLines(id, accts)
 	}
 	return v, err
 }
@@ -302,8 +421,13 @@ func (a *admin) licensePage(ctx context.Context, v *view) error {
 	for _, pool := range s.Pools {
 		low[[2]string{pool.Product, pool.UnitType}] = pool.Low
 	}
-	for _, l := range lics {
-		s.Licenses = append(s.Licenses, licenseLine{License: l, State: a.m.LicenseState(l), Low: low[[2]string{l.Product, l.UnitType}]})
+	refused := !v.Can(string(partner.OpDisableLicenses)).Allowed
+	s.Licenses = make([]licenseLine, len(lics))
+	for i, l := range lics {
+		state := a.m.LicenseState(l)
+		s.Licenses[i] = licenseLine{ID: l.ID, Product: l.Product, UnitType: l.UnitType, Kind: l.Kind.Label(),
+			Meter: newMeter(l.Used, l.Units), State: string(state), StateLabel: state.Label(),
+			Start: dateText(l.Start), Expiry: dateText(l.Expiry), Locked: l.Disabled || refused, Low: low[[2]string{l.Product, l.UnitType}]}
 	}
 	s.LicPager = newPager(s.Offset, len(lics), total, licensePageSize, "licenses", func(off int) string {
 		return withQuery(a.url(id, string(partner.TabLicenses)), offsetQuery(off))
@@ -319,9 +443,11 @@ func (a *admin) backTo(id int64, tab partner.Tab) *link {
 
 // showTab answers with a tab of the partner screen: the tab strip and the
 // panel, plus the banner out of band (htmx), or the full page. q holds
-// the list position (offset) and the success message (done).
-func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, code int, q url.Values, edit func(*view)) {
-	v, err := a.screen(r.Context(), r, id, tab, q)
+// the list position (offset) and the success message (done); known, the
+// partner as a change just returned it, or nil (see screen).
+func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, code int, q url.Values,
+	known *partner.Partner, edit func(*view)) {
+	v, err := a.screen(r.Context(), r, id, tab, q, known)
 	if err != nil {
 		var back *link
 		if v.P.ID != 0 {
@@ -337,15 +463,20 @@ func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab pa
 	if edit != nil {
 		edit(&v)
 	}
+	if v.FormName != "" {
+		for i := range v.Screen.Accounts {
+			v.Screen.Accounts[i].RoleErr = v.FormErr(roleForm(v.Screen.Accounts[i].ID), "role")
+		}
+	}
 	if isHX(r) {
-		a.fragment(w, code, "hx-partner", v)
+		a.fragment(w, code, "hx-partner", &v)
 		return
 	}
-	a.page(w, r, code, v.P.Profile.CompanyName+" · "+tab.Label(), "partner-page", v)
+	a.page(w, r, code, v.P.Profile.CompanyName+" · "+tab.Label(), "partner-page", &v)
 }
 
 func (a *admin) showCancel(w http.ResponseWriter, r *http.Request, id int64, code int, edit func(*view)) {
-	v, err := a.screen(r.Context(), r, id, "cancel", r.URL.Query())
+	v, err := a.screen(r.Context(), r, id, "cancel", r.URL.Query(), nil)
 	if err != nil {
 		a.errorPage(w, r, err, nil)
 		return
@@ -370,11 +501,11 @@ func (a *admin) showCancel(w http.ResponseWriter, r *http.Request, id int64, cod
 	if edit != nil {
 		edit(&v)
 	}
-	a.page(w, r, code, "Cancel "+v.P.Profile.CompanyName, "cancel-page", v)
+	a.page(w, r, code, "Cancel "+v.P.Profile.CompanyName, "cancel-page", &v)
 }
 
 func (a *admin) audit(w http.ResponseWriter, r *http.Request, id int64) {
-	v, err := a.screen(r.Context(), r, id, "audit", r.URL.Query())
+	v, err := a.screen(r.Context(), r, id, "audit", r.URL.Query(), nil)
 	if err != nil {
 		a.errorPage(w, r, err, nil)
 		return
@@ -392,7 +523,7 @@ func (a *admin) audit(w http.ResponseWriter, r *http.Request, id int64) {
 	s.AuditPager = newPager(s.Offset, len(s.Audit), s.AuditPager.Total, auditPageSize, "changes", func(off int) string {
 		return withQuery(a.url(id, "audit"), offsetQuery(off))
 	})
-	a.page(w, r, http.StatusOK, v.P.Profile.CompanyName+" · Audit trail", "audit-page", v)
+	a.page(w, r, http.StatusOK, v.P.Profile.CompanyName+" · Audit trail", "audit-page", &v)
 }
 
 // auditCSV exports the partner's whole audit trail, newest first, as CSV.

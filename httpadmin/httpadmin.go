@@ -35,6 +35,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/partnerkit/partnerkit/account"
 	"github.com/partnerkit/partnerkit/partner"
 )
 
@@ -241,6 +242,9 @@ type admin struct {
 	head   template.HTML
 	prefix string
 	cop    *http.CrossOriginProtection
+	// roleMenus holds the rendered options of the menu of roles, by the
+	// role selected (see renderRoleMenus).
+	roleMenus map[account.Role]template.HTML
 }
 
 // maxFormBytes bounds a form post; the largest form, the Profile with
@@ -271,6 +275,9 @@ func New(m *partner.Manager, opts Options) http.Handler {
 		a.opts.Layout = DefaultLayout
 	}
 	a.tmpl = template.Must(template.New("").Funcs(a.funcs()).ParseFS(templateFS, "templates/*.html"))
+	if err := a.renderRoleMenus(); err != nil {
+		panic("httpadmin: " + err.Error())
+	}
 	a.head = a.headHTML()
 
 	mux := http.NewServeMux()
@@ -768,8 +775,8 @@ func (a *admin) respond(w http.ResponseWriter, r *http.Request, code int, v view
 	if isHX(r) {
 		w.Header().Set("HX-Retarget", "#messages")
 		w.Header().Set("HX-Reswap", "innerHTML")
-		a.fragment(w, code, "messages", v)
+		a.fragment(w, code, "messages", &v)
 		return
 	}
-	a.page(w, r, code, v.Title, "error-page", v)
+	a.page(w, r, code, v.Title, "error-page", &v)
 }

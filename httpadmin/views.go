@@ -13,9 +13,9 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/partnerkit/partnerkit/account"
 	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
 	"github.com/partnerkit/partnerkit/serviceplan"
@@ -162,7 +162,10 @@ func formOf(r *http.Request) form {
 // read it from the guard table through partner.Check.
 type control struct {
 	Allowed bool
-	Reason  string
+	// Denied is the opposite of Allowed, for a template to test without
+	// calling not (a reflective call each time, in a table's every row).
+	Denied bool
+	Reason string
 }
 
 // link is a URL and its words.
@@ -194,6 +197,13 @@ type view struct {
 	Catalog []serviceplan.Plan // enabled plans, for Create Partner
 }
 
+// templateData is what a template executes on: a *view, or a pointer to
+// a struct that embeds one. A view is over a kilobyte; by pointer, each
+// of its methods a template calls runs without a copy of it.
+type templateData interface{ viewOf() *view }
+
+func (v *view) viewOf() *view { return v }
+
 type tabLink struct {
 	Tab      partner.Tab
 	Label    string
@@ -202,10 +212,10 @@ type tabLink struct {
 }
 
 // Can reads the guard table for the partner on screen.
-func (v view) Can(op string) control {
+func (v *view) Can(op string) control {
 	err := partner.Check(v.P.Status, v.P.Type, partner.Operation(op))
 	if err != nil {
-		return control{Reason: v.L.say(sentence(partner.ErrorReason(err)))}
+		return control{Denied: true, Reason: v.L.say(sentence(partner.ErrorReason(err)))}
 	}
 	return control{Allowed: true}
 }
@@ -220,11 +230,11 @@ func sentence(s string) string {
 
 // Applies reads from the guard table whether an operation exists for the
 // partner's type at all, so a control that never applies is not shown.
-func (v view) Applies(op string) bool { return partner.Applies(v.P.Type, partner.Operation(op)) }
+func (v *view) Applies(op string) bool { return partner.Applies(v.P.Type, partner.Operation(op)) }
 
 // Notice is the guard's word for the whole screen: why controls outside
 // the Profile (Suspended) or everywhere (Canceled) are disabled.
-func (v view) Notice() string {
+func (v *view) Notice() string {
 	switch v.P.Status {
 	case partner.Suspended:
 		return v.L.say(sentence(partner.ErrorReason(partner.Check(v.P.Status, v.P.Type, partner.OpAssignLicenses))) + ".")
@@ -237,7 +247,7 @@ func (v view) Notice() string {
 // ReadOnly reports that the guard table allows nothing at all for the
 // partner on screen (a Canceled partner): its tabs then show values as
 // text, with no controls.
-func (v view) ReadOnly() bool {
+func (v *view) ReadOnly() bool {
 	for _, op := range partner.Operations() {
 		if partner.Applies(v.P.Type, op) && partner.Check(v.P.Status, v.P.Type, op) == nil {
 			return false
@@ -262,7 +272,7 @@ func contactKey(n int, field string) string { return fmt.Sprintf("contact-%d-%s"
 // partner and a blank row to add one (while there are fewer than
 // partner.MaxContacts), or the rows as submitted when the form is shown
 // again with its errors.
-func (v view) ContactRows() []contactRow {
+func (v *view) ContactRows() []contactRow {
 	have := len(v.P.Profile.Contacts)
 	var rows []contactRow
 	if v.FormName == "profile" {
@@ -286,7 +296,7 @@ func (v view) ContactRows() []contactRow {
 }
 
 // MaxContacts is how many contacts a partner may have.
-func (view) MaxContacts() int { return partner.MaxContacts }
+func (*view) MaxContacts() int { return partner.MaxContacts }
 
 // has reports whether the form carries any field of contact row n.
 func (f form) has(n int) bool {
@@ -299,7 +309,7 @@ func (f form) has(n int) bool {
 }
 
 // FormErr returns the error of a field of the named form.
-func (v view) FormErr(name, field string) string {
+func (v *view) FormErr(name, field string) string {
 	if v.FormName != name {
 		return ""
 	}
@@ -308,7 +318,7 @@ func (v view) FormErr(name, field string) string {
 
 // FormVal returns the re-rendered value of a field of the named form, or
 // def when that form is not being re-rendered.
-func (v view) FormVal(name, field, def string) string {
+func (v *view) FormVal(name, field, def string) string {
 	if v.FormName != name {
 		return def
 	}
@@ -402,26 +412,16 @@ func newToken() string {
 
 func (a *admin) funcs() template.FuncMap {
 	return template.FuncMap{
-		"url": func(id int64, parts ...string) string { return a.url(id, parts...) },
-		"date": func(t time.Time) string {
-			if t.IsZero() {
-				return "—"
-			}
-			return t.UTC().Format("2006-01-02")
-		},
+		"url":  func(id int64, parts ...string) string { return a.url(id, parts...) },
+		"date": dateText,
 		"datetime": func(t time.Time) string {
 			if t.IsZero() {
 				return "—"
 			}
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
-		// meterMax keeps a <meter> valid when nothing is provisioned.
-		"meterMax": func(units int64) int64 { return max(units, 1) },
-		// high is where seat usage turns amber: 80% of the units.
-		"high":        func(units int64) int64 { return max(units, 1) * 8 / 10 },
 		"sentence":    sentence,
-		"roleForm":    roleForm,
-		"roles":       account.Roles,
+		"roleMenu":    a.roleMenu,
 		"dataCenters": serviceplan.DataCenters,
 		"statuses":    partner.Statuses,
 		"types":       partner.Types,
@@ -444,37 +444,56 @@ func (a *admin) auditTarget(e partner.AuditEntry) string {
 	return e.Target
 }
 
-// render executes a named template into a buffer, so a failure never
-// sends half a page.
-func (a *admin) render(name string, v any) (template.HTML, error) {
-	var b bytes.Buffer
-	if err := a.tmpl.ExecuteTemplate(&b, name, v); err != nil {
-		return "", err
+// renderBuffers keeps the buffers pages are rendered into, so that a
+// request does not grow a new one from nothing each time.
+var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuffer is the largest buffer put back in renderBuffers: a
+// rare huge page does not keep its memory for good.
+const maxPooledBuffer = 1 << 20
+
+// render executes a named template into a pooled buffer, so a failure
+// never sends half a page; done must be called once the buffer's bytes
+// are no longer used.
+func (a *admin) render(name string, v templateData) (b *bytes.Buffer, done func(), err error) {
+	b = renderBuffers.Get().(*bytes.Buffer)
+	b.Reset()
+	done = func() {
+		if b.Cap() <= maxPooledBuffer {
+			renderBuffers.Put(b)
+		}
 	}
-	return template.HTML(b.String()), nil
+	if err := a.tmpl.ExecuteTemplate(b, name, v); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return b, done, nil
 }
 
 // fragment writes a template alone, for htmx.
-func (a *admin) fragment(w http.ResponseWriter, code int, name string, v any) {
-	html, err := a.render(name, v)
+func (a *admin) fragment(w http.ResponseWriter, code int, name string, v templateData) {
+	html, done, err := a.render(name, v)
 	if err != nil {
 		a.log.Error("httpadmin: template", "template", name, "err", err)
 		http.Error(w, "template error", http.StatusInternalServerError)
 		return
 	}
+	defer done()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
-	_, _ = w.Write([]byte(html))
+	_, _ = w.Write(html.Bytes())
 }
 
 // page writes a template inside the host's layout.
-func (a *admin) page(w http.ResponseWriter, r *http.Request, code int, title, name string, v any) {
-	body, err := a.render(name, v)
+func (a *admin) page(w http.ResponseWriter, r *http.Request, code int, title, name string, v templateData) {
+	html, done, err := a.render(name, v)
 	if err != nil {
 		a.log.ErrorContext(r.Context(), "httpadmin: template", "template", name, "err", err)
 		http.Error(w, "template error", http.StatusInternalServerError)
 		return
 	}
+	body := template.HTML(html.String()) // the layout keeps it as a string
+	done()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
 	a.opts.Layout(w, r, LayoutData{Title: title, ConsoleTitle: a.words.ConsoleTitle, Head: a.head, Body: body})

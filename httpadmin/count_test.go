@@ -1,0 +1,225 @@
+package httpadmin_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/partnerkit/partnerkit/account"
+	"github.com/partnerkit/partnerkit/license"
+	"github.com/partnerkit/partnerkit/partner"
+	"github.com/partnerkit/partnerkit/serviceplan"
+)
+
+// countingStore counts what the console asks of a store, and times it:
+// each View and Update, and each read a Reader or Tx serves (LockPartner
+// too), by method name. The benchmarks report these per request, and
+// TestStoreCalls keeps them from growing unnoticed.
+type countingStore struct {
+	partner.Store
+	mu    sync.Mutex
+	calls callCounts
+	time  map[string]time.Duration
+}
+
+func newCountingStore(s partner.Store) *countingStore {
+	return &countingStore{Store: s, calls: callCounts{}, time: map[string]time.Duration{}}
+}
+
+// add counts a call of the method name and returns the function that
+// adds its time, to be deferred.
+func (s *countingStore) add(name string) (done func()) {
+	s.mu.Lock()
+	s.calls[name]++
+	s.mu.Unlock()
+	start := time.Now()
+	return func() {
+		d := time.Since(start)
+		s.mu.Lock()
+		s.time[name] += d
+		s.mu.Unlock()
+	}
+}
+
+// take returns the counts and times since the last take and starts again
+// from zero.
+func (s *countingStore) take() (callCounts, map[string]time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	calls, times := s.calls, s.time
+	s.calls, s.time = callCounts{}, map[string]time.Duration{}
+	return calls, times
+}
+
+// readTime is the time spent in reads: every timed call but View and
+// Update, which hold the reads they run.
+func readTime(times map[string]time.Duration) time.Duration {
+	var d time.Duration
+	for k, v := range times {
+		if k != "View" && k != "Update" {
+			d += v
+		}
+	}
+	return d
+}
+
+func (s *countingStore) View(ctx context.Context, fn func(context.Context, partner.Reader) error) error {
+	defer s.add("View")()
+	return s.Store.View(ctx, func(ctx context.Context, r partner.Reader) error { return fn(ctx, countReader{r, s}) })
+}
+
+func (s *countingStore) Update(ctx context.Context, fn func(context.Context, partner.Tx) error) error {
+	defer s.add("Update")()
+	return s.Store.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
+		return fn(ctx, countTx{countReader{tx, s}, txWrites{tx}})
+	})
+}
+
+// callCounts is the number of calls of each store method.
+type callCounts map[string]int
+
+// reads is the number of statements-worth of reads: every counted call
+// but View and Update, which open the transaction they run in.
+func (c callCounts) reads() int {
+	n := 0
+	for k, v := range c {
+		if k != "View" && k != "Update" {
+			n += v
+		}
+	}
+	return n
+}
+
+// String lists the counts by name: "Licenses=2 Partner=3 View=3".
+func (c callCounts) String() string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(c)) {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, c[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+// per lists the counts and times of n requests per request, by name:
+// "Licenses=1 (0.21 ms) Partner=3 (0.40 ms) View=3 (0.70 ms)".
+func (c callCounts) per(times map[string]time.Duration, n int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(c)) {
+		parts = append(parts, fmt.Sprintf("%s=%.3g (%.3g ms)", k, float64(c[k])/float64(n),
+			float64(times[k].Microseconds())/1000/float64(n)))
+	}
+	return strings.Join(parts, " ")
+}
+
+// countReader counts every read of the Reader it wraps.
+type countReader struct {
+	r partner.Reader
+	s *countingStore
+}
+
+func (c countReader) Partner(ctx context.Context, id int64) (partner.Partner, error) {
+	defer c.s.add("Partner")()
+	return c.r.Partner(ctx, id)
+}
+
+func (c countReader) Partners(ctx context.Context, f partner.Filter) ([]partner.Partner, int, error) {
+	defer c.s.add("Partners")()
+	return c.r.Partners(ctx, f)
+}
+
+func (c countReader) License(ctx context.Context, id int64) (license.License, error) {
+	defer c.s.add("License")()
+	return c.r.License(ctx, id)
+}
+
+func (c countReader) Licenses(ctx context.Context, partnerID int64, p partner.Page) ([]license.License, int, error) {
+	name := "Licenses"
+	if p.Limit == 0 && p.Offset == 0 {
+		name = "Licenses(all)"
+	}
+	defer c.s.add(name)()
+	return c.r.Licenses(ctx, partnerID, p)
+}
+
+func (c countReader) LicensesByGrantKey(ctx context.Context, partnerID int64, key string) ([]license.License, error) {
+	defer c.s.add("LicensesByGrantKey")()
+	return c.r.LicensesByGrantKey(ctx, partnerID, key)
+}
+
+func (c countReader) Account(ctx context.Context, id int64) (account.Account, error) {
+	defer c.s.add("Account")()
+	return c.r.Account(ctx, id)
+}
+
+func (c countReader) AccountByName(ctx context.Context, name string) (account.Account, error) {
+	defer c.s.add("AccountByName")()
+	return c.r.AccountByName(ctx, name)
+}
+
+func (c countReader) Accounts(ctx context.Context, partnerID int64) ([]account.Account, error) {
+	defer c.s.add("Accounts(all)")()
+	return c.r.Accounts(ctx, partnerID)
+}
+
+func (c countReader) Plan(ctx context.Context, id int64) (serviceplan.Plan, error) {
+	defer c.s.add("Plan")()
+	return c.r.Plan(ctx, id)
+}
+
+func (c countReader) Plans(ctx context.Context) ([]serviceplan.Plan, error) {
+	defer c.s.add("Plans(all)")()
+	return c.r.Plans(ctx)
+}
+
+func (c countReader) AssignedPlans(ctx context.Context, partnerID int64) ([]partner.AssignedPlan, error) {
+	defer c.s.add("AssignedPlans(all)")()
+	return c.r.AssignedPlans(ctx, partnerID)
+}
+
+func (c countReader) Customer(ctx context.Context, id int64) (partner.Customer, error) {
+	defer c.s.add("Customer")()
+	return c.r.Customer(ctx, id)
+}
+
+func (c countReader) Customers(ctx context.Context, partnerID int64, p partner.Page) ([]partner.Customer, int, error) {
+	defer c.s.add("Customers")()
+	return c.r.Customers(ctx, partnerID, p)
+}
+
+func (c countReader) Allocation(ctx context.Context, id int64) (license.Allocation, error) {
+	defer c.s.add("Allocation")()
+	return c.r.Allocation(ctx, id)
+}
+
+func (c countReader) Allocations(ctx context.Context, f partner.AllocationFilter) ([]license.Allocation, error) {
+	defer c.s.add("Allocations(all)")()
+	return c.r.Allocations(ctx, f)
+}
+
+func (c countReader) Audit(ctx context.Context, partnerID int64, p partner.Page) ([]partner.AuditEntry, int, error) {
+	defer c.s.add("Audit")()
+	return c.r.Audit(ctx, partnerID, p)
+}
+
+// txWrites holds a Tx one level deeper than countReader in countTx, so
+// that countReader's reads win and the writes are promoted as they are.
+type txWrites struct{ partner.Tx }
+
+// countTx is a Tx whose reads, and LockPartner, are counted.
+type countTx struct {
+	countReader
+	txWrites
+}
+
+func (c countTx) LockPartner(ctx context.Context, id int64) (partner.Partner, error) {
+	defer c.s.add("LockPartner")()
+	return c.txWrites.LockPartner(ctx, id)
+}
+
+var (
+	_ partner.Store = (*countingStore)(nil)
+	_ partner.Tx    = countTx{}
+)

@@ -1,0 +1,68 @@
+package httpadmin_test
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestStoreCalls counts the store calls of the console's screens and
+// actions on the SQLite file store, and fails when one grows past what it
+// is today: reading a screen, or acting on it, must not start reading
+// more than it needs. The reads the library repeats (each Manager read
+// checks the partner again) are in the counts; BENCHMARKS.md ("HTTP
+// layer") says which.
+func TestStoreCalls(t *testing.T) {
+	w := newFragmentWorld(t)
+	h := benchConsole(w.m, slog.New(slog.DiscardHandler))
+	p := w.subject
+	get := func(path string, header http.Header) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, benchPrefix+path, nil)
+		r.Header = header
+		return r
+	}
+	post := func(path string, form url.Values) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, benchPrefix+path, strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("HX-Request", "true")
+		return r
+	}
+	hx := http.Header{"Hx-Request": {"true"}}
+	for _, c := range []struct {
+		name string
+		req  *http.Request
+		max  callCounts // at most this many of each; a name not listed: none
+	}{
+		{"list", get("/", http.Header{"Hx-Request": {"true"}, "Hx-Target": {"results"}}), callCounts{"View": 1, "Partners": 1}},
+		{"licenses tab", get(fmt.Sprintf("/%d/licenses", p.ID), hx),
+			callCounts{"View": 3, "Partner": 3, "Licenses": 1, "Licenses(all)": 1}},
+		{"accounts tab", get(fmt.Sprintf("/%d/accounts", p.ID), hx), callCounts{"View": 2, "Partner": 2, "Accounts(all)": 1}},
+		{"profile tab", get(fmt.Sprintf("/%d/profile", p.ID), hx), callCounts{"View": 1, "Partner": 1}},
+		{"audit trail", get(fmt.Sprintf("/%d/audit", p.ID), nil), callCounts{"View": 2, "Partner": 2, "Audit": 1}},
+		{"assign licences", post(fmt.Sprintf("/%d/licenses/assign", p.ID), url.Values{"key": {"calls-1"}, "product": {"Endpoint Security"},
+			"unit_type": {"seats"}, "units": {"5"}, "kind": {"full"}, "start": {"2026-05-04"}, "expiry": {"2027-05-04"}}),
+			callCounts{"Update": 1, "LockPartner": 1, "LicensesByGrantKey": 1, "View": 4, "Partner": 4, "Licenses": 2, "Licenses(all)": 1}},
+		{"edit the profile", post(fmt.Sprintf("/%d/profile", p.ID), url.Values{"version": {fmt.Sprint(p.Version)}, "city": {"Paris"}}),
+			callCounts{"Update": 1, "LockPartner": 1, "Partner": 1}}, // the tab shows the partner the change returned
+		{"turn refill on", post(fmt.Sprintf("/%d/licenses/refill", p.ID), url.Values{"on": {"true"}}),
+			callCounts{"Update": 1, "LockPartner": 1, "Partner": 3, "View": 2, "Licenses": 1, "Licenses(all)": 1}},
+	} {
+		w.store.take()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, c.req)
+		calls, _ := w.store.take()
+		if rec.Code != http.StatusOK {
+			t.Errorf("%s: status %d", c.name, rec.Code)
+		}
+		t.Logf("%s: %s", c.name, calls)
+		for k, n := range calls {
+			if n > c.max[k] {
+				t.Errorf("%s: %s called %d times, at most %d expected (all: %s)", c.name, k, n, c.max[k], calls)
+			}
+		}
+	}
+}
