@@ -3,11 +3,18 @@ package httpadmin_test
 import (
 	"context"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/partnerkit/partnerkit/account"
 	"github.com/partnerkit/partnerkit/license"
@@ -69,13 +76,13 @@ func readTime(times map[string]time.Duration) time.Duration {
 
 func (s *countingStore) View(ctx context.Context, fn func(context.Context, partner.Reader) error) error {
 	defer s.add("View")()
-	return s.Store.View(ctx, func(ctx context.Context, r partner.Reader) error { return fn(ctx, countReader{r, s}) })
+	return s.Store.View(ctx, func(ctx context.Context, r partner.Reader) error { return fn(ctx, countReader{r, s, r}) })
 }
 
 func (s *countingStore) Update(ctx context.Context, fn func(context.Context, partner.Tx) error) error {
 	defer s.add("Update")()
 	return s.Store.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
-		return fn(ctx, countTx{countReader{tx, s}, txWrites{tx}})
+		return fn(ctx, countTx{countReader{tx, s, tx}, txWrites{txInner{tx}}})
 	})
 }
 
@@ -114,10 +121,13 @@ func (c callCounts) per(times map[string]time.Duration, n int) string {
 	return strings.Join(parts, " ")
 }
 
-// countReader counts every read of the Reader it wraps.
+// countReader counts every read of the Reader it wraps. It embeds the
+// Reader so that the wrapper keeps compiling when the contract grows;
+// TestCountReaderCountsEveryRead fails until each new read is counted here.
 type countReader struct {
 	r partner.Reader
 	s *countingStore
+	partner.Reader
 }
 
 func (c countReader) Partner(ctx context.Context, id int64) (partner.Partner, error) {
@@ -184,9 +194,39 @@ func (c countReader) Customer(ctx context.Context, id int64) (partner.Customer, 
 	return c.r.Customer(ctx, id)
 }
 
-func (c countReader) Customers(ctx context.Context, partnerID int64, p partner.Page) ([]partner.Customer, int, error) {
+func (c countReader) Customers(ctx context.Context, partnerID int64, f partner.CustomerFilter) ([]partner.Customer, int, error) {
 	defer c.s.add("Customers")()
-	return c.r.Customers(ctx, partnerID, p)
+	return c.r.Customers(ctx, partnerID, f)
+}
+
+func (c countReader) Product(ctx context.Context, id int64) (license.Product, error) {
+	defer c.s.add("Product")()
+	return c.r.Product(ctx, id)
+}
+
+func (c countReader) ProductByName(ctx context.Context, name string) (license.Product, error) {
+	defer c.s.add("ProductByName")()
+	return c.r.ProductByName(ctx, name)
+}
+
+func (c countReader) Products(ctx context.Context, p partner.Page) ([]license.Product, int, error) {
+	defer c.s.add("Products")()
+	return c.r.Products(ctx, p)
+}
+
+func (c countReader) PoolSettings(ctx context.Context, partnerID int64) ([]partner.PoolSettings, error) {
+	defer c.s.add("PoolSettings(all)")()
+	return c.r.PoolSettings(ctx, partnerID)
+}
+
+func (c countReader) DueLicenses(ctx context.Context, until time.Time, afterID int64, limit int) ([]license.License, error) {
+	defer c.s.add("DueLicenses")()
+	return c.r.DueLicenses(ctx, until, afterID, limit)
+}
+
+func (c countReader) Notices(ctx context.Context, licenseID int64) ([]partner.Notice, error) {
+	defer c.s.add("Notices")()
+	return c.r.Notices(ctx, licenseID)
 }
 
 func (c countReader) Allocation(ctx context.Context, id int64) (license.Allocation, error) {
@@ -204,9 +244,12 @@ func (c countReader) Audit(ctx context.Context, partnerID int64, p partner.Page)
 	return c.r.Audit(ctx, partnerID, p)
 }
 
-// txWrites holds a Tx one level deeper than countReader in countTx, so
-// that countReader's reads win and the writes are promoted as they are.
-type txWrites struct{ partner.Tx }
+// txWrites holds a Tx two levels deeper than countReader's methods in
+// countTx (deeper than the Reader countReader embeds, too), so that
+// countReader's reads win and the writes are promoted as they are.
+type txWrites struct{ txInner }
+
+type txInner struct{ partner.Tx }
 
 // countTx is a Tx whose reads, and LockPartner, are counted.
 type countTx struct {
@@ -216,10 +259,34 @@ type countTx struct {
 
 func (c countTx) LockPartner(ctx context.Context, id int64) (partner.Partner, error) {
 	defer c.s.add("LockPartner")()
-	return c.txWrites.LockPartner(ctx, id)
+	return c.txWrites.Tx.LockPartner(ctx, id)
 }
 
 var (
 	_ partner.Store = (*countingStore)(nil)
 	_ partner.Tx    = countTx{}
 )
+
+// TestCountReaderCountsEveryRead keeps the counting wrapper complete: each
+// read of the store contract must have a method of countReader's own,
+// which counts it, rather than the embedded Reader's, which would not.
+func TestCountReaderCountsEveryRead(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "count_test.go", nil, 0)
+	require.NoError(t, err)
+	own := map[string]bool{}
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv != nil {
+			if id, ok := fd.Recv.List[0].Type.(*ast.Ident); ok && id.Name == "countReader" {
+				own[fd.Name.Name] = true
+			}
+		}
+	}
+	rt := reflect.TypeFor[partner.Reader]()
+	var missing []string
+	for i := range rt.NumMethod() {
+		if name := rt.Method(i).Name; !own[name] {
+			missing = append(missing, name)
+		}
+	}
+	require.Empty(t, missing, "reads the counting store does not count: add them to countReader")
+}

@@ -39,17 +39,18 @@ func TestStoreCalls(t *testing.T) {
 	}{
 		{"list", get("/", http.Header{"Hx-Request": {"true"}, "Hx-Target": {"results"}}), callCounts{"View": 1, "Partners": 1}},
 		{"licenses tab", get(fmt.Sprintf("/%d/licenses", p.ID), hx),
-			callCounts{"View": 3, "Partner": 3, "Licenses": 1, "Licenses(all)": 1}},
+			callCounts{"View": 3, "Partner": 3, "Licenses": 1, "Licenses(all)": 1, "PoolSettings(all)": 1}},
 		{"accounts tab", get(fmt.Sprintf("/%d/accounts", p.ID), hx), callCounts{"View": 2, "Partner": 2, "Accounts(all)": 1}},
 		{"profile tab", get(fmt.Sprintf("/%d/profile", p.ID), hx), callCounts{"View": 1, "Partner": 1}},
 		{"audit trail", get(fmt.Sprintf("/%d/audit", p.ID), nil), callCounts{"View": 2, "Partner": 2, "Audit": 1}},
 		{"assign licences", post(fmt.Sprintf("/%d/licenses/assign", p.ID), url.Values{"key": {"calls-1"}, "product": {"Endpoint Security"},
 			"unit_type": {"seats"}, "units": {"5"}, "kind": {"full"}, "start": {"2026-05-04"}, "expiry": {"2027-05-04"}}),
-			callCounts{"Update": 1, "LockPartner": 1, "LicensesByGrantKey": 1, "View": 4, "Partner": 4, "Licenses": 2, "Licenses(all)": 1}},
+			callCounts{"Update": 1, "LockPartner": 1, "LicensesByGrantKey": 1, "View": 4, "Partner": 4, "Licenses": 2, "Licenses(all)": 1,
+				"PoolSettings(all)": 1, "Products": 1, "ProductByName": 1}}, // the grant is resolved against the catalogue
 		{"edit the profile", post(fmt.Sprintf("/%d/profile", p.ID), url.Values{"version": {fmt.Sprint(p.Version)}, "city": {"Paris"}}),
 			callCounts{"Update": 1, "LockPartner": 1, "Partner": 1}}, // the tab shows the partner the change returned
 		{"turn refill on", post(fmt.Sprintf("/%d/licenses/refill", p.ID), url.Values{"on": {"true"}}),
-			callCounts{"Update": 1, "LockPartner": 1, "Partner": 3, "View": 2, "Licenses": 1, "Licenses(all)": 1}},
+			callCounts{"Update": 1, "LockPartner": 1, "Partner": 3, "View": 2, "Licenses": 1, "Licenses(all)": 1, "PoolSettings(all)": 1}},
 	} {
 		w.store.take()
 		rec := httptest.NewRecorder()
