@@ -38,6 +38,24 @@ type world struct {
 	mspLic, otherLic                          license.License
 	mspAdmin, mspUser, otherUser, offUser     account.Account
 	planA, planB, planOff                     serviceplan.Plan
+	// products is the catalogue: Endpoint Security (seats, 30-day trial),
+	// Email Security (users, 14-day trial), Server Protection (devices,
+	// no trial).
+	products []license.Product
+}
+
+// product adds a product of seats to the catalogue unless it is there.
+func (w *world) product(t *testing.T, name string) license.Product {
+	t.Helper()
+	for _, p := range w.products {
+		if p.Name == name {
+			return p
+		}
+	}
+	p, err := w.m.CreateProduct(context.Background(), license.Product{Name: name, UnitType: license.Seats})
+	require.NoError(t, err)
+	w.products = append(w.products, p)
+	return p
 }
 
 func newWorld(t *testing.T) *world { return newWorldOn(t, memstore.New()) }
@@ -61,6 +79,12 @@ func newWorldOn(t *testing.T, store partner.Store) *world {
 		return p
 	}
 	w.planA, w.planB, w.planOff = plan("Plan A", true), plan("Plan B", true), plan("Plan Off", false)
+	for _, pr := range []license.Product{{Name: "Endpoint Security", UnitType: license.Seats, TrialOffered: true, TrialDays: 30},
+		{Name: "Email Security", UnitType: license.Users, TrialOffered: true, TrialDays: 14}, {Name: "Server Protection", UnitType: license.Devices}} {
+		created, err := w.m.CreateProduct(ctx, pr)
+		require.NoError(t, err)
+		w.products = append(w.products, created)
+	}
 	mk := func(name string, typ partner.Type, admin string) partner.Partner {
 		in := partner.CreateParams{Type: typ, Profile: partner.Profile{CompanyName: name, City: "Lyon", Country: "France"},
 			Admin: account.Params{Name: admin, FirstName: "Ada", LastName: "Admin", Email: admin + "@example.com"},

@@ -16,6 +16,7 @@ import (
 // with 1000+i units (shown as "0 / 1000+i"), the newest named "Newest".
 func manyLicenses(n int) func(t *testing.T, w *world) {
 	return func(t *testing.T, w *world) {
+		w.product(t, "Newest")
 		for i := range n {
 			product := "Endpoint Security"
 			if i == n-1 {
@@ -32,6 +33,7 @@ func manyLicenses(n int) func(t *testing.T, w *world) {
 func manyProducts(n int) func(t *testing.T, w *world) {
 	return func(t *testing.T, w *world) {
 		for i := range n {
+			w.product(t, fmt.Sprintf("Product %d", i+1))
 			_, err := w.m.AssignLicenses(context.Background(), w.msp.ID, partner.AssignLicensesParams{Grants: []license.Grant{{
 				Product: fmt.Sprintf("Product %d", i+1), UnitType: "seats", Units: 5, Kind: license.Full, Start: now.AddDate(0, -1, 0), Expiry: now.AddDate(1, 0, 0)}}})
 			require.NoError(t, err)
@@ -43,6 +45,7 @@ func manyProducts(n int) func(t *testing.T, w *world) {
 func manyAllocations(n int) func(t *testing.T, w *world) {
 	return func(t *testing.T, w *world) {
 		ctx := context.Background()
+		w.product(t, "Bulk")
 		lics, err := w.m.AssignLicenses(ctx, w.msp.ID, partner.AssignLicensesParams{Grants: []license.Grant{{
 			Product: "Bulk", UnitType: "seats", Units: int64(n), Kind: license.Full, Start: now.AddDate(0, -1, 0), Expiry: now.AddDate(1, 0, 0)}}})
 		require.NoError(t, err)
@@ -95,8 +98,8 @@ func TestEveryListIsPaged(t *testing.T) {
 		{name: "disabling on a later page comes back to it", method: "POST", path: "/{msp}/licenses/disable", setup: lots, status: 303,
 			form: form("confirm", "yes", "license", "{newest}", "offset", "100"), location: "/admin/partners/{msp}/licenses?done=disabled&offset=100"},
 		{name: "assigning shows the page with the new licence", method: "POST", path: "/{msp}/licenses/assign", hx: true, setup: lots, status: 200,
-			form: form("product", "Brand New", "unit_type", "seats", "units", "3", "kind", "full", "start", "2026-05-01", "expiry", "2027-05-01", "key", "k-new"),
-			want: []string{"Licenses assigned.", "Brand New", "Showing 101–122 of 122 licenses."}},
+			form: form("product", "Newest", "unit_type", "seats", "units", "3", "kind", "full", "start", "2026-05-01", "expiry", "2027-05-01", "key", "k-new"),
+			want: []string{"Licenses assigned.", "Showing 101–122 of 122 licenses."}},
 
 		{name: "partners list pages", method: "GET", path: "/?offset=25", setup: manyPartners(30), status: 200,
 			want: []string{"Showing 26–35 of 35 partners.", ">Previous</a>", "Bulk 029"}, notWant: []string{">Next</a>"}},
