@@ -132,6 +132,8 @@ type fragmentWorld struct {
 	m       *partner.Manager
 	store   *countingStore
 	subject partner.Partner
+	// license and customer are a licence and a customer of subject.
+	license, customer int64
 }
 
 func newFragmentWorld(b testing.TB) *fragmentWorld {
@@ -181,6 +183,7 @@ func newFragmentWorld(b testing.TB) *fragmentWorld {
 				if _, err := m.Allocate(ctx, p.ID, partner.AllocateParams{LicenseID: l.ID, CustomerID: c.ID, Units: 3}); err != nil {
 					return err
 				}
+				w.license, w.customer = l.ID, c.ID
 			}
 		}
 		if err := seedAccounts(ctx, m, p, 19); err != nil {
