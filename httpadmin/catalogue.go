@@ -55,7 +55,9 @@ func trialText(p license.Product) string {
 
 // catalogueURL is the URL of a catalogue screen: "products", "plans",
 // and an entry of one.
-func (a *admin) catalogueURL(parts ...string) string { return a.prefix + "/" + strings.Join(parts, "/") }
+func (a *admin) catalogueURL(parts ...string) string {
+	return a.prefix + "/" + strings.Join(parts, "/")
+}
 
 // catalogueBase is the view of a catalogue screen.
 func (a *admin) catalogueBase(r *http.Request, section, title string) view {

@@ -246,6 +246,15 @@ func (a *admin) release(w http.ResponseWriter, r *http.Request, id int64) {
 		return
 	}
 	a.actAt(w, r, id, here, "release", "released", func(ctx context.Context, f form, _ *outcome) error {
+		// The guard first, as the library refuses: a Suspended or Canceled
+		// partner's refusal says so whatever the allocation.
+		p, err := a.m.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := p.Allowed(partner.OpReleaseUnits); err != nil {
+			return err
+		}
 		if _, err := find(ctx); err != nil {
 			return err
 		}

@@ -193,16 +193,16 @@ type screenView struct {
 	Customer          customerDetailView // a customer's page
 	ByCustomer        []partner.CustomerImpact
 	ImpactPager       pager
-	Assigned    []partner.AssignedPlan
-	Assignable  []serviceplan.Plan
-	Accounts    []accountLine
-	DataCenters []dcLine
-	Impact      partner.CancelImpact
-	Audit       []partner.AuditEntry
-	AuditPager  pager
-	Offset      int // the position of the paged list, kept by the tab's forms
-	Today       string
-	NextYear    string
+	Assigned          []partner.AssignedPlan
+	Assignable        []serviceplan.Plan
+	Accounts          []accountLine
+	DataCenters       []dcLine
+	Impact            partner.CancelImpact
+	Audit             []partner.AuditEntry
+	AuditPager        pager
+	Offset            int // the position of the paged list, kept by the tab's forms
+	Today             string
+	NextYear          string
 }
 
 // licenseLine is one row of the Licenses table with its values ready to
@@ -315,8 +315,8 @@ type dcLine struct {
 
 // Page sizes of the partner's lists.
 const (
-	licensePageSize    = 50
-	auditPageSize      = 50
+	licensePageSize = 50
+	auditPageSize   = 50
 	// impactPageSize is how many customers the cancel preview shows a
 	// page, each with every allocation it will lose.
 	impactPageSize = 25

@@ -42,6 +42,18 @@ type world struct {
 	// Email Security (users, 14-day trial), Server Protection (devices,
 	// no trial).
 	products []license.Product
+	// tags are more {name}s that expand replaces, set by a setup.
+	tags map[string]string
+}
+
+// license reads a licence of the world.
+func (w *world) license(id int64) (license.License, error) {
+	var l license.License
+	err := w.m.Store().View(context.Background(), func(ctx context.Context, r partner.Reader) (err error) {
+		l, err = r.License(ctx, id)
+		return err
+	})
+	return l, err
 }
 
 // product adds a product of seats to the catalogue unless it is there.
@@ -139,6 +151,9 @@ func newWorldOn(t *testing.T, store partner.Store) *world {
 // {lic}, {otherlic}, {admin}, {user}, {otheruser}, {planA}, {planB},
 // {planOff} with ids.
 func (w *world) expand(s string) string {
+	for k, v := range w.tags {
+		s = strings.ReplaceAll(s, k, v)
+	}
 	return strings.NewReplacer(
 		"{msp}", fmt.Sprint(w.msp.ID), "{reseller}", fmt.Sprint(w.reseller.ID), "{suspended}", fmt.Sprint(w.suspended.ID),
 		"{canceled}", fmt.Sprint(w.canceled.ID), "{other}", fmt.Sprint(w.other.ID),
@@ -205,6 +220,9 @@ func (w *world) snapshot(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
 	var b strings.Builder
+	_, n, err := w.m.Audit(ctx, 0, partner.Page{}) // the catalogues
+	require.NoError(t, err)
+	fmt.Fprintf(&b, "catalogue audit=%d; ", n)
 	ps, _, err := w.m.List(ctx, partner.Filter{})
 	require.NoError(t, err)
 	for _, p := range ps {

@@ -23,16 +23,14 @@ type poolLine struct {
 	Uncatalogued            bool
 	MinimumText, CapText    string
 	AutoRefill              bool
-	// FormName names its settings form ("pool-3"); Open shows the form
-	// unfolded, re-rendered with its errors; MinVal and CapVal are the
-	// values the form shows.
+	// FormName names its settings form ("pool-3"); MinVal and CapVal
+	// are the values its form shows unless it is re-rendered.
 	FormName, Index string
-	Open            bool
 	MinVal, CapVal  string
 }
 
 // poolLines words the partner's pools and their forms' values.
-func poolLines(v *view, pools []partner.Pool) []poolLine {
+func poolLines(pools []partner.Pool) []poolLine {
 	out := make([]poolLine, len(pools))
 	for i, p := range pools {
 		idx := strconv.Itoa(i)
@@ -54,9 +52,6 @@ func poolLines(v *view, pools []partner.Pool) []poolLine {
 		}
 		if p.Cap > 0 {
 			l.CapText = strconv.FormatInt(p.Cap, 10) + " " + p.UnitType
-		}
-		if v.FormName == l.FormName {
-			l.Open, l.MinVal, l.CapVal, l.AutoRefill = true, v.Form.Val("minimum"), v.Form.Val("cap"), v.Form.Val("auto_refill") != ""
 		}
 		out[i] = l
 	}
@@ -82,7 +77,7 @@ func (a *admin) licensePage(ctx context.Context, v *view) error {
 	if err != nil {
 		return err
 	}
-	s.Pools = poolLines(v, pools)
+	s.Pools = poolLines(pools)
 	low := map[[2]string]bool{}
 	for _, pool := range pools {
 		low[[2]string{pool.Product, pool.UnitType}] = pool.Low
