@@ -103,7 +103,7 @@ func TestBannerCountIsTheTabsTotal(t *testing.T) {
 func TestLicenceLifecycle(t *testing.T) {
 	runScenarios(t, []scenario{
 		{name: "msp licence page", method: "GET", path: "/{msp}/licenses/{lic}", status: 200,
-			want: []string{"License #{lic}: Endpoint Security", "Extend", "Add Units", "Reduce Units", `name="version" value="1"`, `value="2028-05-04"`},
+			want:    []string{"License #{lic}: Endpoint Security", "Extend", "Add Units", "Reduce Units", `name="version" value="1"`, `value="2028-05-04"`},
 			notWant: []string{"Convert to Full", "Enable License"}},
 		{name: "another partner's licence", method: "GET", path: "/{msp}/licenses/{otherlic}", status: 404},
 		{name: "extend", method: "POST", path: "/{msp}/licenses/{lic}/extend", hx: true, form: form("version", "1", "expiry", "2028-01-31"), status: 200,

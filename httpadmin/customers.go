@@ -19,11 +19,10 @@ const customerPageSize = 25
 // customerLine is one row of the Customers tab: the customer and the
 // units it holds of each licence.
 type customerLine struct {
-	ID              int64
-	Name, Email     string
-	URL             string
-	Holdings        []holding
-	HoldingsSummary string // for the row's accessible description
+	ID          int64
+	Name, Email string
+	URL         string
+	Holdings    []holding
 }
 
 // holding is the units of one licence a customer holds, its
