@@ -111,23 +111,77 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(chromedp.Navigate(base),
 		chromedp.Click(chromedp.Search(`//a[text()="Acme Managed IT"]`)),
 		chromedp.WaitVisible(chromedp.ID("partner-main")))
-	require.Equal(t, []string{"Licenses", "Management Licenses", "Accounts", "Profile"}, b.tabs())
+	require.Equal(t, []string{"Licenses", "Customers", "Management Licenses", "Accounts", "Profile"}, b.tabs())
 	require.Equal(t, "Licenses", b.selected())
+	require.Contains(t, eval[string](b, `document.querySelector('.counts').textContent.replace(/\s+/g, ' ')`), "Expiring soon: 2 · Expired: 0")
 	b.shot("partner-licenses")
 	b.accessible("Licenses tab")
 
+	// Assign Licenses from the catalogue: two products in one submit.
 	require.Equal(t, 42, eval[int](b, `window.__noReload = 42`))
-	b.do(chromedp.SendKeys(chromedp.ID("a-product"), "Cloud Backup"),
-		chromedp.SetValue(chromedp.ID("a-unit"), "GB"),
-		chromedp.SendKeys(chromedp.ID("a-units"), "500"),
-		chromedp.Click(chromedp.Search(`//button[text()="Assign Licenses"]`)),
+	b.step("open Assign Licenses", chromedp.Click(chromedp.Search(`//a[text()="Assign Licenses"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//h2[text()="Assign Licenses"]`)), idle)
+	b.shot("partner-assign-licenses")
+	b.accessible("Assign Licenses")
+	b.step("fill two lines", chromedp.SendKeys(chromedp.CSS(`input[aria-label="Endpoint Security: Full units"]`), "500"),
+		chromedp.SetValue(chromedp.CSS(`input[aria-label="Endpoint Security: expiry"]`), time.Now().AddDate(1, 0, 0).Format(time.DateOnly)),
+		chromedp.SendKeys(chromedp.CSS(`input[aria-label="Mobile Security: Full units"]`), "40"),
+		chromedp.SetValue(chromedp.CSS(`input[aria-label="Mobile Security: expiry"]`), time.Now().AddDate(2, 0, 0).Format(time.DateOnly)))
+	b.step("assign them", chromedp.Click(chromedp.Search(`//button[text()="Assign Licenses"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Licenses assigned.")]`)), idle)
 	table := b.text(chromedp.CSS(`#panel table`))
-	require.Contains(t, table, "Cloud Backup")
 	require.Contains(t, table, "0 / 500")
-	require.Contains(t, b.text(chromedp.CSS("#banner")), "75 / 640", "the banner refreshed with the tab")
+	require.Contains(t, table, "0 / 40")
+	require.Contains(t, b.text(chromedp.CSS("#banner")), "75 / 705", "the banner refreshed with the tab")
 	require.Equal(t, 42, eval[int](b, `window.__noReload`), "the page was not reloaded")
-	require.True(t, strings.HasSuffix(eval[string](b, `location.pathname`), "/licenses"))
+	require.True(t, strings.HasSuffix(eval[string](b, `location.pathname`), "/licenses"), "the Licenses tab's URL is pushed")
+
+	// The licence lifecycle on a licence's page: extend, convert a trial,
+	// disable and enable again.
+	trial := eval[string](b, `[...document.querySelectorAll('#panel tbody tr')].find(r => r.textContent.includes('Trial')).querySelector('a').getAttribute('href')`)
+	b.step("open the trial licence", chromedp.Click(chromedp.CSS(`#panel a[href="`+trial+`"]`)),
+		chromedp.WaitVisible(chromedp.ID("x-expiry")), idle)
+	b.shot("partner-license")
+	b.accessible("licence page")
+	newExpiry := time.Now().AddDate(0, 3, 0).Format(time.DateOnly)
+	b.step("extend it", chromedp.SetValue(chromedp.ID("x-expiry"), newExpiry), chromedp.Click(chromedp.Search(`//button[text()="Extend"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Expiry changed.")]`)), idle)
+	require.Equal(t, newExpiry, b.text(chromedp.CSS("#lic-expiry")))
+	b.step("convert it to Full", chromedp.Click(chromedp.Search(`//button[text()="Convert to Full"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "License converted to Full.")]`)), idle)
+	require.Equal(t, 0, eval[int](b, `document.querySelectorAll('#c-expiry').length`), "a Full licence has nothing to convert")
+	b.step("back to the licences", chromedp.Click(chromedp.Search(`//a[contains(., "Back to the licenses")]`)),
+		chromedp.WaitVisible(chromedp.ID("disable-form")), idle)
+	b.step("tick the converted licence and disable it", chromedp.Click(chromedp.CSS(`#disable-form input[value="`+trial[strings.LastIndex(trial, "/")+1:]+`"]`)),
+		chromedp.Click(chromedp.Search(`//button[text()="Disable Licenses"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Selected licenses disabled.")]`)), idle)
+	b.step("open it again", chromedp.Click(chromedp.CSS(`#panel a[href="`+trial+`"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//button[text()="Enable License"]`)), idle)
+	b.step("enable it", chromedp.Click(chromedp.Search(`//button[text()="Enable License"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "License enabled.")]`)), idle)
+	require.NotContains(t, b.text(chromedp.CSS("#panel dl")), "Disabled")
+
+	// Customers: add one, allocate and release.
+	b.step("open Customers", chromedp.Click(chromedp.Search(`//a[@role="tab" and text()="Customers"]`)),
+		chromedp.WaitVisible(chromedp.ID("cu-name")), idle)
+	require.Contains(t, b.text(chromedp.CSS("#panel table")), "Corner Bakery")
+	b.shot("partner-customers")
+	b.accessible("Customers tab")
+	b.step("add a customer", chromedp.SendKeys(chromedp.ID("cu-name"), "Harbour Café"),
+		chromedp.Click(chromedp.Search(`//button[text()="Add Customer"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Customer added.")]`)), idle)
+	require.Contains(t, b.text(chromedp.CSS("#banner")), "4", "the banner counts the new customer")
+	b.step("allocate", chromedp.SendKeys(chromedp.ID("al-units"), "7"),
+		chromedp.Click(chromedp.Search(`//button[text()="Allocate"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Units allocated.")]`)), idle)
+	require.Contains(t, b.text(chromedp.CSS("#panel table")), "7 seats")
+	b.shot("partner-customer")
+	b.accessible("customer page")
+	b.step("release", chromedp.Click(chromedp.Search(`//button[text()="Release"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Units released.")]`)), idle)
+	require.Contains(t, b.text(chromedp.CSS("#panel")), "Harbour Café holds no units.")
+	b.step("back to the Licenses tab", chromedp.Click(chromedp.Search(`//a[@role="tab" and text()="Licenses"]`)),
+		chromedp.WaitVisible(chromedp.ID("disable-form")), idle)
 
 	// Disable Licenses with nothing ticked: the refusal says why, in the
 	// message area and next to the button.
@@ -155,11 +209,38 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(chromedp.Navigate(base),
 		chromedp.Click(chromedp.Search(`//a[text()="Blue Sky Reseller"]`)),
 		chromedp.WaitVisible(chromedp.ID("partner-main")))
-	require.Equal(t, []string{"Licenses", "Service Plans", "Accounts", "Profile"}, b.tabs())
+	require.Equal(t, []string{"Licenses", "Customers", "Service Plans", "Accounts", "Profile"}, b.tabs())
 	b.do(chromedp.Click(chromedp.Search(`//a[@role="tab" and text()="Service Plans"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//h2[text()="Service Plans"]`)))
 	b.shot("partner-service-plans")
 	b.accessible("Service Plans tab")
+
+	// The catalogues: create a product and a service plan.
+	b.step("open Products", chromedp.Navigate(base), chromedp.Click(chromedp.Search(`//a[text()="Products"]`)),
+		chromedp.WaitVisible(chromedp.ID("pr-name")))
+	b.step("create a product", chromedp.SendKeys(chromedp.ID("pr-name"), "Cloud Backup"),
+		chromedp.Click(chromedp.CSS(`input[name="trial"]`)), chromedp.SetValue(chromedp.ID("pr-days"), "14"),
+		chromedp.Click(chromedp.Search(`//button[text()="Create product"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Product created.")]`)), idle)
+	require.True(t, strings.HasPrefix(eval[string](b, `location.pathname`), "/admin/partners/products/"))
+	b.step("back to the products", chromedp.Click(chromedp.Search(`//a[contains(., "All products")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//td/strong[text()="Cloud Backup"]`)), idle)
+	b.shot("products")
+	b.accessible("Products")
+	b.step("a duplicate name is refused", chromedp.SendKeys(chromedp.ID("pr-name"), "cloud BACKUP"),
+		chromedp.Click(chromedp.Search(`//button[text()="Create product"]`)),
+		chromedp.WaitVisible(chromedp.ID("pr-name-err")), idle)
+	b.accessible("Products with a refusal")
+	b.step("open Service Plans", chromedp.Click(chromedp.Search(`//nav[@aria-label="Catalogues"]/a[text()="Service Plans"]`)),
+		chromedp.WaitVisible(chromedp.ID("pl-name")), idle)
+	b.step("create a plan", chromedp.SendKeys(chromedp.ID("pl-name"), "Cloud Backup Trial"),
+		chromedp.SetValue(chromedp.ID("pl-kind"), "trial"), chromedp.SetValue(chromedp.ID("pl-period"), "1"),
+		chromedp.Click(chromedp.Search(`//button[text()="Create service plan"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Service plan created.")]`)), idle)
+	b.step("back to the plans", chromedp.Click(chromedp.Search(`//a[contains(., "All service plans")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//td/strong[text()="Cloud Backup Trial"]`)), idle)
+	b.shot("service-plans")
+	b.accessible("Service Plans")
 
 	// Create Partner, its errors, the cancel preview and the audit trail.
 	b.step("open Create Partner", chromedp.Navigate(base+"new"), chromedp.WaitVisible(chromedp.ID("create-form")))
@@ -189,13 +270,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	require.False(t, eval[bool](b, `document.querySelector('#p-city').matches(':disabled')`), "a suspended partner's profile stays editable")
 	b.do(chromedp.Click(chromedp.Search(`//a[@role="tab" and text()="Licenses"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//a[@role="tab" and @aria-selected="true" and text()="Licenses"]`)),
-		chromedp.WaitVisible(chromedp.ID("a-product")), idle)
+		chromedp.WaitVisible(chromedp.ID("minimum")), idle)
 	require.Contains(t, b.text(chromedp.CSS("#guard-notice")), "only the Profile can be changed")
-	require.True(t, eval[bool](b, `document.querySelector('#a-product').matches(':disabled')`))
+	require.True(t, eval[bool](b, `document.querySelector('#minimum').matches(':disabled')`))
 	require.True(t, eval[bool](b, `document.querySelector('#disable-form button[type=submit]').matches(':disabled')`))
+	require.True(t, eval[bool](b, `document.querySelector('button[aria-describedby=why-assign]').matches(':disabled')`))
 	// Disabled fields look disabled (a grey fill, not white) and their
 	// text keeps AA contrast.
-	style := eval[[]string](b, `(() => { const s = getComputedStyle(document.querySelector('#a-unit')); return [s.backgroundColor, s.color, s.borderTopStyle] })()`)
+	style := eval[[]string](b, `(() => { const s = getComputedStyle(document.querySelector('#minimum')); return [s.backgroundColor, s.color, s.borderTopStyle] })()`)
 	require.NotEqual(t, "rgb(255, 255, 255)", style[0], "a disabled field looks editable")
 	require.Equal(t, "dashed", style[2])
 	require.GreaterOrEqual(t, contrast(t, style[1], style[0]), 4.5, "disabled text %s on %s", style[1], style[0])
@@ -205,12 +287,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	// The licences of a partner with more than one page: Next and
 	// Previous swap the tab in place and push the URL.
 	// (Created here, so the screenshots above show the demo data alone.)
+	_, err := m.CreateProduct(ctx, license.Product{Name: "Product 01", UnitType: license.Seats})
+	require.NoError(t, err)
 	many, err := m.Create(ctx, partner.CreateParams{Type: partner.MSP,
 		Profile: partner.Profile{CompanyName: "Many Licenses MSP", City: "Porto", Country: "Portugal"},
 		Admin:   account.Params{Name: "many.admin", FirstName: "Mo", LastName: "Any", Email: "mo@many.example"}})
 	require.NoError(t, err)
-	for i := range 61 {
-		_, err := m.AssignLicenses(ctx, many.ID, partner.AssignLicensesParams{Grants: []license.Grant{{Product: fmt.Sprintf("Product %02d", i+1),
+	for range 61 {
+		_, err := m.AssignLicenses(ctx, many.ID, partner.AssignLicensesParams{Grants: []license.Grant{{Product: "Product 01",
 			UnitType: "seats", Units: 10, Kind: license.Full, Start: time.Now().AddDate(0, -1, 0), Expiry: time.Now().AddDate(1, 0, 0)}}})
 		require.NoError(t, err)
 	}
@@ -222,7 +306,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//nav[@class="pager"]/span[text()="Showing 51–61 of 61 licenses."]`)), idle)
 	require.Equal(t, "?offset=50", eval[string](b, `location.search`))
 	require.Equal(t, 42, eval[int](b, `window.__noReload`), "paged without a reload")
-	require.Contains(t, b.text(chromedp.CSS(`#panel table`)), "Product 61")
+	require.Contains(t, b.text(chromedp.CSS(`#panel table`)), "Product 01")
 	b.shot("partner-licenses-page-2")
 	b.accessible("second page of licences")
 	b.step("previous page", chromedp.Click(chromedp.Search(`//nav[@class="pager"]/a[text()="Previous"]`)),
@@ -231,7 +315,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// A canceled partner's tabs are a read-only view: no controls at all.
 	old, _, err := m.List(ctx, partner.Filter{Name: "Old Town"})
 	require.NoError(t, err)
-	for _, tab := range []string{"licenses", "service-plans", "accounts", "profile"} {
+	for _, tab := range []string{"licenses", "customers", "service-plans", "accounts", "profile"} {
 		b.step("open the canceled partner's "+tab, chromedp.Navigate(fmt.Sprintf("%s%d/%s", base, old[0].ID, tab)),
 			chromedp.WaitVisible(chromedp.ID("guard-notice")))
 		require.Equal(t, "The partnership is canceled: nothing can be changed.", b.text(chromedp.CSS("#guard-notice")))

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/partnerkit/partnerkit/account"
-	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
 	"github.com/partnerkit/partnerkit/serviceplan"
 )
@@ -27,6 +26,9 @@ type outcome struct {
 	done    string
 	query   url.Values
 	partner *partner.Partner
+	// to is where a success leads when it is not where the form was:
+	// Assign Licenses to the Licenses tab, Add Customer to the customer.
+	to *place
 }
 
 // formError is a form post that could not be read.
@@ -46,6 +48,16 @@ func formError(err error) error {
 // tab keeps the list position its form was posted from.
 func (a *admin) act(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, formName, done string,
 	do func(ctx context.Context, f form, o *outcome) error) {
+	a.actAt(w, r, id, at(tab), formName, done, do)
+}
+
+// actAt is act for a form on a place: a tab or one of its sub-pages,
+// where a refusal shows the form again. A success answers with the
+// place again, or with o.to when the action sets it (htmx's answer then
+// pushes that place's URL).
+func (a *admin) actAt(w http.ResponseWriter, r *http.Request, id int64, here place, formName, done string,
+	do func(ctx context.Context, f form, o *outcome) error) {
+	tab := here.Tab
 	if err := r.ParseForm(); err != nil {
 		a.errorPage(w, r, formError(err), a.backTo(id, tab))
 		return
@@ -61,12 +73,25 @@ func (a *admin) act(w http.ResponseWriter, r *http.Request, id int64, tab partne
 	}
 	err := do(r.Context(), f, o)
 	if err == nil {
+		to := here
+		if o.to != nil {
+			to = *o.to
+		}
 		o.query.Set("done", o.done)
 		if !isHX(r) {
-			http.Redirect(w, r, withQuery(a.url(id, string(tab)), o.query), http.StatusSeeOther)
+			http.Redirect(w, r, withQuery(a.placeURL(id, to), o.query), http.StatusSeeOther)
 			return
 		}
-		a.showTab(w, r, id, tab, http.StatusOK, o.query, o.partner, nil)
+		if to != here {
+			push := url.Values{}
+			for k, v := range o.query {
+				if k != "done" {
+					push[k] = v
+				}
+			}
+			w.Header().Set("HX-Push-Url", withQuery(a.placeURL(id, to), push))
+		}
+		a.showPlace(w, r, id, to, http.StatusOK, o.query, o.partner, nil)
 		return
 	}
 	code := status(err)
@@ -81,7 +106,7 @@ func (a *admin) act(w http.ResponseWriter, r *http.Request, id int64, tab partne
 			return
 		}
 	}
-	a.showTab(w, r, id, tab, code, position, nil, func(v *view) {
+	a.showPlace(w, r, id, here, code, position, nil, func(v *view) {
 		v.FormName, v.Form = formName, f
 		v.fail(code, err)
 	})
@@ -243,41 +268,6 @@ func keyRefused(err error) (error, bool) {
 	return errors.Join(errs...), true
 }
 
-func (a *admin) assignLicenses(w http.ResponseWriter, r *http.Request, id int64) {
-	a.act(w, r, id, partner.TabLicenses, "assign", "assigned", func(ctx context.Context, f form, o *outcome) error {
-		units, uerr := strconv.ParseInt(strings.TrimSpace(f.Val("units")), 10, 64)
-		if uerr != nil {
-			uerr = partner.NewError(partner.ErrInvalid, "units", "must be a whole number")
-		}
-		start, serr := parseDate("start", f.Val("start"))
-		expiry, eerr := parseDate("expiry", f.Val("expiry"))
-		if err := errors.Join(uerr, serr, eerr); err != nil {
-			return err
-		}
-		res, err := a.m.AssignLicenses(ctx, id, partner.AssignLicensesParams{Key: f.Val("key"), Grants: []license.Grant{{
-			Product: f.Val("product"), UnitType: f.Val("unit_type"), Units: units, Kind: license.Kind(f.Val("kind")),
-			Start: start, Expiry: expiry}}})
-		if err != nil {
-			if rewritten, ok := keyRefused(err); ok {
-				f.Values["key"] = newToken()
-				return rewritten
-			}
-			return err
-		}
-		if res.Replayed {
-			o.done = "replayed"
-		}
-		// Show the page that holds the new licences: the last one.
-		if _, total, lerr := a.m.Licenses(ctx, id, partner.Page{Limit: 1}); lerr == nil && total > 0 {
-			o.query.Del("offset")
-			if off := clampOffset(total, total, licensePageSize); off > 0 {
-				o.query.Set("offset", strconv.Itoa(off))
-			}
-		}
-		return nil
-	})
-}
-
 func (a *admin) disableLicenses(w http.ResponseWriter, r *http.Request, id int64) {
 	if err := r.ParseForm(); err != nil {
 		a.errorPage(w, r, formError(err), a.backTo(id, partner.TabLicenses))
@@ -300,15 +290,11 @@ func (a *admin) disableLicenses(w http.ResponseWriter, r *http.Request, id int64
 		return
 	}
 	a.act(w, r, id, partner.TabLicenses, "disable", "disabled", func(ctx context.Context, f form, _ *outcome) error {
-		var ids []int64
-		for _, s := range r.PostForm["license"] {
-			lid, err := parseID(s)
-			if err != nil {
-				return partner.NewError(partner.ErrNotFound, "", "no such licence")
-			}
-			ids = append(ids, lid)
+		ids, err := tickedLicenses(r)
+		if err != nil {
+			return err
 		}
-		_, err := a.m.DisableLicenses(ctx, id, ids)
+		_, err = a.m.DisableLicenses(ctx, id, ids)
 		return err
 	})
 }

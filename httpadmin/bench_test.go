@@ -43,19 +43,35 @@ func benchConsole(m *partner.Manager, log *slog.Logger) *http.ServeMux {
 	return mux
 }
 
-var (
-	benchProducts  = []string{"Endpoint Security", "Email Security", "Cloud Backup", "Network Defense"}
-	benchUnitTypes = []string{"seats", "devices"}
-)
+// benchProducts is the benchmarks' product catalogue: eight products,
+// so eight pools, each offering a trial.
+var benchProducts = []license.Product{
+	{Name: "Endpoint Security", UnitType: license.Seats}, {Name: "Email Security", UnitType: license.Seats},
+	{Name: "Cloud Backup", UnitType: license.Seats}, {Name: "Network Defense", UnitType: license.Seats},
+	{Name: "Endpoint Security Devices", UnitType: license.Devices}, {Name: "Email Security Devices", UnitType: license.Devices},
+	{Name: "Cloud Backup Devices", UnitType: license.Devices}, {Name: "Network Defense Devices", UnitType: license.Devices},
+}
 
-// benchGrants returns n valid grants numbered from first: four products
-// in two unit types (eight pools), mostly running Full licences, with
-// some Trials, some expiring soon and some already expired.
+// seedCatalogue creates benchProducts in the bound Manager m.
+func seedCatalogue(ctx context.Context, m *partner.Manager) error {
+	for _, p := range benchProducts {
+		p.TrialOffered, p.TrialDays = true, 30
+		if _, err := m.CreateProduct(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// benchGrants returns n valid grants numbered from first: eight products
+// (eight pools), mostly running Full licences, with some Trials, some
+// expiring soon and some already expired.
 func benchGrants(first, n int) []license.Grant {
 	out := make([]license.Grant, n)
 	for k := range out {
 		i := first + k
-		g := license.Grant{Product: benchProducts[i%len(benchProducts)], UnitType: benchUnitTypes[(i/len(benchProducts))%2],
+		pr := benchProducts[i%4+4*((i/4)%2)]
+		g := license.Grant{Product: pr.Name, UnitType: pr.UnitType,
 			Units: int64(10 + i%90), Kind: license.Full, Start: benchNow.AddDate(0, -1, 0), Expiry: benchNow.AddDate(1, 0, 0)}
 		switch {
 		case i%7 == 3:
@@ -116,6 +132,8 @@ type fragmentWorld struct {
 	m       *partner.Manager
 	store   *countingStore
 	subject partner.Partner
+	// license and customer are a licence and a customer of subject.
+	license, customer int64
 }
 
 func newFragmentWorld(b testing.TB) *fragmentWorld {
@@ -123,6 +141,9 @@ func newFragmentWorld(b testing.TB) *fragmentWorld {
 	w := &fragmentWorld{store: newCountingStore(dbtest.SQLite(b))}
 	w.m = benchManager(w.store)
 	err := w.m.RunInTx(ctx, func(ctx context.Context, m *partner.Manager) error {
+		if err := seedCatalogue(ctx, m); err != nil {
+			return err
+		}
 		for i := range 199 {
 			typ := partner.MSP
 			if i%3 == 1 {
@@ -162,6 +183,7 @@ func newFragmentWorld(b testing.TB) *fragmentWorld {
 				if _, err := m.Allocate(ctx, p.ID, partner.AllocateParams{LicenseID: l.ID, CustomerID: c.ID, Units: 3}); err != nil {
 					return err
 				}
+				w.license, w.customer = l.ID, c.ID
 			}
 		}
 		if err := seedAccounts(ctx, m, p, 19); err != nil {
@@ -271,6 +293,9 @@ func BenchmarkTab(b *testing.B) {
 	}
 	var subjects []subject
 	err := m.RunInTx(ctx, func(ctx context.Context, m *partner.Manager) error {
+		if err := seedCatalogue(ctx, m); err != nil {
+			return err
+		}
 		for _, n := range tabRows {
 			p, err := seedPartner(ctx, m, fmt.Sprintf("Licenses %d", n), partner.MSP)
 			if err != nil {

@@ -109,6 +109,12 @@ func (a *admin) createForm(w http.ResponseWriter, r *http.Request, code int, f f
 			v.Catalog = append(v.Catalog, p)
 		}
 	}
+	if v.Lines, perr = a.catalogueLines(r.Context()); perr != nil {
+		a.errorPage(w, r, perr, &link{URL: a.url(0), Label: "Back to the partners list"})
+		return
+	}
+	now := a.m.Now()
+	v.Screen.Today = now.Format(time.DateOnly)
 	if isHX(r) && r.Method == http.MethodPost {
 		a.fragment(w, code, "create-form", &v)
 		return
@@ -136,7 +142,19 @@ func (a *admin) create(w http.ResponseWriter, r *http.Request, _ int64) {
 		}
 		in.Plans = append(in.Plans, id)
 	}
+	lines, err := a.catalogueLines(r.Context())
+	if err != nil {
+		a.errorPage(w, r, err, &link{URL: a.url(0) + "new", Label: "Back to Create Partner"})
+		return
+	}
+	grants, from, err := grantsOf(f, lines)
+	if err != nil {
+		a.createForm(w, r, http.StatusUnprocessableEntity, f, err)
+		return
+	}
+	in.Licenses = grants
 	p, err := a.m.Create(r.Context(), in)
+	err = relabel(err, from)
 	if err != nil {
 		code := status(err)
 		if code == http.StatusNotFound { // wrong type or unknown plan: a form problem here
@@ -160,22 +178,31 @@ func (a *admin) create(w http.ResponseWriter, r *http.Request, _ int64) {
 
 // screenView holds a tab's data.
 type screenView struct {
-	Licenses    []licenseLine
-	LicPager    pager
-	Pools       []partner.Pool
-	Assigned    []partner.AssignedPlan
-	Assignable  []serviceplan.Plan
-	Accounts    []accountLine
-	DataCenters []dcLine
-	Impact      partner.CancelImpact
-	// Allocations is the page of Impact.Allocations the cancel page shows.
-	Allocations []partner.AllocationView
-	AllocPager  pager
-	Audit       []partner.AuditEntry
-	AuditPager  pager
-	Offset      int // the position of the paged list, kept by the tab's forms
-	Today       string
-	NextYear    string
+	Licenses []licenseLine
+	LicPager pager
+	// Expiring and Expired count the licences of the page shown by
+	// state; CountScope says which licences they count.
+	Expiring, Expired int
+	CountScope        string
+	Pools             []poolLine
+	LowPools          int
+	License           licenseDetailView // a licence's page
+	Customers         []customerLine
+	CustPager         pager
+	CustQ             string
+	Customer          customerDetailView // a customer's page
+	ByCustomer        []partner.CustomerImpact
+	ImpactPager       pager
+	Assigned          []partner.AssignedPlan
+	Assignable        []serviceplan.Plan
+	Accounts          []accountLine
+	DataCenters       []dcLine
+	Impact            partner.CancelImpact
+	Audit             []partner.AuditEntry
+	AuditPager        pager
+	Offset            int // the position of the paged list, kept by the tab's forms
+	Today             string
+	NextYear          string
 }
 
 // licenseLine is one row of the Licenses table with its values ready to
@@ -190,10 +217,13 @@ type licenseLine struct {
 	State             string // the class of its state
 	StateLabel        string
 	Start, Expiry     string
-	// Locked disables its checkbox: the licence is disabled already, or
-	// the guard table refuses Disable Licenses.
+	// Locked disables its checkbox: the guard table refuses both
+	// Disable and Enable Licenses.
 	Locked bool
 	Low    bool // its pool is below the minimum
+	// Uncatalogued marks a licence granted before the catalogue existed.
+	Uncatalogued bool
+	URL          string // its page, with the lifecycle's controls
 }
 
 // meter is a <meter> of used units and its words: Max stays valid when
@@ -285,9 +315,11 @@ type dcLine struct {
 
 // Page sizes of the partner's lists.
 const (
-	licensePageSize    = 50
-	auditPageSize      = 50
-	allocationPageSize = 50
+	licensePageSize = 50
+	auditPageSize   = 50
+	// impactPageSize is how many customers the cancel preview shows a
+	// page, each with every allocation it will lose.
+	impactPageSize = 25
 )
 
 // pages are the partner's pages that are not tabs.
@@ -296,6 +328,49 @@ var pages = map[partner.Tab]bool{"audit": true, "cancel": true, "confirm": true}
 var tabByPath = map[string]partner.Tab{
 	"licenses": partner.TabLicenses, "management-licenses": partner.TabManagementLicenses,
 	"service-plans": partner.TabServicePlans, "accounts": partner.TabAccounts, "profile": partner.TabProfile,
+	"customers": partner.TabCustomers,
+}
+
+// consoleTabs are the tabs the console shows for a partner type: the
+// library's tabs of the partner screen, with Customers after Licenses.
+func consoleTabs(t partner.Type) []partner.Tab {
+	var out []partner.Tab
+	for _, tab := range partner.Tabs(t) {
+		out = append(out, tab)
+		if tab == partner.TabLicenses {
+			out = append(out, partner.TabCustomers)
+		}
+	}
+	return out
+}
+
+// tabShown reports whether the console shows the tab for a partner type.
+func tabShown(t partner.Type, tab partner.Tab) bool {
+	return tab == partner.TabCustomers || partner.TabAvailable(t, tab)
+}
+
+// place is where on the partner screen a view or an action's answer
+// is: a tab, or one of its sub-pages (a licence, a customer, the Assign
+// Licenses form), which show inside the tab's panel.
+type place struct {
+	Tab   partner.Tab
+	Sub   string // "", "license", "customer" or "assign"
+	SubID int64
+}
+
+func at(tab partner.Tab) place { return place{Tab: tab} }
+
+// placeURL is the URL of a place of partner id.
+func (a *admin) placeURL(id int64, pl place) string {
+	switch pl.Sub {
+	case "license":
+		return a.url(id, "licenses", strconv.FormatInt(pl.SubID, 10))
+	case "customer":
+		return a.url(id, "customers", strconv.FormatInt(pl.SubID, 10))
+	case "assign":
+		return a.url(id, "licenses", "assign")
+	}
+	return a.url(id, string(pl.Tab))
 }
 
 func (a *admin) tab(w http.ResponseWriter, r *http.Request, id int64) {
@@ -315,7 +390,7 @@ func (a *admin) tab(w http.ResponseWriter, r *http.Request, id int64) {
 		a.notFound(w, r)
 		return
 	}
-	a.showTab(w, r, id, tab, http.StatusOK, r.URL.Query(), nil, nil)
+	a.showPlace(w, r, id, at(tab), http.StatusOK, r.URL.Query(), nil, nil)
 }
 
 // article is the indefinite article of a type label: "an MSP" (an
@@ -350,6 +425,12 @@ func wrongTab(p partner.Partner, tab partner.Tab) error {
 // that does not exist for the partner's type is refused with
 // ErrWrongType.
 func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partner.Tab, q url.Values, known *partner.Partner) (view, error) {
+	return a.screenAt(ctx, r, id, at(tab), q, known)
+}
+
+// screenAt is screen for a place: a tab, or a sub-page of one.
+func (a *admin) screenAt(ctx context.Context, r *http.Request, id int64, pl place, q url.Values, known *partner.Partner) (view, error) {
+	tab := pl.Tab
 	var (
 		p   partner.Partner
 		err error
@@ -359,13 +440,14 @@ func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partn
 	} else if p, err = a.m.Get(ctx, id); err != nil {
 		return view{}, err
 	}
-	if !partner.TabAvailable(p.Type, tab) && !pages[tab] {
+	if !tabShown(p.Type, tab) && !pages[tab] {
 		return view{P: p}, wrongTab(p, tab)
 	}
 	v := a.base(r, p.Profile.CompanyName)
-	v.P, v.Tab, v.Partner = p, tab, true
-	for _, t := range partner.Tabs(p.Type) {
-		v.Tabs = append(v.Tabs, tabLink{Tab: t, Label: t.Label(), URL: a.url(id, string(t)), Selected: t == tab})
+	v.P, v.Tab, v.Partner, v.Sub = p, tab, true, pl.Sub
+	v.Here = a.placeURL(id, pl)
+	for _, t := range consoleTabs(p.Type) {
+		v.Tabs = append(v.Tabs, tabLink{Tab: t, Label: t.Label(), URL: a.url(id, string(t)), Selected: t == tab, Current: t == tab && pl.Sub == ""})
 	}
 	now := a.m.Now()
 	s := &v.Screen
@@ -374,7 +456,17 @@ func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partn
 	if s.Offset, err = parseOffset(q.Get("offset")); err != nil {
 		return v, err
 	}
+	switch pl.Sub {
+	case "license":
+		return v, a.licenseDetail(ctx, &v, pl.SubID)
+	case "customer":
+		return v, a.customerDetail(ctx, &v, pl.SubID)
+	case "assign":
+		return v, a.assignForm(ctx, &v)
+	}
 	switch tab {
+	case partner.TabCustomers:
+		err = a.customerPage(ctx, &v, q)
 	case partner.TabLicenses:
 		err = a.licensePage(ctx, &v)
 	case partner.TabManagementLicenses:
@@ -402,40 +494,6 @@ func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partn
 	return v, err
 }
 
-// licensePage loads one page of the partner's licences, oldest first, at
-// the view's offset (past the end: the last page), and its pools.
-func (a *admin) licensePage(ctx context.Context, v *view) error {
-	s, id := &v.Screen, v.P.ID
-	lics, total, err := a.m.Licenses(ctx, id, partner.Page{Offset: s.Offset, Limit: licensePageSize})
-	if err == nil && len(lics) == 0 && s.Offset > 0 && total > 0 {
-		s.Offset = clampOffset(s.Offset, total, licensePageSize)
-		lics, total, err = a.m.Licenses(ctx, id, partner.Page{Offset: s.Offset, Limit: licensePageSize})
-	}
-	if err != nil {
-		return err
-	}
-	if s.Pools, err = a.m.Pools(ctx, id); err != nil {
-		return err
-	}
-	low := map[[2]string]bool{}
-	for _, pool := range s.Pools {
-		low[[2]string{pool.Product, pool.UnitType}] = pool.Low
-	}
-	refused := !v.Can(string(partner.OpDisableLicenses)).Allowed
-	s.Licenses = make([]licenseLine, len(lics))
-	for i, l := range lics {
-		state := a.m.LicenseState(l)
-		s.Licenses[i] = licenseLine{ID: l.ID, Product: l.Product, UnitType: l.UnitType, Kind: l.Kind.Label(),
-			Meter: newMeter(l.Used, l.Units), State: string(state), StateLabel: state.Label(),
-			Start: dateText(l.Start), Expiry: dateText(l.Expiry), Locked: l.Disabled || refused, Low: low[[2]string{l.Product, l.UnitType}]}
-	}
-	s.LicPager = newPager(s.Offset, len(lics), total, licensePageSize, "licenses", func(off int) string {
-		return withQuery(a.url(id, string(partner.TabLicenses)), offsetQuery(off))
-	})
-	s.LicPager.Target = "#partner-main"
-	return nil
-}
-
 // backTo links back to a tab of the partner, for error pages.
 func (a *admin) backTo(id int64, tab partner.Tab) *link {
 	return &link{URL: a.url(id, string(tab)), Label: "Back to the " + tab.Label() + " tab"}
@@ -447,11 +505,21 @@ func (a *admin) backTo(id int64, tab partner.Tab) *link {
 // partner as a change just returned it, or nil (see screen).
 func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, code int, q url.Values,
 	known *partner.Partner, edit func(*view)) {
-	v, err := a.screen(r.Context(), r, id, tab, q, known)
+	a.showPlace(w, r, id, at(tab), code, q, known, edit)
+}
+
+// showPlace is showTab for a place: a tab or one of its sub-pages.
+func (a *admin) showPlace(w http.ResponseWriter, r *http.Request, id int64, pl place, code int, q url.Values,
+	known *partner.Partner, edit func(*view)) {
+	tab := pl.Tab
+	v, err := a.screenAt(r.Context(), r, id, pl, q, known)
 	if err != nil {
 		var back *link
 		if v.P.ID != 0 {
-			back = a.backTo(id, partner.TabLicenses)
+			back = a.backTo(id, tab)
+			if pl.Sub == "" {
+				back = a.backTo(id, partner.TabLicenses)
+			}
 			if errors.Is(err, partner.ErrWrongType) {
 				back.Label = "Back to " + v.P.Profile.CompanyName
 			}
@@ -472,7 +540,11 @@ func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab pa
 		a.fragment(w, code, "hx-partner", &v)
 		return
 	}
-	a.page(w, r, code, v.P.Profile.CompanyName+" · "+tab.Label(), "partner-page", &v)
+	title := v.P.Profile.CompanyName + " · " + tab.Label()
+	if v.SubTitle != "" {
+		title = v.P.Profile.CompanyName + " · " + v.SubTitle
+	}
+	a.page(w, r, code, title, "partner-page", &v)
 }
 
 func (a *admin) showCancel(w http.ResponseWriter, r *http.Request, id int64, code int, edit func(*view)) {
@@ -485,10 +557,10 @@ func (a *admin) showCancel(w http.ResponseWriter, r *http.Request, id int64, cod
 	s.Impact, err = a.m.CancelPreview(r.Context(), id)
 	switch {
 	case err == nil:
-		all := s.Impact.Allocations
-		s.Offset = clampOffset(s.Offset, len(all), allocationPageSize)
-		s.Allocations = all[s.Offset:min(s.Offset+allocationPageSize, len(all))]
-		s.AllocPager = newPager(s.Offset, len(s.Allocations), len(all), allocationPageSize, "customer licenses", func(off int) string {
+		all := s.Impact.ByCustomer
+		s.Offset = clampOffset(s.Offset, len(all), impactPageSize)
+		s.ByCustomer = all[s.Offset:min(s.Offset+impactPageSize, len(all))]
+		s.ImpactPager = newPager(s.Offset, len(s.ByCustomer), len(all), impactPageSize, "customers", func(off int) string {
 			return withQuery(a.url(id, "cancel"), offsetQuery(off))
 		})
 	case status(err) == http.StatusConflict: // the guard refuses: the page says why

@@ -321,6 +321,38 @@ func New(m *partner.Manager, opts Options) http.Handler {
 	})
 	route("GET /{id}/{tab}", read, a.tab) // the tabs, plus the cancel and audit pages
 
+	route("GET /products", read, a.products)
+	route("POST /products", partner.OpCreateProduct, a.createProduct)
+	route("GET /products/{pid}", read, a.product)
+	route("POST /products/{pid}/edit", partner.OpUpdateProduct, a.updateProduct)
+	route("GET /plans", read, a.plans)
+	route("POST /plans", partner.OpCreatePlan, a.createPlan)
+	route("GET /plans/{plan}", read, a.plan)
+	route("POST /plans/{plan}/edit", partner.OpUpdatePlan, a.updatePlan)
+
+	route("GET /{id}/licenses/assign", read, func(w http.ResponseWriter, r *http.Request, id int64) {
+		a.showPlace(w, r, id, place{Tab: partner.TabLicenses, Sub: "assign"}, http.StatusOK, r.URL.Query(), nil, nil)
+	})
+	route("GET /{id}/licenses/{lic}", read, func(w http.ResponseWriter, r *http.Request, id int64) {
+		if lid, ok := a.subject(w, r, id, partner.TabLicenses, "lic"); ok {
+			a.showPlace(w, r, id, place{Tab: partner.TabLicenses, Sub: "license", SubID: lid}, http.StatusOK, r.URL.Query(), nil, nil)
+		}
+	})
+	route("GET /{id}/customers/{cust}", read, func(w http.ResponseWriter, r *http.Request, id int64) {
+		if cid, ok := a.subject(w, r, id, partner.TabCustomers, "cust"); ok {
+			a.showPlace(w, r, id, place{Tab: partner.TabCustomers, Sub: "customer", SubID: cid}, http.StatusOK, r.URL.Query(), nil, nil)
+		}
+	})
+	route("POST /{id}/licenses/enable", partner.OpEnableLicenses, a.enableLicenses)
+	route("POST /{id}/licenses/pool", partner.OpSetPoolSettings, a.setPoolSettings)
+	route("POST /{id}/licenses/{lic}/extend", partner.OpExtendLicense, a.extendLicense)
+	route("POST /{id}/licenses/{lic}/add-units", partner.OpAddUnits, a.changeUnits(true))
+	route("POST /{id}/licenses/{lic}/reduce-units", partner.OpReduceUnits, a.changeUnits(false))
+	route("POST /{id}/licenses/{lic}/convert", partner.OpConvertToFull, a.convertLicense)
+	route("POST /{id}/licenses/{lic}/enable", partner.OpEnableLicenses, a.enableLicense)
+	route("POST /{id}/customers/add", partner.OpAddCustomer, a.addCustomer)
+	route("POST /{id}/customers/{cust}/allocate", partner.OpAllocateUnits, a.allocate)
+	route("POST /{id}/customers/{cust}/allocations/{alloc}/release", partner.OpReleaseUnits, a.release)
 	route("POST /{id}/licenses/refill", partner.OpSetPoolRefill, a.setRefill)
 	route("POST /{id}/licenses/minimum", partner.OpSetMinimumLicenses, a.setMinimum)
 	route("POST /{id}/licenses/assign", partner.OpAssignLicenses, a.assignLicenses)

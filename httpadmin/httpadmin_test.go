@@ -38,6 +38,36 @@ type world struct {
 	mspLic, otherLic                          license.License
 	mspAdmin, mspUser, otherUser, offUser     account.Account
 	planA, planB, planOff                     serviceplan.Plan
+	// products is the catalogue: Endpoint Security (seats, 30-day trial),
+	// Email Security (users, 14-day trial), Server Protection (devices,
+	// no trial).
+	products []license.Product
+	// tags are more {name}s that expand replaces, set by a setup.
+	tags map[string]string
+}
+
+// license reads a licence of the world.
+func (w *world) license(id int64) (license.License, error) {
+	var l license.License
+	err := w.m.Store().View(context.Background(), func(ctx context.Context, r partner.Reader) (err error) {
+		l, err = r.License(ctx, id)
+		return err
+	})
+	return l, err
+}
+
+// product adds a product of seats to the catalogue unless it is there.
+func (w *world) product(t *testing.T, name string) license.Product {
+	t.Helper()
+	for _, p := range w.products {
+		if p.Name == name {
+			return p
+		}
+	}
+	p, err := w.m.CreateProduct(context.Background(), license.Product{Name: name, UnitType: license.Seats})
+	require.NoError(t, err)
+	w.products = append(w.products, p)
+	return p
 }
 
 func newWorld(t *testing.T) *world { return newWorldOn(t, memstore.New()) }
@@ -61,6 +91,12 @@ func newWorldOn(t *testing.T, store partner.Store) *world {
 		return p
 	}
 	w.planA, w.planB, w.planOff = plan("Plan A", true), plan("Plan B", true), plan("Plan Off", false)
+	for _, pr := range []license.Product{{Name: "Endpoint Security", UnitType: license.Seats, TrialOffered: true, TrialDays: 30},
+		{Name: "Email Security", UnitType: license.Users, TrialOffered: true, TrialDays: 14}, {Name: "Server Protection", UnitType: license.Devices}} {
+		created, err := w.m.CreateProduct(ctx, pr)
+		require.NoError(t, err)
+		w.products = append(w.products, created)
+	}
 	mk := func(name string, typ partner.Type, admin string) partner.Partner {
 		in := partner.CreateParams{Type: typ, Profile: partner.Profile{CompanyName: name, City: "Lyon", Country: "France"},
 			Admin: account.Params{Name: admin, FirstName: "Ada", LastName: "Admin", Email: admin + "@example.com"},
@@ -115,6 +151,9 @@ func newWorldOn(t *testing.T, store partner.Store) *world {
 // {lic}, {otherlic}, {admin}, {user}, {otheruser}, {planA}, {planB},
 // {planOff} with ids.
 func (w *world) expand(s string) string {
+	for k, v := range w.tags {
+		s = strings.ReplaceAll(s, k, v)
+	}
 	return strings.NewReplacer(
 		"{msp}", fmt.Sprint(w.msp.ID), "{reseller}", fmt.Sprint(w.reseller.ID), "{suspended}", fmt.Sprint(w.suspended.ID),
 		"{canceled}", fmt.Sprint(w.canceled.ID), "{other}", fmt.Sprint(w.other.ID),
@@ -181,6 +220,9 @@ func (w *world) snapshot(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
 	var b strings.Builder
+	_, n, err := w.m.Audit(ctx, 0, partner.Page{}) // the catalogues
+	require.NoError(t, err)
+	fmt.Fprintf(&b, "catalogue audit=%d; ", n)
 	ps, _, err := w.m.List(ctx, partner.Filter{})
 	require.NoError(t, err)
 	for _, p := range ps {
@@ -219,8 +261,7 @@ func form(kv ...string) url.Values {
 
 func TestScenarios(t *testing.T) {
 	grant := func(units string) url.Values {
-		return form("product", "Endpoint Security", "unit_type", "seats", "units", units, "kind", "full",
-			"start", "2026-05-01", "expiry", "2027-05-01", "key", "k-"+units)
+		return form("full-1", units, "start-1", "2026-05-01", "expiry-1", "2027-05-01", "key", "k-"+units)
 	}
 	scenarios := []scenario{
 		// Partners list
@@ -242,8 +283,10 @@ func TestScenarios(t *testing.T) {
 			want: []string{"Company name is required", "City is required", "Account name must be 3 to 64 characters", "Email is not a valid e-mail address",
 				`id="c-company-err"`, `id="c-city-err"`, `id="c-account-err"`, `id="c-email-err"`}},
 		{name: "assign reports every invalid field", method: "POST", path: "/{msp}/licenses/assign", hx: true, status: 422, unchanged: true,
-			form: form("product", "", "unit_type", "", "units", "0", "kind", "gift", "start", "2026-05-01", "expiry", "2027-05-01"),
-			want: []string{"Product is required", "Unit type is required", "Units must be at least 1", "Kind must be"}},
+			form: form("full-1", "-1", "start-1", "2026-05-01", "expiry-1", "2027-05-01", "trial-3", "5", "start-3", "2026-05-01",
+				"full-2", "4", "start-2", "2026-05-01", "expiry-2", "2026-01-01"),
+			want: []string{"Please correct these 3 fields:", "Endpoint Security full units must be at least 1", "Server Protection trial units: Server Protection offers no trial",
+				"Email Security expiry must be after the start date", `aria-invalid="true" aria-describedby="assign-full-1-err"`}},
 		{name: "create duplicate account", method: "POST", path: "/", status: 422, unchanged: true,
 			form: form("type", "msp", "company", "Newco", "city", "Paris", "country", "France", "account", "ACME.admin", "first_name", "N", "last_name", "N", "email", "n@example.com"),
 			want: []string{"<html", "is already taken", `id="c-account-err"`}},
@@ -259,7 +302,7 @@ func TestScenarios(t *testing.T) {
 		// Partner screen: full pages and fragments, tabs by type
 		{name: "partner redirects to licenses", method: "GET", path: "/{msp}", status: 303, location: "/admin/partners/{msp}/licenses"},
 		{name: "msp licenses full", method: "GET", path: "/{msp}/licenses", status: 200,
-			want:    []string{"<html", `aria-current="page">Acme MSP`, `id="banner"`, `role="tablist"`, `aria-selected="true" aria-controls="panel"`, "Management Licenses", "Disable Licenses", "License pool refill", "Assign Licenses", "<meter"},
+			want:    []string{"<html", `aria-current="page">Acme MSP`, `id="banner"`, `role="tablist"`, `aria-selected="true" aria-controls="panel"`, "Management Licenses", "Disable Licenses", "Enable Licenses", "License pool refill", "Assign Licenses", "<meter", ">Customers</a>"},
 			notWant: []string{"Service Plans</a>", "hx-swap-oob"}},
 		{name: "msp licenses fragment", method: "GET", path: "/{msp}/licenses", hx: true, status: 200,
 			want: []string{`id="partner-main"`, `role="tabpanel"`, `hx-swap-oob="true"`}, notWant: []string{"<html", "<h1>"}},
@@ -301,7 +344,7 @@ func TestScenarios(t *testing.T) {
 		{name: "assign licences plain", method: "POST", path: "/{msp}/licenses/assign", form: grant("21"), status: 303,
 			location: "/admin/partners/{msp}/licenses?done=assigned"},
 		{name: "refill on", method: "POST", path: "/{msp}/licenses/refill", hx: true, form: form("on", "true"), status: 200, want: []string{"Turn refill off"}},
-		{name: "minimum", method: "POST", path: "/{msp}/licenses/minimum", hx: true, form: form("minimum", "100"), status: 200, want: []string{"below the minimum of 100"}},
+		{name: "minimum", method: "POST", path: "/{msp}/licenses/minimum", hx: true, form: form("minimum", "100"), status: 200, want: []string{"100 (the partner&#39;s)", `<span class="sr-only"> Low stock</span>`}},
 		{name: "rm enable", method: "POST", path: "/{msp}/management-licenses/enable", hx: true, form: form("data_center", "JP"), status: 200, want: []string{"Trend Micro Remote Manager enabled for Japan (JP)."}},
 		{name: "assign plan", method: "POST", path: "/{reseller}/service-plans/assign", hx: true, form: form("plan", "{planB}"), status: 200, want: []string{"Service plan assigned."}},
 		{name: "add account", method: "POST", path: "/{msp}/accounts/add", hx: true, status: 200,
@@ -339,13 +382,13 @@ func TestScenarios(t *testing.T) {
 		{name: "suspend without confirm asks", method: "POST", path: "/{msp}/suspend", status: 200, unchanged: true, want: []string{"Suspend Acme MSP? Only its Profile will be editable until it is reactivated."}},
 
 		// 422, 404, 409: invalid input, unknown or foreign objects, refusals
-		{name: "assign invalid units", method: "POST", path: "/{msp}/licenses/assign", hx: true, form: grant("0"), status: 422, unchanged: true,
-			want: []string{"Units must be at least 1", `aria-invalid="true"`, `id="partner-main"`}},
+		{name: "assign invalid units", method: "POST", path: "/{msp}/licenses/assign", hx: true, form: grant("-4"), status: 422, unchanged: true,
+			want: []string{"Endpoint Security full units must be at least 1", `aria-invalid="true"`, `id="partner-main"`}},
 		{name: "assign not a number", method: "POST", path: "/{msp}/licenses/assign", form: grant("ten"), status: 422, unchanged: true,
-			want: []string{"<html", "Units must be a whole number"}},
+			want: []string{"<html", "Endpoint Security full units must be a whole number"}},
 		{name: "assign expiry before start", method: "POST", path: "/{msp}/licenses/assign", hx: true, status: 422, unchanged: true,
-			form: form("product", "P", "unit_type", "seats", "units", "5", "kind", "full", "start", "2026-05-01", "expiry", "2026-01-01"),
-			want: []string{"Expiry must be after the start date"}},
+			form: form("full-1", "5", "start-1", "2026-05-01", "expiry-1", "2026-01-01"),
+			want: []string{"Endpoint Security expiry must be after the start date", `id="assign-expiry-1-err"`}},
 		{name: "rm unknown data center", method: "POST", path: "/{msp}/management-licenses/enable", hx: true, form: form("data_center", "MARS"), status: 422, unchanged: true,
 			want: []string{"must be one of US"}},
 		{name: "duplicate account", method: "POST", path: "/{msp}/accounts/add", hx: true, status: 422, unchanged: true,

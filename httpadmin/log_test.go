@@ -69,7 +69,7 @@ func TestRefusalsAreLoggedOnce(t *testing.T) {
 		{name: "no route at all", method: "PUT", path: "/{msp}/suspend", status: 404,
 			want: &logLine{Level: "INFO", Msg: "httpadmin: request refused", Status: 404, Method: "PUT", Path: "/admin/partners/{msp}/suspend", Operation: "read"}},
 		{name: "guard refuses", method: "POST", path: "/{suspended}/licenses/assign",
-			form: form("product", secret, "unit_type", "seats", "units", "5", "kind", "full", "start", "2026-05-01", "expiry", "2027-05-01"), status: 409,
+			form: form("full-1", "5", "start-1", "2026-05-01", "expiry-1", "2027-05-01", "note", secret), status: 409,
 			want:   &logLine{Level: "INFO", Msg: "httpadmin: request refused", Status: 409, Method: "POST", Path: "/admin/partners/{suspended}/licenses/assign", Partner: -2, Operation: "assign_licenses"},
 			reason: "the partnership is suspended"},
 		{name: "stale version", method: "POST", path: "/{msp}/licenses/refill", form: form("on", "true", "version", "99"), status: 409,

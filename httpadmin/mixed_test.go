@@ -33,6 +33,9 @@ const mixedClients = 8
 func allocateRate(b *testing.B, n int) float64 {
 	ctx := context.Background()
 	m := benchManager(dbtest.SQLite(b))
+	if err := seedCatalogue(ctx, m); err != nil {
+		b.Fatal(err)
+	}
 	p, err := seedPartner(ctx, m, "Allocating MSP", partner.MSP)
 	if err != nil {
 		b.Fatal(err)
@@ -141,7 +144,7 @@ func (c *mixedClient) step() {
 	case 1, 5, 9: // assign licences, a key of its own each time
 		c.writes++
 		code, text, err = c.do(http.MethodPost, fmt.Sprintf("%s/%d/licenses/assign", benchPrefix, c.own), url.Values{
-			"key": {fmt.Sprintf("%s-%d-%d", c.run, c.own, i)}, "product": {benchProducts[i%len(benchProducts)]},
+			"key": {fmt.Sprintf("%s-%d-%d", c.run, c.own, i)}, "product": {benchProducts[i%4].Name},
 			"unit_type": {"seats"}, "units": {"5"}, "kind": {"full"},
 			"start": {benchNow.Format(time.DateOnly)}, "expiry": {benchNow.AddDate(1, 0, 0).Format(time.DateOnly)}})
 	case 3, 7: // edit the profile with the version the last answer showed
@@ -181,6 +184,9 @@ func BenchmarkConsoleMixed(b *testing.B) {
 	m := benchManager(dbtest.SQLite(b))
 	var partners []int64
 	err := m.RunInTx(ctx, func(ctx context.Context, m *partner.Manager) error {
+		if err := seedCatalogue(ctx, m); err != nil {
+			return err
+		}
 		for i := range clientCount {
 			p, err := seedPartner(ctx, m, fmt.Sprintf("Client %d MSP", i), partner.MSP)
 			if err != nil {

@@ -34,7 +34,7 @@ func TestCanceledPartnerIsReadOnly(t *testing.T) {
 		{name: "a canceled MSP's management licenses", method: "GET", path: "/{msp}/management-licenses", status: 200,
 			setup: cancelTheMSP, want: []string{note, "Europe (EU)", "Enabled"}, notWant: controls},
 		{name: "a suspended partner's licences keep their controls, disabled", method: "GET", path: "/{suspended}/licenses", status: 200,
-			want: []string{`id="a-product"`, "<fieldset class=\"plain\" disabled", `disabled aria-describedby="why-disable"`}},
+			want: []string{`<button type="button" disabled aria-describedby="why-assign">Assign Licenses</button>`, "<fieldset class=\"plain\" disabled", `disabled aria-describedby="why-disable"`}},
 		{name: "a suspended partner's profile is a form", method: "GET", path: "/{suspended}/profile", status: 200,
 			want: []string{`<form class="card" action="/admin/partners/{suspended}/profile"`, "Save profile"}},
 	})

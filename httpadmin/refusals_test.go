@@ -27,8 +27,7 @@ func usedKey(t *testing.T, w *world) {
 // field when there is one, in the message area always.
 func TestRefusalsSayWhy(t *testing.T) {
 	assign := func(key, units string) map[string][]string {
-		return form("product", "Endpoint Security", "unit_type", "seats", "units", units, "kind", "full",
-			"start", "2026-05-01", "expiry", "2027-05-01", "key", key)
+		return form("full-1", units, "start-1", "2026-05-01", "expiry-1", "2027-05-01", "key", key)
 	}
 	long := strings.Repeat("k", 200)
 	runScenarios(t, []scenario{
@@ -43,13 +42,15 @@ func TestRefusalsSayWhy(t *testing.T) {
 		{name: "unknown role of a new account", method: "POST", path: "/{msp}/accounts/add", hx: true, status: 422, unchanged: true,
 			form: form("account", "acme.new", "first_name", "N", "last_name", "Ew", "email", "new@example.com", "role", "wizard"),
 			want: []string{`aria-describedby="n-role-err"`, `id="n-role-err"`, "Nothing was changed. Role "}},
-		{name: "one problem is said in the message area", method: "POST", path: "/{msp}/licenses/assign", hx: true, form: assign("k-1", "0"), status: 422, unchanged: true,
-			want: []string{"Nothing was changed. Units must be at least 1", `id="a-units-err"`}},
+		{name: "one problem is said in the message area", method: "POST", path: "/{msp}/licenses/assign", hx: true, form: assign("k-1", "-2"), status: 422, unchanged: true,
+			want: []string{"Nothing was changed. Endpoint Security full units must be at least 1", `id="assign-full-1-err"`}},
+		{name: "nothing entered says so", method: "POST", path: "/{msp}/licenses/assign", hx: true, form: assign("k-1", ""), status: 422, unchanged: true,
+			want: []string{"Nothing was changed. Licenses: enter Trial or Full units of at least one product."}},
 		{name: "several problems are listed", method: "POST", path: "/{msp}/licenses/assign", hx: true, status: 422, unchanged: true,
-			form: form("product", "", "unit_type", "", "units", "3", "kind", "full", "start", "2026-05-01", "expiry", "2027-05-01", "key", "k-2"),
-			want: []string{"Nothing was changed. Please correct these 2 fields:", "<li>Product is required.</li><li>Unit type is required.</li>"}},
+			form: form("full-1", "-3", "start-1", "2026-05-01", "expiry-1", "2027-05-01", "key", "k-2", "trial-3", "5", "start-3", "2026-05-01"),
+			want: []string{"Nothing was changed. Please correct these 3 fields:", "<li>Endpoint Security full units must be at least 1 (got -3).</li><li>Server Protection trial units: Server Protection offers no trial.</li>"}},
 		{name: "a reused key gets a fresh one", method: "POST", path: "/{msp}/licenses/assign", hx: true, setup: usedKey, form: assign("k-used", "6"), status: 422, unchanged: true,
-			want:    []string{"Nothing was changed. This form was already used for a different assignment; it now has a new key: check the licenses, then submit it again.", `name="units" min="1" value="6"`},
+			want:    []string{"Nothing was changed. This form was already used for a different assignment; it now has a new key: check the licenses, then submit it again.", `name="full-1" id="assign-full-1" value="6"`},
 			notWant: []string{`name="key" value="k-used"`, "highlighted"}},
 		{name: "an over-long key gets a fresh one", method: "POST", path: "/{msp}/licenses/assign", hx: true, form: assign(long, "6"), status: 422, unchanged: true,
 			want:    []string{"Nothing was changed. This form had a key that cannot be used (the key must be at most 128 characters (got 200)); it now has a new key: submit it again."},
@@ -66,7 +67,7 @@ func TestRefusalsSayWhy(t *testing.T) {
 func TestRefusedKeyCanBeSubmittedAgain(t *testing.T) {
 	w := newWorld(t)
 	usedKey(t, w)
-	f := form("product", "Endpoint Security", "unit_type", "seats", "units", "6", "kind", "full", "start", "2026-05-01", "expiry", "2027-05-01", "key", "k-used")
+	f := form("full-1", "6", "start-1", "2026-05-01", "expiry-1", "2027-05-01", "key", "k-used")
 	refused := w.do("POST", "/{msp}/licenses/assign", true, f, nil)
 	require.Equal(t, 422, refused.Code)
 	key := regexp.MustCompile(`name="key" value="([^"]+)"`).FindStringSubmatch(refused.Body.String())

@@ -191,10 +191,24 @@ type view struct {
 	Tab     partner.Tab
 	Tabs    []tabLink
 	Partner bool // a partner screen
+	// Sub names the tab's sub-page shown ("license", "customer",
+	// "assign"), SubTitle its title; Here is the URL of what is shown,
+	// which a stale form's Reload link leads to.
+	Sub, SubTitle, Here string
 
 	List    listView
 	Screen  screenView
 	Catalog []serviceplan.Plan // enabled plans, for Create Partner
+	// Lines are the catalogue's products, a line each on the Assign
+	// Licenses and Create Partner forms.
+	Lines []assignLine
+	Cat   catalogueView // the Products and Service Plans screens
+}
+
+// linesData is what the "assign-lines" template executes on.
+type linesData struct {
+	V    *view
+	Name string
 }
 
 // templateData is what a template executes on: a *view, or a pointer to
@@ -209,6 +223,8 @@ type tabLink struct {
 	Label    string
 	URL      string
 	Selected bool
+	// Current: the page shown is the tab itself, not one of its sub-pages.
+	Current bool
 }
 
 // Can reads the guard table for the partner on screen.
@@ -322,7 +338,20 @@ func (v *view) FormVal(name, field, def string) string {
 	if v.FormName != name {
 		return def
 	}
-	return v.Form.Val(field)
+	if val, ok := v.Form.Values[field]; ok {
+		return val
+	}
+	return def // not on the form posted (a new form, a field not sent)
+}
+
+// Checked says whether a checkbox of the named form is ticked: as posted
+// when that form is re-rendered (an unticked box sends nothing), def
+// otherwise.
+func (v *view) Checked(name, field string, def bool) bool {
+	if v.FormName != name {
+		return def
+	}
+	return v.Form.Val(field) != ""
 }
 
 func (a *admin) base(r *http.Request, title string) view {
@@ -378,7 +407,7 @@ func (v *view) fail(code int, err error) {
 		return
 	}
 	v.Err = v.L.say(message(err))
-	v.Reload = code == http.StatusConflict && v.Partner
+	v.Reload = code == http.StatusConflict && (v.Partner || v.Here != "")
 }
 
 // doneMessages are the success messages a redirect may name (?done=...),
@@ -402,6 +431,22 @@ var doneMessages = map[string]string{
 	"suspended":  "Partnership suspended.",
 	"active":     "Partnership reactivated.",
 	"canceled":   "Partnership canceled.",
+
+	"enabled":         "Selected licenses enabled.",
+	"lic-enabled":     "License enabled.",
+	"extended":        "Expiry changed.",
+	"units-added":     "Units added.",
+	"units-reduced":   "Units reduced.",
+	"converted":       "License converted to Full.",
+	"unchanged":       "Nothing needed changing.",
+	"pool":            "Pool settings saved.",
+	"cust-added":      "Customer added.",
+	"allocated":       "Units allocated.",
+	"released":        "Units released.",
+	"product-created": "Product created.",
+	"product-saved":   "Product saved.",
+	"plan-created":    "Service plan created.",
+	"plan-saved":      "Service plan saved.",
 }
 
 func newToken() string {
@@ -429,6 +474,10 @@ func (a *admin) funcs() template.FuncMap {
 		"auditTarget": a.auditTarget,
 		"kindLabel":   func(k serviceplan.Kind) string { return license.Kind(k).Label() },
 		"str":         func(v any) string { return fmt.Sprint(v) },
+		"hasPrefix":   strings.HasPrefix,
+		"unitTypes":   license.UnitTypes,
+		// lines hands the "assign-lines" template the view and its form's name.
+		"lines": func(v *view, name string) linesData { return linesData{V: v, Name: name} },
 	}
 }
 

@@ -136,9 +136,9 @@ func ValidateKey(key string) error {
 // The Manager resolves a grant against the product catalogue: by
 // ProductID when it is set, else by Product, compared with letter case
 // folded. The catalogue's name and unit type then replace what the grant
-// says (a UnitType given must be the product's). While the catalogue is
-// empty, Product and UnitType are taken as given, as before the catalogue
-// existed.
+// says (a UnitType given must be the product's). A grant that names no
+// catalogue product is refused, also while the catalogue is empty: the
+// vendor creates its products first.
 type Grant struct {
 	// ProductID names a catalogue product; 0 means "by name".
 	ProductID int64
@@ -255,8 +255,8 @@ type License struct {
 	ID        int64
 	PartnerID int64
 	// ProductID is the catalogue product of the licence; 0 marks a licence
-	// granted before the catalogue existed (or while it was empty), whose
-	// Product is only a name.
+	// granted before the catalogue existed ("uncatalogued"), whose Product
+	// is only a name. Such licences keep working; no new one is granted.
 	ProductID int64
 	// Product is the product's name: the catalogue's current name for a
 	// catalogue product (a rename in the catalogue renames its licences).

@@ -1,6 +1,7 @@
 package partner_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -179,9 +180,11 @@ func TestReplayComparesResolvedGrants(t *testing.T) {
 	})
 }
 
-// While the catalogue is empty grants name products freely, as before the
-// catalogue existed; those licences keep working once it has products,
-// uncatalogued, and their pools keep their settings.
+// Every grant names a catalogue product, also while the catalogue is
+// empty. Licences granted before the catalogue existed (written here
+// through the store, as an older version of the library did) keep
+// working, uncatalogued, and so do their pools and their assignment's
+// replay.
 func TestUncataloguedLicencesKeepWorking(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
@@ -190,17 +193,30 @@ func TestUncataloguedLicencesKeepWorking(t *testing.T) {
 			require.NoError(t, err)
 			old := grant(10)
 			old.Product, old.UnitType = "Legacy Suite", "seats"
-			res, err := e.m.AssignLicenses(e.ctx, p.ID, partner.AssignLicensesParams{Key: "old-1", Grants: []license.Grant{old}})
-			require.NoError(t, err)
-			require.Equal(t, int64(0), res.Licenses[0].ProductID)
+			_, err = e.m.AssignLicenses(e.ctx, p.ID, partner.AssignLicensesParams{Key: "new-1", Grants: []license.Grant{old}})
+			requireErr(t, err, partner.ErrInvalid, "product") // an empty catalogue accepts no free-text product
+			in := newPartnerInput("Late Adopter", partner.MSP, "late.admin")
+			in.Licenses = []license.Grant{old}
+			_, err = e.m.Create(e.ctx, in)
+			requireErr(t, err, partner.ErrInvalid, "product")
+
+			legacy := license.License{PartnerID: p.ID, Product: "Legacy Suite", UnitType: "seats", Kind: license.Full,
+				Units: 10, Start: old.Start, Expiry: old.Expiry, GrantedUnits: 10, GrantedExpiry: old.Expiry, GrantKey: "old-1",
+				CreatedAt: t0, UpdatedAt: t0}
+			require.NoError(t, e.m.Store().Update(e.ctx, func(ctx context.Context, tx partner.Tx) error {
+				return tx.CreateLicense(ctx, &legacy)
+			}))
+			require.Equal(t, int64(0), legacy.ProductID)
 
 			e.catalog(t, standardProducts...)
 			c, err := e.m.AddCustomer(e.ctx, p.ID, partner.CustomerParams{Name: "Old Customer"})
 			require.NoError(t, err)
-			_, err = e.m.Allocate(e.ctx, p.ID, partner.AllocateParams{LicenseID: res.Licenses[0].ID, CustomerID: c.ID, Units: 4})
+			_, err = e.m.Allocate(e.ctx, p.ID, partner.AllocateParams{LicenseID: legacy.ID, CustomerID: c.ID, Units: 4})
 			require.NoError(t, err, "an uncatalogued licence is still given to customers")
 			_, err = e.m.SetPoolSettings(e.ctx, p.ID, 0, partner.PoolSettingsParams{Product: "Legacy Suite", UnitType: "seats", Cap: 20})
 			require.NoError(t, err, "its pool still takes settings")
+			_, err = e.m.SetPoolSettings(e.ctx, p.ID, 0, partner.PoolSettingsParams{Product: "Never Sold", UnitType: "seats", Cap: 20})
+			requireErr(t, err, partner.ErrInvalid, "product") // a pool that is neither catalogued nor the partner's legacy one
 			pools, err := e.m.Pools(e.ctx, p.ID)
 			require.NoError(t, err)
 			require.Equal(t, []partner.Pool{{Product: "Legacy Suite", UnitType: "seats", Units: 10, Used: 4, Remaining: 6, Cap: 20}}, pools)

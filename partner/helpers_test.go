@@ -94,8 +94,8 @@ func (e *env) catalog(t *testing.T, ps ...license.Product) {
 	}
 }
 
-// newBareEnv returns an env with an empty catalogue: grants then name
-// products freely, as before the catalogue existed.
+// newBareEnv returns an env with an empty catalogue: every grant is
+// refused until products are added (see env.catalog).
 func newBareEnv(t *testing.T, s partner.Store) *env {
 	e := &env{clock: &clock{t: t0}, ctx: partner.WithActor(context.Background(), "tier1.operator"), products: map[string]license.Product{}}
 	e.m = partner.NewManager(partner.Options{Store: s, Now: e.clock.Now,

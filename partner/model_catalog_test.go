@@ -48,7 +48,7 @@ func (md *model) productNamed(name string) (mProduct, bool) {
 // resolveGrant is the catalogue rule for a grant: a product id names a
 // catalogue product (and a name given with it must be its name, letter
 // case folded); a name names the catalogue product of that folded name,
-// or, while the catalogue is empty, itself. A catalogue product gives the
+// and nothing else names a product. A catalogue product gives the
 // grant its name and unit type (a unit type given must be the product's,
 // letter case aside); a Trial needs a product that offers one, and
 // without an expiry lasts the product's trial days. It returns the grant
@@ -71,7 +71,7 @@ func (md *model) resolveGrant(g license.Grant) (license.Grant, bool) {
 		ok = false
 	default:
 		p, found = md.productNamed(g.Product)
-		if !found && len(md.products) > 0 {
+		if !found {
 			ok = false
 		}
 	}
@@ -185,8 +185,8 @@ func (md *model) refPool(pid int64, k [2]string) partner.Pool {
 
 // resolvePool is the rule for naming a pool: a catalogue product's name,
 // letter case folded (a unit type given must be its own), or the exact
-// name of the partner's uncatalogued licences or settings, or, while the
-// catalogue is empty, any name; those two with a unit type.
+// name of the partner's uncatalogued licences or settings (granted
+// before the catalogue existed), with a unit type.
 func (md *model) resolvePool(pid int64, product, unitType string) (k [2]string, productID int64, ok bool) {
 	product, unitType = strings.TrimSpace(product), strings.TrimSpace(unitType)
 	if !refTextOK(product) {
@@ -206,7 +206,7 @@ func (md *model) resolvePool(pid int64, product, unitType string) (k [2]string, 
 	for k, s := range md.poolSets[pid] {
 		known = known || s.ProductID == 0 && k[0] == product
 	}
-	if !known && len(md.products) > 0 || !refTextOK(unitType) {
+	if !known || !refTextOK(unitType) {
 		return k, 0, false
 	}
 	return [2]string{product, unitType}, 0, true

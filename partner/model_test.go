@@ -834,18 +834,15 @@ func (r *runner) actions() map[string]func(*rapid.T) {
 var actionWeights = map[string]int{"AssignLicenses": 3, "Allocate": 3, "AddCustomer": 2, "AddAccount": 2, "Release": 1,
 	"UpdateProfile": 1, "DisableLicenses": 1, "Create": 1, "SetPoolRefill": 1, "SetPoolSettings": 1, "RefillPool": 1}
 
-// setup gives every sequence something to work on: a plan, mostly a
-// product catalogue, and one partner of each type, created through the
-// same checked steps. Without the catalogue the partners' first licences
-// name their product freely (uncatalogued), as before the catalogue
-// existed; a later CreateProduct makes the catalogue rule apply.
+// setup gives every sequence something to work on: a plan, a product
+// catalogue, and one partner of each type, created through the same
+// checked steps. Every grant names a catalogue product, so the catalogue
+// comes first.
 func (r *runner) setup() {
 	r.step(&opCreatePlan{in: serviceplan.Plan{Name: "Starter", Enabled: true, Product: "Endpoint Security", Kind: serviceplan.Full,
 		UnitType: "seats", DataCenter: serviceplan.EU, InitialPeriodMonths: 12, ExpiryNoticeDays: 30}, valid: true})
-	if rapid.IntRange(0, 3).Draw(r.t, "catalogueFirst") > 0 {
-		r.step(&opCreateProduct{in: license.Product{Name: "Endpoint Security", UnitType: "seats", TrialOffered: true, TrialDays: 30}})
-		r.step(&opCreateProduct{in: license.Product{Name: "Email Security", UnitType: "users"}})
-	}
+	r.step(&opCreateProduct{in: license.Product{Name: "Endpoint Security", UnitType: "seats", TrialOffered: true, TrialDays: 30}})
+	r.step(&opCreateProduct{in: license.Product{Name: "Email Security", UnitType: "users"}})
 	for _, typ := range partner.Types() {
 		n := r.next()
 		in := partner.CreateParams{Type: typ,

@@ -178,8 +178,8 @@ func findPool(pools []Pool, k poolKey) Pool {
 // resolvePool names the pool a product and unit type refer to for a
 // partner: the catalogue product of that name (letter case folded; a unit
 // type given must be the product's), else a pool of the partner's own
-// uncatalogued licences or settings of exactly that name and unit type,
-// else, while the catalogue is empty, the name and unit type as given.
+// uncatalogued licences or settings of exactly that name and unit type
+// (granted before the catalogue existed). Any other name is invalid.
 // Problems with the input come back in invalid, a store's failure in err.
 func resolvePool(ctx context.Context, r Reader, partnerID int64, product, unitType string) (k poolKey, productID int64, invalid, err error) {
 	product, unitType = strings.TrimSpace(product), strings.TrimSpace(unitType)
@@ -196,8 +196,8 @@ func resolvePool(ctx context.Context, r Reader, partnerID int64, product, unitTy
 	case !errors.Is(err, ErrNotFound):
 		return k, 0, nil, err
 	}
-	// Not a catalogue product: a pool of the partner's uncatalogued
-	// licences or settings, or any name while the catalogue is empty.
+	// Not a catalogue product: only a pool of the partner's uncatalogued
+	// licences or settings.
 	lics, _, err := r.Licenses(ctx, partnerID, Page{})
 	if err != nil {
 		return k, 0, nil, err
@@ -214,9 +214,7 @@ func resolvePool(ctx context.Context, r Reader, partnerID int64, product, unitTy
 		known = known || s.ProductID == 0 && s.Product == product
 	}
 	if !known {
-		if _, n, err := r.Products(ctx, Page{Limit: 1}); err != nil || n > 0 {
-			return k, 0, invalidf("product", "%q is not in the product catalogue", product), err
-		}
+		return k, 0, invalidf("product", "%q is not in the product catalogue", product), nil
 	}
 	if err := checkText("unit type", unitType, license.MaxTextLen, true); err != nil {
 		return k, 0, err, nil

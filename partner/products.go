@@ -100,29 +100,17 @@ func (m *Manager) Products(ctx context.Context, pg Page) ([]license.Product, int
 }
 
 // catalogue resolves names against the product catalogue within one
-// transaction, remembering whether the catalogue is empty.
+// transaction.
 type catalogue struct {
-	r     Reader
-	empty *bool
-}
-
-// isEmpty reports whether the catalogue has no product.
-func (cat *catalogue) isEmpty(ctx context.Context) (bool, error) {
-	if cat.empty == nil {
-		_, n, err := cat.r.Products(ctx, Page{Limit: 1})
-		if err != nil {
-			return false, err
-		}
-		empty := n == 0
-		cat.empty = &empty
-	}
-	return *cat.empty, nil
+	r Reader
 }
 
 // resolve fills g (normalized, the caller's copy) from the catalogue: by
 // ProductID, else by its folded name. It returns the grant's field
-// problems (product, unit type, kind), or a store error. While the
-// catalogue is empty a grant by name is left as it is (uncatalogued).
+// problems (product, unit type, kind), or a store error. Every grant must
+// name a catalogue product, whether the catalogue has any or not:
+// licences granted before the catalogue existed keep ProductID 0
+// (uncatalogued), but no new one is granted so.
 func (cat *catalogue) resolve(ctx context.Context, g *license.Grant) (problems []error, err error) {
 	var p license.Product
 	switch {
@@ -144,10 +132,6 @@ func (cat *catalogue) resolve(ctx context.Context, g *license.Grant) (problems [
 	default:
 		p, err = cat.r.ProductByName(ctx, g.Product)
 		if errors.Is(err, ErrNotFound) {
-			empty, err := cat.isEmpty(ctx)
-			if err != nil || empty {
-				return nil, err
-			}
 			return []error{invalidf("product", "%q is not in the product catalogue", g.Product)}, nil
 		}
 		if err != nil {

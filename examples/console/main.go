@@ -105,6 +105,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Info("seeded demo partners")
 	}
 
+	go sweep(ctx, m, log, time.Hour)
+
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fail("listen", err)
@@ -133,6 +135,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// sweep runs the library's expiry sweep once now and then every period
+// until ctx ends, logging what each run did: the notices go to the
+// Manager's hooks (this demo subscribes none). A failed run is logged and
+// tried again at the next tick; a notice is never sent twice, whatever
+// the number of processes sweeping.
+func sweep(ctx context.Context, m *partner.Manager, log *slog.Logger, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		if res, err := m.Sweep(ctx); err != nil {
+			if ctx.Err() == nil {
+				log.Warn("expiry sweep failed; trying again at the next tick", "err", err)
+			}
+		} else {
+			log.Info("expiry sweep", "checked", res.Checked, "expiring", res.Expiring, "expired", res.Expired, "skipped", res.Skipped)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // hostChrome is the host application's own page frame: the plugin's pages

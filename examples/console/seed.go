@@ -11,10 +11,18 @@ import (
 	"github.com/partnerkit/partnerkit/serviceplan"
 )
 
+// demoProducts is the demo's product catalogue: every licence is granted
+// for one of them.
+var demoProducts = []license.Product{
+	{Name: "Endpoint Security", UnitType: license.Seats, TrialOffered: true, TrialDays: 30},
+	{Name: "Email Security", UnitType: license.Users, TrialOffered: true, TrialDays: 14},
+	{Name: "Mobile Security", UnitType: license.Devices},
+}
+
 // Seed fills an empty store with demo data through the Manager, so the
-// audit trail is real: an Active MSP, an Active Reseller, a Suspended and
-// a Canceled partner, each with licences, customers and accounts, and a
-// plan catalogue. It does nothing when partners exist already, and
+// audit trail is real: a product catalogue, an Active MSP, an Active
+// Reseller, a Suspended and a Canceled partner, each with licences from
+// the catalogue, customers and accounts, and a plan catalogue. It does nothing when partners exist already, and
 // reports whether it seeded.
 //
 // Several processes may start on a new database at once: the check and
@@ -36,6 +44,11 @@ func Seed(ctx context.Context, m *partner.Manager, now time.Time) (bool, error) 
 			return err
 		}
 		seeded = true
+		for _, p := range demoProducts {
+			if _, err := m.CreateProduct(ctx, p); err != nil {
+				return err
+			}
+		}
 		var plans []int64
 		for _, p := range []serviceplan.Plan{
 			{Name: "Endpoint Security Full 12 months", Product: "Endpoint Security", Kind: serviceplan.Full, UnitType: "seats", DataCenter: serviceplan.EU, InitialPeriodMonths: 12, AutoRenew: true, ExpiryNoticeDays: 30},
@@ -65,7 +78,8 @@ func Seed(ctx context.Context, m *partner.Manager, now time.Time) (bool, error) 
 				Profile:       partner.Profile{CompanyName: "Acme Managed IT", City: "Lyon", State: "Auvergne-Rhône-Alpes", Country: "France", SignInURL: "https://acme-it.example/console"},
 				Admin:         account.Params{Name: "acme.admin", FirstName: "Ada", LastName: "Martin", Email: "ada.martin@acme-it.example"},
 				RemoteManager: []partner.DataCenter{serviceplan.EU},
-				Licenses:      []license.Grant{grant("Endpoint Security", "seats", 100, license.Full, 365), grant("Email Security", "users", 40, license.Trial, 20)}},
+				Licenses: []license.Grant{grant("Endpoint Security", "seats", 100, license.Full, 365), grant("Email Security", "users", 40, license.Trial, 20),
+					grant("Mobile Security", "devices", 25, license.Full, 10)}},
 				customers: []string{"Corner Bakery", "City Dental", "Riverside Law"},
 				users:     []account.Params{{Name: "acme.licensing", FirstName: "Lee", LastName: "Roux", Email: "lee.roux@acme-it.example", Role: account.LicenseManager}},
 				minimum:   30},

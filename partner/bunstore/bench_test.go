@@ -3,6 +3,7 @@ package bunstore_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -58,6 +59,10 @@ type assignFixture struct {
 func newAssignFixture(b *testing.B, s *bunstore.Store) assignFixture {
 	ctx := context.Background()
 	m := partner.NewManager(partner.Options{Store: s, Now: func() time.Time { return benchNow }})
+	if _, err := m.CreateProduct(ctx, license.Product{Name: "Endpoint Security", UnitType: license.Seats}); err != nil &&
+		!errors.Is(err, partner.ErrDuplicate) { // a store shared by several fixtures has it already
+		b.Fatal(err)
+	}
 	p, err := m.Create(ctx, partner.CreateParams{Type: partner.MSP,
 		Profile: partner.Profile{CompanyName: "Bench", City: "Lyon", Country: "France"},
 		Admin:   account.Params{Name: fmt.Sprintf("bench%d", time.Now().UnixNano()), FirstName: "B", LastName: "B", Email: "b@example.com"}})

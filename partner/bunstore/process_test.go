@@ -101,6 +101,8 @@ func childCmd(t *testing.T, mode, store string, targets [3]int64, attempts int) 
 func processFixture(t *testing.T, s *bunstore.Store, units int64) [3]int64 {
 	ctx := context.Background()
 	m := partner.NewManager(partner.Options{Store: s})
+	_, err := m.CreateProduct(ctx, license.Product{Name: "Endpoint Security", UnitType: license.Seats})
+	require.NoError(t, err)
 	p, err := m.Create(ctx, partner.CreateParams{Type: partner.MSP,
 		Profile: partner.Profile{CompanyName: "Two processes", City: "Lyon", Country: "France"},
 		Admin:   account.Params{Name: "procs.admin", FirstName: "P", LastName: "P", Email: "p@example.com"}})

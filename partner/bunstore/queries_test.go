@@ -36,6 +36,10 @@ func populate(t *testing.T, s *bunstore.Store, n int) int64 {
 	ctx := context.Background()
 	now := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
 	m := partner.NewManager(partner.Options{Store: s, Now: func() time.Time { return now }})
+	for i := range 7 {
+		_, err := m.CreateProduct(ctx, license.Product{Name: fmt.Sprint("Product ", i), UnitType: license.Seats})
+		require.NoError(t, err)
+	}
 	p, err := m.Create(ctx, partner.CreateParams{Type: partner.Reseller,
 		Profile: partner.Profile{CompanyName: "Big reseller", City: "Lyon", Country: "France"},
 		Admin:   account.Params{Name: fmt.Sprintf("big%d.admin", n), FirstName: "B", LastName: "R", Email: "b@example.com"}})
