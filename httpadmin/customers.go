@@ -123,19 +123,9 @@ type licenseOption struct {
 	Label string
 }
 
-// partnerCustomer reads a customer of the partner from the store, as the
-// Manager reads one (the Manager's reads return its allocations but not
-// the customer itself): a customer of another partner is not found.
+// partnerCustomer reads a customer of the partner.
 func (a *admin) partnerCustomer(ctx context.Context, partnerID, cid int64) (partner.Customer, error) {
-	var c partner.Customer
-	err := a.m.Store().View(ctx, func(ctx context.Context, r partner.Reader) (err error) {
-		c, err = r.Customer(ctx, cid)
-		return err
-	})
-	if err == nil && c.PartnerID != partnerID {
-		err = partner.NewError(partner.ErrNotFound, "", "customer %d does not exist for partner %d", cid, partnerID)
-	}
-	return c, err
+	return a.m.Customer(ctx, partnerID, cid)
 }
 
 func (a *admin) customerDetail(ctx context.Context, v *view, cid int64) error {

@@ -332,22 +332,11 @@ var tabByPath = map[string]partner.Tab{
 }
 
 // consoleTabs are the tabs the console shows for a partner type: the
-// library's tabs of the partner screen, with Customers after Licenses.
-func consoleTabs(t partner.Type) []partner.Tab {
-	var out []partner.Tab
-	for _, tab := range partner.Tabs(t) {
-		out = append(out, tab)
-		if tab == partner.TabLicenses {
-			out = append(out, partner.TabCustomers)
-		}
-	}
-	return out
-}
+// library's tabs of the partner screen.
+func consoleTabs(t partner.Type) []partner.Tab { return partner.Tabs(t) }
 
 // tabShown reports whether the console shows the tab for a partner type.
-func tabShown(t partner.Type, tab partner.Tab) bool {
-	return tab == partner.TabCustomers || partner.TabAvailable(t, tab)
-}
+func tabShown(t partner.Type, tab partner.Tab) bool { return partner.TabAvailable(t, tab) }
 
 // place is where on the partner screen a view or an action's answer
 // is: a tab, or one of its sub-pages (a licence, a customer, the Assign
@@ -499,16 +488,11 @@ func (a *admin) backTo(id int64, tab partner.Tab) *link {
 	return &link{URL: a.url(id, string(tab)), Label: "Back to the " + tab.Label() + " tab"}
 }
 
-// showTab answers with a tab of the partner screen: the tab strip and the
-// panel, plus the banner out of band (htmx), or the full page. q holds
-// the list position (offset) and the success message (done); known, the
-// partner as a change just returned it, or nil (see screen).
-func (a *admin) showTab(w http.ResponseWriter, r *http.Request, id int64, tab partner.Tab, code int, q url.Values,
-	known *partner.Partner, edit func(*view)) {
-	a.showPlace(w, r, id, at(tab), code, q, known, edit)
-}
-
-// showPlace is showTab for a place: a tab or one of its sub-pages.
+// showPlace answers with a place of the partner screen — a tab or one of
+// its sub-pages: the tab strip and the panel, plus the banner out of band
+// (htmx), or the full page. q holds the list position (offset) and the
+// success message (done); known, the partner as a change just returned it,
+// or nil (see screen).
 func (a *admin) showPlace(w http.ResponseWriter, r *http.Request, id int64, pl place, code int, q url.Values,
 	known *partner.Partner, edit func(*view)) {
 	tab := pl.Tab

@@ -128,19 +128,9 @@ type licenseDetailView struct {
 	NewExpiry string
 }
 
-// partnerLicense reads a licence of the partner. The Manager has no read
-// of one licence, so it is read from the store, as the Manager reads
-// one: a licence of another partner is not found.
+// partnerLicense reads a licence of the partner.
 func (a *admin) partnerLicense(ctx context.Context, partnerID, lid int64) (license.License, error) {
-	var l license.License
-	err := a.m.Store().View(ctx, func(ctx context.Context, r partner.Reader) (err error) {
-		l, err = r.License(ctx, lid)
-		return err
-	})
-	if err == nil && l.PartnerID != partnerID {
-		err = partner.NewError(partner.ErrNotFound, "", "licence %d does not exist for partner %d", lid, partnerID)
-	}
-	return l, err
+	return a.m.License(ctx, partnerID, lid)
 }
 
 func (a *admin) licenseDetail(ctx context.Context, v *view, lid int64) error {

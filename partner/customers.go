@@ -56,6 +56,19 @@ type CustomerFilter struct {
 	Page
 }
 
+// Customer returns one customer of the partner; a customer of another
+// partner is not found (ErrNotFound), like one that does not exist.
+func (m *Manager) Customer(ctx context.Context, partnerID, customerID int64) (Customer, error) {
+	var c Customer
+	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+		if c, err = r.Customer(ctx, customerID); err == nil && c.PartnerID != partnerID { // also when the partner is not
+			err = NewError(ErrNotFound, "", "customer %d does not exist for partner %d", customerID, partnerID)
+		}
+		return err
+	})
+	return c, err
+}
+
 // Customers returns one page of the partner's customers matching f, by
 // id, and the number of matches. Without a name, the total is the
 // banner's customer count (Partner.Customers).

@@ -34,7 +34,7 @@ func ExampleManager_Create() {
 	fmt.Println("tabs:", partner.Tabs(p.Type))
 	// Output:
 	// Acme Managed IT MSP Active [EU]
-	// tabs: [licenses management-licenses accounts profile]
+	// tabs: [licenses customers management-licenses accounts profile]
 }
 
 // Licences are granted to a partner, then given to its customers; a

@@ -166,7 +166,7 @@ func Operations() []Operation {
 	for op := range guards {
 		ops = append(ops, op)
 	}
-	order := map[Tab]int{TabLicenses: 0, TabManagementLicenses: 1, TabServicePlans: 2, TabAccounts: 3, TabProfile: 4, TabCustomers: 5}
+	order := map[Tab]int{TabLicenses: 0, TabCustomers: 1, TabManagementLicenses: 2, TabServicePlans: 3, TabAccounts: 4, TabProfile: 5}
 	slices.SortFunc(ops, func(a, b Operation) int {
 		if d := order[guards[a].tab] - order[guards[b].tab]; d != 0 {
 			return d
@@ -183,10 +183,12 @@ func Operations() []Operation {
 }
 
 // Tabs lists the tabs of the partner screen for a partner type, in screen
-// order; a tab that does not apply to the type is left out.
+// order; a tab that does not apply to the type is left out. Customers, the
+// partner's customers and their units (the banner's count made visible),
+// follows Licenses.
 func Tabs(t Type) []Tab {
 	var tabs []Tab
-	for _, tab := range []Tab{TabLicenses, TabManagementLicenses, TabServicePlans, TabAccounts, TabProfile} {
+	for _, tab := range []Tab{TabLicenses, TabCustomers, TabManagementLicenses, TabServicePlans, TabAccounts, TabProfile} {
 		if TabAvailable(t, tab) {
 			tabs = append(tabs, tab)
 		}

@@ -145,8 +145,8 @@ func TestGuardReasons(t *testing.T) {
 
 func TestTabs(t *testing.T) {
 	want := map[partner.Type][]partner.Tab{
-		partner.MSP:      {partner.TabLicenses, partner.TabManagementLicenses, partner.TabAccounts, partner.TabProfile},
-		partner.Reseller: {partner.TabLicenses, partner.TabServicePlans, partner.TabAccounts, partner.TabProfile},
+		partner.MSP:      {partner.TabLicenses, partner.TabCustomers, partner.TabManagementLicenses, partner.TabAccounts, partner.TabProfile},
+		partner.Reseller: {partner.TabLicenses, partner.TabCustomers, partner.TabServicePlans, partner.TabAccounts, partner.TabProfile},
 	}
 	got := map[partner.Type][]partner.Tab{}
 	for _, typ := range partner.Types() {

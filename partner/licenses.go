@@ -262,6 +262,17 @@ func partnerLicense(ctx context.Context, r Reader, partnerID, id int64) (license
 	return l, err
 }
 
+// License returns one licence of the partner; a licence of another
+// partner is not found (ErrNotFound), like one that does not exist.
+func (m *Manager) License(ctx context.Context, partnerID, licenseID int64) (license.License, error) {
+	var l license.License
+	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+		l, err = partnerLicense(ctx, r, partnerID, licenseID) // also not found when the partner is not
+		return err
+	})
+	return l, err
+}
+
 // Licenses returns one page of the partner's licences, with their used
 // and provisioned units, and the total.
 func (m *Manager) Licenses(ctx context.Context, partnerID int64, pg Page) ([]license.License, int, error) {

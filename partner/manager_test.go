@@ -699,3 +699,26 @@ func TestZeroConfigManager(t *testing.T) {
 	require.Equal(t, partner.SystemActor, audit[0].Actor, "no actor in the context records the system")
 	require.WithinDuration(t, time.Now(), p.CreatedAt, time.Minute)
 }
+
+// License and Customer read one record of the partner; another partner's,
+// or one of a partner that does not exist, is not found.
+func TestReadOneLicenceAndCustomer(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		f := e.fixture(t, partner.MSP, partner.Active)
+		other := e.fixture(t, partner.Reseller, partner.Active)
+		l, err := e.m.License(e.ctx, f.p.ID, f.lic.ID)
+		require.NoError(t, err)
+		require.Equal(t, f.lic.ID, l.ID)
+		c, err := e.m.Customer(e.ctx, f.p.ID, f.customer.ID)
+		require.NoError(t, err)
+		require.Empty(t, cmp.Diff(f.customer, c))
+		_, err = e.m.License(e.ctx, other.p.ID, f.lic.ID)
+		requireErr(t, err, partner.ErrNotFound, "")
+		_, err = e.m.Customer(e.ctx, other.p.ID, f.customer.ID)
+		requireErr(t, err, partner.ErrNotFound, "")
+		_, err = e.m.License(e.ctx, 999999, f.lic.ID)
+		requireErr(t, err, partner.ErrNotFound, "")
+		_, err = e.m.Customer(e.ctx, f.p.ID, 999999)
+		requireErr(t, err, partner.ErrNotFound, "")
+	})
+}
