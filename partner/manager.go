@@ -43,8 +43,9 @@ type Options struct {
 
 // Manager is the facade through which every change goes. It checks the
 // guard table, validates input, runs each operation as one transaction of
-// the store, records the audit trail in that same transaction, and after
-// commit tells the subscribed hooks. It is safe for concurrent use.
+// the store, records the audit trail and the events in the outbox in that
+// same transaction, and after commit tells the subscribed hooks; Dispatch
+// delivers the outbox's events to the host. It is safe for concurrent use.
 type Manager struct {
 	store  Store
 	now    func() time.Time
