@@ -329,8 +329,13 @@ func testConcurrentOutboxClaims(t *testing.T, s partner.Store) {
 	update(t, s, func(tx partner.Tx) error { return tx.AppendOutbox(ctx, msgs) })
 	var mu sync.Mutex
 	seen := map[int64]string{}
+	var errs []error
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err)
+	}
 	var wg sync.WaitGroup
-	errs := make(chan error, claimers)
 	for c := range claimers {
 		wg.Go(func() {
 			for round := 0; ; round++ {
@@ -341,7 +346,7 @@ func testConcurrentOutboxClaims(t *testing.T, s partner.Store) {
 					return err
 				})
 				if err != nil {
-					errs <- err
+					fail(err)
 					return
 				}
 				if len(got) == 0 {
@@ -350,7 +355,7 @@ func testConcurrentOutboxClaims(t *testing.T, s partner.Store) {
 				mu.Lock()
 				for _, m := range got {
 					if prev, dup := seen[m.ID]; dup {
-						errs <- fmt.Errorf("message %d claimed by %s and by %s", m.ID, prev, name)
+						errs = append(errs, fmt.Errorf("message %d claimed by %s and by %s", m.ID, prev, name))
 					}
 					seen[m.ID] = name
 				}
@@ -359,10 +364,7 @@ func testConcurrentOutboxClaims(t *testing.T, s partner.Store) {
 		})
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	require.NoError(t, errors.Join(errs...))
 	require.Len(t, seen, n, "every message claimed once")
 }
 
