@@ -129,7 +129,7 @@ func (t *txn) ClaimOutbox(ctx context.Context, c partner.OutboxClaim) ([]partner
 	}
 	upd := t.db.NewUpdate().Model((*outboxRow)(nil)).
 		Set("claim = ?", c.Claim).Set("locked_until = ?", outboxTime(c.Until)).Set("attempts = attempts + 1").
-		Where("id IN (?)", bun.In(ids))
+		Where("id IN (?)", bun.List(ids))
 	var rows []outboxRow
 	if t.cheapReturning() {
 		if err := upd.Returning("*").Scan(ctx, &rows); err != nil {
@@ -139,7 +139,7 @@ func (t *txn) ClaimOutbox(ctx context.Context, c partner.OutboxClaim) ([]partner
 		if _, err := upd.Exec(ctx); err != nil {
 			return nil, t.dbErr(err)
 		}
-		if err := t.db.NewSelect().Model(&rows).Where("ob.id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		if err := t.db.NewSelect().Model(&rows).Where("ob.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 			return nil, t.dbErr(err)
 		}
 	}
