@@ -51,6 +51,7 @@ var (
 func currentUser(*http.Request) string                                   { return "" }
 func requireRole(*http.Request, string) error                            { return nil }
 func hostLayout(http.ResponseWriter, *http.Request, httpadmin.LayoutData) {}
+func postWebhook(context.Context, partner.Event) error                    { return nil }
 `
 
 // TestREADMESnippetsCompile type-checks every Go snippet of the README

@@ -33,12 +33,19 @@ type Options struct {
 	// ExpiringWindow is how long before expiry a licence shows as Expiring
 	// soon; 0 means license.DefaultExpiringWindow (30 days).
 	ExpiringWindow time.Duration
+	// DisableOutbox stops recording events in the store's outbox, for a
+	// host that never runs Dispatch and relies on Subscribe alone: the
+	// outbox then does not grow, events carry no ID, and Dispatch fails
+	// with ErrNotConfigured. By default every event is recorded (see
+	// Manager.Dispatch).
+	DisableOutbox bool
 }
 
 // Manager is the facade through which every change goes. It checks the
 // guard table, validates input, runs each operation as one transaction of
-// the store, records the audit trail in that same transaction, and after
-// commit tells the subscribed hooks. It is safe for concurrent use.
+// the store, records the audit trail and the events in the outbox in that
+// same transaction, and after commit tells the subscribed hooks; Dispatch
+// delivers the outbox's events to the host. It is safe for concurrent use.
 type Manager struct {
 	store  Store
 	now    func() time.Time
@@ -46,6 +53,7 @@ type Manager struct {
 	log    *slog.Logger
 	window time.Duration
 	hooks  *hookSet
+	outbox *outboxState // nil with Options.DisableOutbox
 
 	bound *binding // non-nil inside RunInTx
 }
@@ -62,6 +70,9 @@ type binding struct {
 func NewManager(opts Options) *Manager {
 	m := &Manager{store: opts.Store, now: opts.Now, reset: opts.ResetPassword, log: opts.Logger,
 		window: opts.ExpiringWindow, hooks: &hookSet{}}
+	if !opts.DisableOutbox {
+		m.outbox = newOutboxState()
+	}
 	if m.store == nil {
 		m.store = newMemoryStore()
 	}
@@ -122,11 +133,12 @@ func ActorFrom(ctx context.Context) string {
 // later call on the bound Manager fails too. An error fn itself returns
 // aborts it the same way.
 //
-// After the commit, the effects outside the store (the ResetPassword
-// hook) run once each, then the subscribed hooks hear of the changes; a
-// failed effect makes RunInTx return an error wrapping ErrHook although
-// the batch is committed. Calling RunInTx on a bound Manager joins the
-// outer transaction.
+// The events of the whole batch are recorded in the outbox (see Dispatch)
+// in its transaction, after fn. After the commit, the effects outside the
+// store (the ResetPassword hook) run once each, then the subscribed hooks
+// hear of the changes; a failed effect makes RunInTx return an error
+// wrapping ErrHook although the batch is committed. Calling RunInTx on a
+// bound Manager joins the outer transaction.
 func (m *Manager) RunInTx(ctx context.Context, fn func(ctx context.Context, m *Manager) error) error {
 	if m.bound != nil {
 		return fn(ctx, m)
@@ -141,6 +153,9 @@ func (m *Manager) RunInTx(ctx context.Context, fn func(ctx context.Context, m *M
 		}
 		bm.bound.failed = errTxFinished
 		if err != nil {
+			return err
+		}
+		if err := m.enqueue(ctx, tx, bm.bound.pending); err != nil {
 			return err
 		}
 		done = bm.bound
@@ -208,7 +223,9 @@ func (m *Manager) fail(op Operation, err error) error {
 }
 
 // write runs fn as one all-or-nothing change: its own store transaction,
-// or the bound one inside RunInTx.
+// or the bound one inside RunInTx. The events fn queued are recorded in
+// the outbox in that transaction: by write after fn, or by RunInTx after
+// the whole batch.
 func (m *Manager) write(ctx context.Context, op Operation, fn func(ctx context.Context, tx Tx, c *changes) error) error {
 	var c *changes
 	run := func(ctx context.Context, tx Tx) error {
@@ -229,15 +246,26 @@ func (m *Manager) write(ctx context.Context, op Operation, fn func(ctx context.C
 		b.effects = append(b.effects, c.effects...)
 		return nil
 	}
-	if err := m.store.Update(ctx, run); err != nil {
+	err := m.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		if err := run(ctx, tx); err != nil {
+			return err
+		}
+		return m.enqueue(ctx, tx, c.events)
+	})
+	if err != nil {
 		return withOp(op, err)
 	}
 	return withOp(op, m.afterCommit(ctx, c.effects, c.events))
 }
 
 // afterCommit runs the effects of committed changes once each, then tells
-// the hooks. A failed effect is returned wrapping ErrHook.
+// the hooks. A failed effect is returned wrapping ErrHook. The events are
+// in the outbox already (enqueue, in the change's transaction): it wakes
+// this Manager's dispatchers for them.
 func (m *Manager) afterCommit(ctx context.Context, effects []func(context.Context) error, events []Event) error {
+	if len(events) > 0 && m.outbox != nil {
+		m.outbox.wake()
+	}
 	var errs []error
 	for _, fx := range effects {
 		if err := fx(ctx); err != nil {
@@ -381,7 +409,17 @@ var eventKinds = map[Operation]EventKind{
 // setting that caused it, and the expiry notices of Sweep
 // (EventLicenseExpiring, EventLicenseExpired) are recorded as notices,
 // not in the audit trail.
+//
+// Every event is recorded in the store's outbox in the transaction of its
+// change, and delivered from there to the handler of Manager.Dispatch, at
+// least once; the outbox keeps it as JSON (encoding/json, every exported
+// field).
 type Event struct {
+	// ID is the event's stable id in the outbox, the same in every
+	// delivery of it and in the Subscribe hooks: handlers de-duplicate by
+	// it. Ids grow with the order events were recorded in and are never
+	// reused. 0 with Options.DisableOutbox.
+	ID        int64
 	Kind      EventKind
 	Op        Operation
 	PartnerID int64
@@ -415,6 +453,14 @@ type hookSet struct {
 // run after commit, in subscription order, in the goroutine that made
 // the change: a hook with slow work should hand it off. A hook's error or
 // panic is logged and the other hooks still run.
+//
+// Hooks are best effort and in-process: they hear of the changes made
+// through this Manager only, once, and not at all when the process ends
+// between the commit and the hook, or when the hook fails. For events a
+// host must not miss (a webhook, a mail, another system to keep in step),
+// use Dispatch, which delivers from the outbox at least once, with
+// retries, across restarts and processes. Hooks suit what may be lost:
+// metrics, cache invalidation, a log line.
 func (m *Manager) Subscribe(h Hook) (unsubscribe func()) {
 	hs := m.hooks
 	hs.mu.Lock()

@@ -46,6 +46,9 @@ func newMemoryStore() Store {
 		poolSets:     map[int64]map[[2]string]PoolSettings{},
 		notices:      map[noticeKey]Notice{},
 		noticesByL:   map[int64]map[noticeKey]struct{}{},
+		outbox:       map[int64]OutboxMessage{},
+		outboxDue:    map[int64]struct{}{},
+		runs:         map[string]time.Time{},
 	}
 }
 
@@ -90,6 +93,10 @@ type memStore struct {
 	poolSets     map[int64]map[[2]string]PoolSettings // partner → {product, unit type}
 	notices      map[noticeKey]Notice                 // keyed by licence, expiry, days
 	noticesByL   map[int64]map[noticeKey]struct{}     // licence → its notices
+
+	outbox    map[int64]OutboxMessage // by id
+	outboxDue map[int64]struct{}      // the pending messages' ids
+	runs      map[string]time.Time    // periodic task → its next run
 }
 
 func (s *memStore) Update(ctx context.Context, fn func(context.Context, Tx) error) (err error) {
@@ -963,4 +970,135 @@ func (tx *memTx) AppendAudit(ctx context.Context, e *AuditEntry) error {
 	// Rollback restores the shorter slice; the slot past it is never read.
 	put(tx, tx.s.audit, e.PartnerID, append(tx.s.audit[e.PartnerID], *e))
 	return nil
+}
+
+// ---- The outbox (see OutboxReader and OutboxTx in store.go) ----
+
+func cloneMessage(m OutboxMessage) OutboxMessage {
+	m.Payload = slices.Clone(m.Payload)
+	return m
+}
+
+func (v *memView) Outbox(ctx context.Context, f OutboxFilter) ([]OutboxMessage, int, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	var ids []int64
+	for id, m := range v.s.outbox {
+		if f.State == "" || (f.State == OutboxPending) == m.DeliveredAt.IsZero() {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	total := len(ids)
+	lo := min(f.Offset, total)
+	hi := total
+	if f.Limit > 0 {
+		hi = min(lo+f.Limit, total)
+	}
+	out := make([]OutboxMessage, 0, hi-lo)
+	for _, id := range ids[lo:hi] {
+		out = append(out, cloneMessage(v.s.outbox[id]))
+	}
+	return out, total, nil
+}
+
+func (tx *memTx) AppendOutbox(ctx context.Context, msgs []OutboxMessage) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		m.ID = tx.nextID("outbox")
+		m.CreatedAt = m.CreatedAt.UTC().Truncate(time.Microsecond)
+		m.Attempts, m.NextAt, m.Claim, m.LockedUntil, m.DeliveredAt, m.LastError = 0, time.Time{}, "", time.Time{}, time.Time{}, ""
+		put(tx, tx.s.outbox, m.ID, cloneMessage(*m))
+		put(tx, tx.s.outboxDue, m.ID, struct{}{})
+	}
+	return nil
+}
+
+func (tx *memTx) ClaimOutbox(ctx context.Context, c OutboxClaim) ([]OutboxMessage, error) {
+	if err := tx.check(ctx); err != nil {
+		return nil, err
+	}
+	now, until := c.Now.UTC().Truncate(time.Microsecond), c.Until.UTC().Truncate(time.Microsecond)
+	ids, _ := page(tx.s.outboxDue, Page{})
+	var out []OutboxMessage
+	for _, id := range ids {
+		if len(out) >= c.Limit {
+			break
+		}
+		m := tx.s.outbox[id]
+		if m.NextAt.After(now) || m.LockedUntil.After(now) {
+			continue
+		}
+		m.Claim, m.LockedUntil = c.Claim, until
+		m.Attempts++
+		put(tx, tx.s.outbox, id, m)
+		out = append(out, cloneMessage(m))
+	}
+	return out, nil
+}
+
+// heldBy returns the pending message id if claim holds it.
+func (tx *memTx) heldBy(id int64, claim string) (OutboxMessage, bool) {
+	m, ok := tx.s.outbox[id]
+	return m, ok && m.DeliveredAt.IsZero() && claim != "" && m.Claim == claim
+}
+
+func (tx *memTx) CompleteOutbox(ctx context.Context, id int64, claim string, at time.Time) (bool, error) {
+	if err := tx.check(ctx); err != nil {
+		return false, err
+	}
+	m, ok := tx.heldBy(id, claim)
+	if !ok {
+		return false, nil
+	}
+	m.DeliveredAt, m.Claim, m.LockedUntil = at.UTC().Truncate(time.Microsecond), "", time.Time{}
+	put(tx, tx.s.outbox, id, m)
+	del(tx, tx.s.outboxDue, id)
+	return true, nil
+}
+
+func (tx *memTx) RetryOutbox(ctx context.Context, id int64, claim string, next time.Time, lastErr string) (bool, error) {
+	if err := tx.check(ctx); err != nil {
+		return false, err
+	}
+	m, ok := tx.heldBy(id, claim)
+	if !ok {
+		return false, nil
+	}
+	m.NextAt, m.LastError, m.Claim, m.LockedUntil = next.UTC().Truncate(time.Microsecond), lastErr, "", time.Time{}
+	put(tx, tx.s.outbox, id, m)
+	return true, nil
+}
+
+func (tx *memTx) PruneOutbox(ctx context.Context, before time.Time, limit int) (int, error) {
+	if err := tx.check(ctx); err != nil {
+		return 0, err
+	}
+	var ids []int64
+	for id, m := range tx.s.outbox {
+		if !m.DeliveredAt.IsZero() && m.DeliveredAt.Before(before) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	ids = ids[:min(len(ids), limit)]
+	for _, id := range ids {
+		del(tx, tx.s.outbox, id)
+	}
+	return len(ids), nil
+}
+
+func (tx *memTx) ClaimRun(ctx context.Context, name string, now, next time.Time) (bool, error) {
+	if err := tx.check(ctx); err != nil {
+		return false, err
+	}
+	if at, ok := tx.s.runs[name]; ok && at.After(now) {
+		return false, nil
+	}
+	put(tx, tx.s.runs, name, next.UTC().Truncate(time.Microsecond))
+	return true, nil
 }

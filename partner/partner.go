@@ -20,8 +20,9 @@
 // AllocateParams, PoolSettingsParams, RefillPoolParams) and results, the
 // records (Partner, Profile, Contact, Customer, AuditEntry, Pool,
 // PoolSettings, Notice), Filter, CustomerFilter and Page for lists,
-// WithActor for the audit trail, Subscribe and Event for hooks, Sweep on
-// a schedule for the expiry notices, and the sentinel errors with
+// WithActor for the audit trail, Subscribe and Event for hooks, Dispatch
+// (DispatchOptions) for events delivered at least once from the outbox,
+// Sweep on a schedule for the expiry notices, and the sentinel errors with
 // ErrorField, ErrorReason and FieldErrors. The product catalogue's types
 // are in package license (Product, ProductPatch).
 //

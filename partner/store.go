@@ -50,6 +50,8 @@ type AllocationFilter struct {
 // said otherwise; paged lists also return the total number of matches,
 // and a Page whose Limit is 0 returns every row.
 type Reader interface {
+	OutboxReader // the outbox: see the block at the end of this file
+
 	// Partner returns the partner with its derived fields (Customers,
 	// UnitsProvisioned, UnitsUsed) computed at read time.
 	Partner(ctx context.Context, id int64) (Partner, error)
@@ -122,6 +124,7 @@ type Reader interface {
 // the field ("account name", "name", "nfr").
 type Tx interface {
 	Reader
+	OutboxTx // the outbox: see the block at the end of this file
 
 	// LockPartner reads the partner's stored fields (its derived fields
 	// stay zero: a change does not need them, and they cost a query) and
@@ -211,6 +214,59 @@ type Tx interface {
 	// AppendAudit records e and sets its ID. PartnerID 0 marks a change of
 	// a catalogue (service plans, products), which belongs to no partner.
 	AppendAudit(ctx context.Context, e *AuditEntry) error
+}
+
+// ---- The outbox: events a host can rely on ------------------------------
+//
+// Every event a change causes is appended to the store's outbox in the
+// transaction of that change (Manager.write, Manager.RunInTx), and
+// delivered from there by Manager.Dispatch, at least once. The methods
+// below are what a store keeps for it; OutboxReader is part of Reader and
+// OutboxTx part of Tx. Times are instants of the dispatchers' wall clock,
+// kept at microsecond precision; ids are never reused, also after the
+// rows they named are pruned, since handlers de-duplicate by them.
+
+// OutboxReader lists the outbox.
+type OutboxReader interface {
+	// Outbox returns one page of the outbox's messages matching f, by
+	// ascending id, and the number of matches.
+	Outbox(ctx context.Context, f OutboxFilter) ([]OutboxMessage, int, error)
+}
+
+// OutboxTx writes the outbox, in a read-write transaction.
+type OutboxTx interface {
+	// AppendOutbox records msgs, pending, in order: it sets each one's ID,
+	// ascending, and stores its Kind, Payload and CreatedAt; the delivery
+	// fields start empty (no attempt, due at once, unclaimed).
+	AppendOutbox(ctx context.Context, msgs []OutboxMessage) error
+	// ClaimOutbox claims, by ascending id, at most c.Limit pending messages
+	// that are due at c.Now (NextAt zero or not after it) and not held by
+	// a claim whose lease runs past c.Now (LockedUntil zero or not after
+	// it). Each gets Claim = c.Claim and LockedUntil = c.Until, and one more
+	// Attempt; ClaimOutbox returns them as stored. Claims of concurrent
+	// transactions never return the same message: on PostgreSQL the rows
+	// are locked with FOR UPDATE SKIP LOCKED, so two dispatchers take
+	// different messages instead of waiting for each other. c.Limit is at
+	// least 1.
+	ClaimOutbox(ctx context.Context, c OutboxClaim) ([]OutboxMessage, error)
+	// CompleteOutbox marks the message delivered at at, and clears its
+	// claim, if it is pending and held by claim (its lease may have run
+	// out: the delivery happened), and reports whether it was.
+	CompleteOutbox(ctx context.Context, id int64, claim string, at time.Time) (bool, error)
+	// RetryOutbox releases the message held by claim for another attempt
+	// at next, recording lastErr, and reports whether the message was
+	// pending and held by claim.
+	RetryOutbox(ctx context.Context, id int64, claim string, next time.Time, lastErr string) (bool, error)
+	// PruneOutbox deletes at most limit messages delivered before before,
+	// lowest ids first, and returns how many it deleted; pending messages
+	// are never deleted. limit is at least 1.
+	PruneOutbox(ctx context.Context, before time.Time, limit int) (int, error)
+	// ClaimRun decides who runs the periodic task name (the sweep, the
+	// pruning) now: when no run of name is recorded, or the recorded next
+	// run is not after now, it records next as the next run and reports
+	// true; otherwise it changes nothing and reports false. Across
+	// transactions and processes one caller gets true per due run.
+	ClaimRun(ctx context.Context, name string, now, next time.Time) (bool, error)
 }
 
 // FoldName is the case-folded form of a name that stores compare and

@@ -26,7 +26,7 @@ import (
 // The tests below re-execute the test binary as child processes. A child
 // is told what to do through these environment variables.
 const (
-	childEnv     = "PARTNERKIT_TEST_CHILD"    // "allocate" or "loop"
+	childEnv     = "PARTNERKIT_TEST_CHILD"    // "allocate", "loop", or one of outboxChildren
 	childStore   = "PARTNERKIT_TEST_STORE"    // "sqlite:PATH" or "postgres:SCHEMA"
 	childTargets = "PARTNERKIT_TEST_TARGETS"  // partnerID,licenseID,customerID
 	childTries   = "PARTNERKIT_TEST_ATTEMPTS" // allocations to attempt ("allocate")
@@ -59,6 +59,9 @@ func runChild(mode string) int {
 	var ids [3]int64
 	for i, f := range strings.Split(os.Getenv(childTargets), ",") {
 		ids[i], _ = strconv.ParseInt(f, 10, 64)
+	}
+	if run, ok := outboxChildren[mode]; ok { // outbox_process_test.go
+		return run(ctx, s, ids)
 	}
 	m := partner.NewManager(partner.Options{Store: s})
 	ok, short := 0, 0

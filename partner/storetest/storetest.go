@@ -7,8 +7,8 @@
 //
 // newStore must return an empty store each time it is called. The
 // subtests are named by area (Partners/..., Licenses/..., Products/...,
-// Pools/..., Notices/..., Customers/..., Tx/..., Concurrency/...) so a
-// failing backend reads clearly.
+// Pools/..., Notices/..., Customers/..., Outbox/..., Tx/...,
+// Concurrency/...) so a failing backend reads clearly.
 package storetest
 
 import (
@@ -72,6 +72,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Concurrency/OneWriterWinsAVersion", testConcurrentVersion},
 		{"Concurrency/OneRecorderPerNotice", testConcurrentNotice},
 	}
+	tests = append(tests, outboxTests...) // Outbox/..., in outbox.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
