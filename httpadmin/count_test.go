@@ -224,6 +224,11 @@ func (c countReader) DueLicenses(ctx context.Context, until time.Time, afterID i
 	return c.r.DueLicenses(ctx, until, afterID, limit)
 }
 
+func (c countReader) Outbox(ctx context.Context, f partner.OutboxFilter) ([]partner.OutboxMessage, int, error) {
+	defer c.s.add("Outbox")()
+	return c.r.Outbox(ctx, f)
+}
+
 func (c countReader) Notices(ctx context.Context, licenseID int64) ([]partner.Notice, error) {
 	defer c.s.add("Notices")()
 	return c.r.Notices(ctx, licenseID)

@@ -105,7 +105,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Info("seeded demo partners")
 	}
 
-	go sweep(ctx, m, log, time.Hour)
+	dispatched := make(chan error, 1)
+	go func() { dispatched <- dispatch(ctx, m, log) }()
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -133,32 +134,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return fail("serve", err)
 	}
+	if err := <-dispatched; err != nil {
+		return fail("dispatch events", err)
+	}
 	log.Info("stopped")
 	return nil
 }
 
-// sweep runs the library's expiry sweep once now and then every period
-// until ctx ends, logging what each run did: the notices go to the
-// Manager's hooks (this demo subscribes none). A failed run is logged and
-// tried again at the next tick; a notice is never sent twice, whatever
-// the number of processes sweeping.
-func sweep(ctx context.Context, m *partner.Manager, log *slog.Logger, period time.Duration) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		if res, err := m.Sweep(ctx); err != nil {
-			if ctx.Err() == nil {
-				log.Warn("expiry sweep failed; trying again at the next tick", "err", err)
-			}
-		} else {
-			log.Info("expiry sweep", "checked", res.Checked, "expiring", res.Expiring, "expired", res.Expired, "skipped", res.Skipped)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+// dispatch delivers the library's events from its outbox until ctx ends:
+// a host would send them on (a webhook, a mail, a queue); this demo logs
+// them. The same dispatcher runs the expiry sweep every hour (once per
+// hour whatever the number of consoles on the database), so the expiring
+// and expired notices come out as events too; delivered events are
+// pruned after the library's default retention.
+func dispatch(ctx context.Context, m *partner.Manager, log *slog.Logger) error {
+	return m.Dispatch(ctx, partner.DispatchOptions{
+		SweepEvery: time.Hour,
+		Handler: func(ctx context.Context, e partner.Event) error {
+			log.InfoContext(ctx, "event", "id", e.ID, "kind", e.Kind, "partner", e.PartnerID, "target", e.Target, "actor", e.Actor)
+			return nil
+		},
+	})
 }
 
 // hostChrome is the host application's own page frame: the plugin's pages
