@@ -3,6 +3,7 @@ package partner
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -78,7 +79,8 @@ type memStore struct {
 	assigned     map[[2]int64]time.Time
 	customers    map[int64]Customer
 	allocations  map[int64]license.Allocation
-	audit        map[int64][]AuditEntry
+	audit        map[int64][]AuditEntry // by partner, oldest first
+	auditLog     []AuditEntry           // every entry, by ascending id
 
 	// per-partner indexes
 	licByP, accByP, custByP, allocByP, planByP map[int64]map[int64]struct{}
@@ -484,8 +486,8 @@ func (v *memView) Audit(ctx context.Context, partnerID int64, p Page) ([]AuditEn
 	all := v.s.audit[partnerID]
 	total := len(all)
 	var out []AuditEntry
-	for i := total - 1 - p.Offset; i >= 0 && len(out) < p.Limit; i-- {
-		out = append(out, all[i])
+	for i := total - 1 - p.Offset; i >= 0 && (p.Limit == 0 || len(out) < p.Limit); i-- {
+		out = append(out, cloneEntry(all[i]))
 	}
 	return out, total, nil
 }
@@ -959,8 +961,45 @@ func (tx *memTx) AppendAudit(ctx context.Context, e *AuditEntry) error {
 	if _, ok := tx.s.partners[e.PartnerID]; !ok && e.PartnerID != 0 {
 		return notFound("partner", e.PartnerID)
 	}
+	stored := *e
+	var err error
+	if stored.Changes, err = roundTripChanges(e.Changes); err != nil {
+		return err
+	}
 	e.ID = tx.nextID("audit")
+	stored.ID = e.ID
 	// Rollback restores the shorter slice; the slot past it is never read.
-	put(tx, tx.s.audit, e.PartnerID, append(tx.s.audit[e.PartnerID], *e))
+	put(tx, tx.s.audit, e.PartnerID, append(tx.s.audit[e.PartnerID], stored))
+	log := tx.s.auditLog
+	tx.s.auditLog = append(log, stored)
+	tx.undo = append(tx.undo, func() { tx.s.auditLog = log })
 	return nil
+}
+
+// cloneEntry copies e deeply enough that the caller may change it.
+func cloneEntry(e AuditEntry) AuditEntry {
+	if e.Changes != nil {
+		cs := make([]Change, len(e.Changes))
+		for i, c := range e.Changes {
+			c.BeforeValue, c.AfterValue = slices.Clone(c.BeforeValue), slices.Clone(c.AfterValue)
+			cs[i] = c
+		}
+		e.Changes = cs
+	}
+	return e
+}
+
+// roundTripChanges returns cs as a store keeps it: through its JSON
+// encoding, so values come back compacted and an empty list as nil.
+func roundTripChanges(cs []Change) ([]Change, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(cs)
+	if err != nil {
+		return nil, NewError(ErrInvalid, "changes", "an audit change's value is not valid JSON: %v", err)
+	}
+	var out []Change
+	err = json.Unmarshal(b, &out)
+	return out, err
 }

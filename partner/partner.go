@@ -292,21 +292,6 @@ type Filter struct {
 	Page
 }
 
-// AuditEntry records one successful change.
-type AuditEntry struct {
-	ID        int64
-	PartnerID int64
-	// Actor is who acted, as the host put it in the context (WithActor).
-	Actor  string
-	Action Operation
-	// Target names the object changed, e.g. "license 12" or "account ops.admin".
-	Target string
-	// Before and After summarize the changed fields, "field=value; ...".
-	Before string
-	After  string
-	At     time.Time
-}
-
 // CancelImpact is what canceling a partner will hit.
 type CancelImpact struct {
 	Partner Partner

@@ -62,21 +62,47 @@ func (m *Manager) Create(ctx context.Context, in CreateParams) (Partner, error) 
 				return err
 			}
 		}
+		var lics []license.License
 		for _, g := range in.Licenses {
 			l := newLicense(p.ID, g, "", license.OriginAssigned, c.at)
 			if err := tx.CreateLicense(ctx, &l); err != nil {
 				return err
 			}
+			lics = append(lics, l)
 		}
-		after := summary("company", p.Profile.CompanyName, "type", p.Type, "admin", admin.Name,
-			"remote manager", fmt.Sprint(p.RemoteManager), "plans", len(in.Plans), "licenses", len(in.Licenses))
-		if err := c.record(ctx, tx, p.ID, OpCreatePartner, fmt.Sprintf("partner %d", p.ID), "", after); err != nil {
+		if err := c.record(ctx, tx, p.ID, OpCreatePartner, fmt.Sprintf("partner %d", p.ID), createChanges(p, admin, lics)); err != nil {
 			return err
 		}
 		out, err = tx.Partner(ctx, p.ID)
 		return err
 	})
 	return out, err
+}
+
+// createChanges are the audit changes of a new partner: its profile,
+// type, status, first Administrator, and what it was created with.
+func createChanges(p Partner, admin account.Account, lics []license.License) []Change {
+	var cl changeList
+	cl.set("company_name", "Company name", textValue(p.Profile.CompanyName))
+	cl.set("type", "Type", codeValue(p.Type, p.Type.Label()))
+	cl.set("status", "Status", statusValue(p.Status))
+	cl.set("city", "City", textValue(p.Profile.City))
+	if p.Profile.State != "" {
+		cl.set("state", "State/province", textValue(p.Profile.State))
+	}
+	cl.set("country", "Country", textValue(p.Profile.Country))
+	if p.Profile.SignInURL != "" {
+		cl.set("sign_in_url", "Sign-in URL", textValue(p.Profile.SignInURL))
+	}
+	cl.set("contacts", "Contacts", contactsValue(p.Profile.Contacts))
+	cl.set("administrator", "Administrator", textValue(admin.Name))
+	if len(p.RemoteManager) > 0 {
+		cl.set("remote_manager", "Data centres", dataCentersValue(p.RemoteManager))
+	}
+	if len(lics) > 0 {
+		cl.set("licenses", "Licences", licensesValue(lics))
+	}
+	return cl
 }
 
 // clone copies n deeply enough that normalizing the copy leaves n as it
@@ -225,25 +251,20 @@ func (m *Manager) UpdateProfile(ctx context.Context, id int64, patch ProfilePatc
 		if err := tx.UpdatePartner(ctx, p); err != nil {
 			return err
 		}
-		b, a := profileDiff(before, next)
-		return c.record(ctx, tx, p.ID, OpUpdateProfile, fmt.Sprintf("partner %d", p.ID), b, a)
+		return c.record(ctx, tx, p.ID, OpUpdateProfile, fmt.Sprintf("partner %d", p.ID), profileDiff(before, next))
 	})
 }
 
-func profileDiff(a, b Profile) (before, after string) {
-	var bk, ak []any
-	diff := func(field, x, y string) {
-		if x != y {
-			bk, ak = append(bk, field, x), append(ak, field, y)
-		}
-	}
-	diff("company", a.CompanyName, b.CompanyName)
-	diff("city", a.City, b.City)
-	diff("state", a.State, b.State)
-	diff("country", a.Country, b.Country)
-	diff("sign-in URL", a.SignInURL, b.SignInURL)
-	diff("contacts", fmt.Sprint(a.Contacts), fmt.Sprint(b.Contacts))
-	return summary(bk...), summary(ak...)
+// profileDiff lists the fields of the Profile tab that differ.
+func profileDiff(a, b Profile) []Change {
+	var cl changeList
+	cl.diff("company_name", "Company name", textValue(a.CompanyName), textValue(b.CompanyName))
+	cl.diff("city", "City", textValue(a.City), textValue(b.City))
+	cl.diff("state", "State/province", textValue(a.State), textValue(b.State))
+	cl.diff("country", "Country", textValue(a.Country), textValue(b.Country))
+	cl.diff("sign_in_url", "Sign-in URL", textValue(a.SignInURL), textValue(b.SignInURL))
+	cl.diff("contacts", "Contacts", contactsValue(a.Contacts), contactsValue(b.Contacts))
+	return cl
 }
 
 // Suspend makes an Active partner Suspended: from then on only its
@@ -264,7 +285,7 @@ func (m *Manager) setStatus(ctx context.Context, id, version int64, op Operation
 		if err := tx.UpdatePartner(ctx, p); err != nil {
 			return err
 		}
-		return c.record(ctx, tx, p.ID, op, fmt.Sprintf("partner %d", p.ID), summary("status", from), summary("status", to))
+		return c.record(ctx, tx, p.ID, op, fmt.Sprintf("partner %d", p.ID), one("status", "Status", statusValue(from), statusValue(to)))
 	})
 }
 
@@ -291,11 +312,13 @@ func (m *Manager) Cancel(ctx context.Context, id, version int64) (Partner, error
 		if err != nil {
 			return err
 		}
-		after := summary("status", Canceled, "licenses expired", expired, "accounts disabled", disabled)
+		cl := changeList(one("status", "Status", statusValue(from), statusValue(Canceled)))
+		cl.set("licenses_expired", "Licences expired", intValue(expired))
 		if notStarted > 0 {
-			after += "; " + summary("licenses not started disabled", notStarted)
+			cl.set("licenses_disabled", "Licences not started, disabled", intValue(notStarted))
 		}
-		return c.record(ctx, tx, p.ID, OpCancel, fmt.Sprintf("partner %d", p.ID), summary("status", from), after)
+		cl.set("accounts_disabled", "Accounts disabled", intValue(disabled))
+		return c.record(ctx, tx, p.ID, OpCancel, fmt.Sprintf("partner %d", p.ID), cl)
 	})
 }
 

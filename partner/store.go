@@ -208,8 +208,13 @@ type Tx interface {
 	CreateAllocation(ctx context.Context, a *license.Allocation) error
 	DeleteAllocation(ctx context.Context, id int64) error
 
-	// AppendAudit records e and sets its ID. PartnerID 0 marks a change of
-	// a catalogue (service plans, products), which belongs to no partner.
+	// AppendAudit records e and sets its ID. PartnerID 0 marks a change
+	// that belongs to no partner: a catalogue's (service plans, products)
+	// or a bulk run's. e.Changes are kept as their JSON encoding
+	// (encoding/json, with Change's field tags): they read back equal but
+	// for their JSON values, which come back compacted, and an empty list,
+	// which comes back nil. A value that is not valid JSON fails with
+	// ErrInvalid naming "changes", writing nothing.
 	AppendAudit(ctx context.Context, e *AuditEntry) error
 }
 

@@ -265,7 +265,7 @@ func run(w io.Writer, now func() time.Time) error {
 		return err
 	}
 	for _, e := range entries {
-		fmt.Fprintf(w, "  %-22s %-20s %s -> %s\n", e.Action, e.Target, e.Before, e.After)
+		fmt.Fprintf(w, "  %-22s %-20s %s\n", e.Action, e.Target, e.Summary())
 	}
 	fmt.Fprintf(w, "  (%d entries in all)\n", total)
 	return nil

@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -249,14 +250,43 @@ type auditRow struct {
 	Actor     string    `bun:"actor"`
 	Action    string    `bun:"action"`
 	Target    string    `bun:"target"`
-	Before    string    `bun:"before_summary"`
-	After     string    `bun:"after_summary"`
+	Changes   string    `bun:"changes"` // the JSON encoding of the entry's []partner.Change
 	At        time.Time `bun:"at"`
 }
 
-func (r *auditRow) toEntry() partner.AuditEntry {
-	return partner.AuditEntry{ID: r.ID, PartnerID: r.PartnerID, Actor: r.Actor, Action: partner.Operation(r.Action),
-		Target: r.Target, Before: r.Before, After: r.After, At: r.At.UTC()}
+func toAuditRow(e *partner.AuditEntry) (*auditRow, error) {
+	js := []byte("[]")
+	if len(e.Changes) > 0 {
+		var err error
+		if js, err = json.Marshal(e.Changes); err != nil {
+			return nil, partner.NewError(partner.ErrInvalid, "changes", "an audit change's value is not valid JSON: %v", err)
+		}
+	}
+	return &auditRow{PartnerID: e.PartnerID, Actor: e.Actor, Action: string(e.Action), Target: e.Target,
+		Changes: string(js), At: e.At.UTC()}, nil
+}
+
+func (r *auditRow) toEntry() (partner.AuditEntry, error) {
+	e := partner.AuditEntry{ID: r.ID, PartnerID: r.PartnerID, Actor: r.Actor, Action: partner.Operation(r.Action),
+		Target: r.Target, At: r.At.UTC()}
+	if err := json.Unmarshal([]byte(r.Changes), &e.Changes); err != nil {
+		return e, fmt.Errorf("bunstore: audit entry %d: its changes are not the JSON of a list of changes: %w", r.ID, err)
+	}
+	if len(e.Changes) == 0 {
+		e.Changes = nil
+	}
+	return e, nil
+}
+
+func auditEntries(rows []auditRow) ([]partner.AuditEntry, error) {
+	out := make([]partner.AuditEntry, len(rows))
+	for i := range rows {
+		var err error
+		if out[i], err = rows[i].toEntry(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 type productRow struct {

@@ -480,10 +480,10 @@ func (r *reader) Audit(ctx context.Context, partnerID int64, p partner.Page) ([]
 		return nil, 0, r.dbErr(err)
 	}
 	total, err := r.pagedCount(ctx, len(rows), p, auditWhere(r.db.NewSelect().Model((*auditRow)(nil)), partnerID).Count)
-	out := make([]partner.AuditEntry, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toEntry()
+	if err != nil {
+		return nil, 0, err
 	}
+	out, err := auditEntries(rows)
 	return out, total, err
 }
 
@@ -1014,8 +1014,10 @@ func (t *txn) AppendAudit(ctx context.Context, e *partner.AuditEntry) error {
 	if err := t.check(ctx); err != nil {
 		return err
 	}
-	row := &auditRow{PartnerID: e.PartnerID, Actor: e.Actor, Action: string(e.Action), Target: e.Target,
-		Before: e.Before, After: e.After, At: e.At.UTC()}
+	row, err := toAuditRow(e)
+	if err != nil {
+		return err
+	}
 	id, err := t.insert(ctx, row)
 	e.ID = id
 	return err

@@ -13,6 +13,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -62,6 +63,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Plans/AssignAndUnassign", testPlanAssign},
 		{"Customers/AllocationsAndFilters", testCustomersAllocations},
 		{"Audit/NewestFirstWithPaging", testAudit},
+		{"Audit/ChangesRoundTrip", testAuditChanges},
 		{"Tx/RollbackOnError", testRollbackOnError},
 		{"Tx/RollbackOnPanic", testRollbackOnPanic},
 		{"Tx/ReadYourWrites", testReadYourWrites},
@@ -725,7 +727,10 @@ func testAudit(t *testing.T, s partner.Store) {
 	update(t, s, func(tx partner.Tx) error {
 		for i := range 5 {
 			e := partner.AuditEntry{PartnerID: p.ID, Actor: "alice", Action: partner.OpUpdateProfile,
-				Target: fmt.Sprint("partner ", p.ID), Before: fmt.Sprint("city=", i), After: fmt.Sprint("city=", i+1), At: T0.Add(time.Duration(i) * time.Second)}
+				Target: fmt.Sprint("partner ", p.ID), Changes: []partner.Change{{Field: "city", Label: "City",
+					Before: fmt.Sprint("City ", i), After: fmt.Sprint("City ", i+1),
+					BeforeValue: json.RawMessage(fmt.Sprintf(`"City %d"`, i)), AfterValue: json.RawMessage(fmt.Sprintf(`"City %d"`, i+1))}},
+				At: T0.Add(time.Duration(i) * time.Second)}
 			if err := tx.AppendAudit(ctx, &e); err != nil {
 				return err
 			}
