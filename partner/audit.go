@@ -2,8 +2,11 @@ package partner
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"iter"
 	"strconv"
 	"strings"
 	"time"
@@ -300,4 +303,127 @@ func lowChanges(before value, remaining, minimum int64) []Change {
 	cl := changeList(one("remaining", "Remaining units", before, intValue(remaining)))
 	cl.set("minimum_licenses", "Minimum licences", intValue(minimum))
 	return cl
+}
+
+// AuditFilter selects audit entries for AuditLog and AuditLogAll. Zero
+// fields match everything.
+type AuditFilter struct {
+	// PartnerID selects one partner's entries.
+	PartnerID int64
+	// Global selects the entries that belong to no partner (PartnerID
+	// 0): the changes of the catalogues and the bulk runs. It cannot be
+	// combined with PartnerID.
+	Global bool
+	// Actor selects the entries of one actor, compared exactly.
+	Actor string
+	// Action selects the entries of one operation.
+	Action Operation
+	// From and To select the entries made at or after From and before
+	// To; a zero bound is open. Stores keep instants in UTC at
+	// microsecond precision, and so do the bounds.
+	From, To time.Time
+	// Page selects a page of AuditLog; AuditLogAll ignores it.
+	Page
+}
+
+// normalize checks f and puts its bounds in UTC at microsecond precision.
+func (f AuditFilter) normalize() (AuditFilter, error) {
+	var errs []error
+	if f.PartnerID < 0 {
+		errs = append(errs, invalidf("partner", "must be a partner id (got %d)", f.PartnerID))
+	}
+	if f.Global && f.PartnerID != 0 {
+		errs = append(errs, invalidf("partner", "selects one partner's entries: it cannot be combined with the entries of no partner (Global)"))
+	}
+	f.From, f.To = f.From.UTC().Truncate(time.Microsecond), f.To.UTC().Truncate(time.Microsecond)
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		errs = append(errs, invalidf("to", "must be after from (%s)", f.From.Format(time.RFC3339)))
+	}
+	var err error
+	if f.Page, err = f.Page.normalize(); err != nil {
+		errs = append(errs, err)
+	}
+	return f, errors.Join(errs...)
+}
+
+// AuditLog returns one page of the audit log across partners — every
+// partner's entries and those of no partner (catalogues, bulk runs) —
+// filtered by f, newest first, and the number of matching entries. A
+// PartnerID that names no partner is ErrNotFound; an invalid filter is
+// ErrInvalid naming the field.
+func (m *Manager) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, int, error) {
+	var (
+		out   []AuditEntry
+		total int
+	)
+	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+		if f, err = m.auditFilter(ctx, r, f); err != nil {
+			return err
+		}
+		out, total, err = r.AuditLog(ctx, f)
+		return err
+	})
+	return out, total, err
+}
+
+func (m *Manager) auditFilter(ctx context.Context, r Reader, f AuditFilter) (AuditFilter, error) {
+	f, err := f.normalize()
+	if err != nil {
+		return f, err
+	}
+	if f.PartnerID != 0 {
+		_, err = r.Partner(ctx, f.PartnerID)
+	}
+	return f, err
+}
+
+// ExportBatch is how many records each read of AuditLogAll and ListAll
+// fetches: what they hold in memory at a time.
+const ExportBatch = 500
+
+// AuditLogAll returns every audit entry matching f (f.Page aside),
+// newest first, as an iterator for exports of any size: it reads
+// ExportBatch entries at a time, each batch a read of its own, by keyset
+// (the entries below the last id seen), so memory stays flat however long
+// the log. The entries of the changes committed while it runs are left
+// out. A failure is yielded once, with a zero entry, and ends the
+// iteration; so does the caller's break.
+//
+//	for e, err := range m.AuditLogAll(ctx, partner.AuditFilter{Actor: "ops@vendor.example"}) {
+//		if err != nil {
+//			return err
+//		}
+//		w.Write(...)
+//	}
+func (m *Manager) AuditLogAll(ctx context.Context, f AuditFilter) iter.Seq2[AuditEntry, error] {
+	return func(yield func(AuditEntry, error) bool) {
+		var before int64
+		first := true
+		for {
+			var batch []AuditEntry
+			err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+				if first {
+					if f, err = m.auditFilter(ctx, r, f); err != nil {
+						return err
+					}
+					first = false
+				}
+				batch, err = r.AuditBefore(ctx, f, before, ExportBatch)
+				return err
+			})
+			if err != nil {
+				yield(AuditEntry{}, err)
+				return
+			}
+			for _, e := range batch {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			if len(batch) < ExportBatch {
+				return
+			}
+			before = batch[len(batch)-1].ID
+		}
+	}
 }

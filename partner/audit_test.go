@@ -1,15 +1,22 @@
 package partner_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnerkit/partnerkit/account"
 	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
+	"github.com/partnerkit/partnerkit/partner/memstore"
 	"github.com/partnerkit/partnerkit/serviceplan"
 )
 
@@ -142,4 +149,163 @@ func TestAuditChangesAreStructured(t *testing.T) {
 			"delete_account": summaries[partner.OpDeleteAccount],
 		})
 	})
+}
+
+func TestAuditLog(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		f := e.fixture(t, partner.MSP, partner.Active)
+		g := e.fixture(t, partner.Reseller, partner.Active)
+		alice := partner.WithActor(e.ctx, "alice@vendor.example")
+		e.clock.Advance(time.Hour)
+		_, err := e.m.Suspend(alice, f.p.ID, 0)
+		require.NoError(t, err)
+		e.clock.Advance(time.Hour)
+		_, err = e.m.SetMinimumLicenses(alice, g.p.ID, 0, 7)
+		require.NoError(t, err)
+
+		all, total, err := e.m.AuditLog(e.ctx, partner.AuditFilter{Page: partner.Page{Limit: partner.MaxLimit}})
+		require.NoError(t, err)
+		require.Equal(t, len(all), total)
+		for i := 1; i < len(all); i++ {
+			require.Greater(t, all[i-1].ID, all[i].ID, "newest first")
+		}
+		var partners []int64
+		for _, a := range all {
+			if !slices.Contains(partners, a.PartnerID) {
+				partners = append(partners, a.PartnerID)
+			}
+		}
+		require.ElementsMatch(t, []int64{f.p.ID, g.p.ID, 0}, partners, "every partner's entries and the catalogue's")
+
+		byAlice, n, err := e.m.AuditLog(e.ctx, partner.AuditFilter{Actor: "alice@vendor.example"})
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		require.Equal(t, []partner.Operation{partner.OpSetMinimumLicenses, partner.OpSuspend}, []partner.Operation{byAlice[0].Action, byAlice[1].Action})
+		_, n, err = e.m.AuditLog(e.ctx, partner.AuditFilter{Actor: "ALICE@vendor.example"})
+		require.NoError(t, err)
+		require.Zero(t, n, "the actor is compared exactly")
+		paris := time.FixedZone("Paris", 2*3600)
+		late, n, err := e.m.AuditLog(e.ctx, partner.AuditFilter{From: t0.Add(2 * time.Hour).In(paris)})
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "from, in any zone, is inclusive")
+		require.Equal(t, partner.OpSetMinimumLicenses, late[0].Action)
+		_, n, err = e.m.AuditLog(e.ctx, partner.AuditFilter{To: t0.Add(time.Hour), Action: partner.OpSuspend})
+		require.NoError(t, err)
+		require.Zero(t, n, "to is exclusive")
+		_, n, err = e.m.AuditLog(e.ctx, partner.AuditFilter{PartnerID: g.p.ID, Action: partner.OpSetMinimumLicenses})
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		global, n, err := e.m.AuditLog(e.ctx, partner.AuditFilter{Global: true})
+		require.NoError(t, err)
+		_, want, err := e.m.Audit(e.ctx, 0, partner.Page{})
+		require.NoError(t, err)
+		require.Equal(t, want, n)
+		require.Zero(t, global[0].PartnerID)
+
+		_, _, err = e.m.AuditLog(e.ctx, partner.AuditFilter{PartnerID: 9999})
+		requireErr(t, err, partner.ErrNotFound, "")
+		_, _, err = e.m.AuditLog(e.ctx, partner.AuditFilter{PartnerID: -1, From: t0, To: t0, Page: partner.Page{Limit: -1}})
+		requireErr(t, err, partner.ErrInvalid, "partner")
+		require.Equal(t, []string{"partner", "to", "limit"}, fieldNames(partner.FieldErrors(err)), "every problem at once")
+		_, _, err = e.m.AuditLog(e.ctx, partner.AuditFilter{PartnerID: f.p.ID, Global: true})
+		requireErr(t, err, partner.ErrInvalid, "partner")
+	})
+}
+
+// TestAuditLogAllStreams: the export reads the log in batches, newest
+// first, every entry once, and stops at the caller's break and at an
+// error, which it yields once.
+func TestAuditLogAllStreams(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		f := e.fixture(t, partner.MSP, partner.Active)
+		require.NoError(t, e.m.RunInTx(e.ctx, func(ctx context.Context, tm *partner.Manager) error {
+			for i := range partner.ExportBatch + 20 {
+				if _, err := tm.AddCustomer(ctx, f.p.ID, partner.CustomerParams{Name: fmt.Sprint("Customer ", i)}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		want, total, err := e.m.AuditLog(e.ctx, partner.AuditFilter{PartnerID: f.p.ID, Page: partner.Page{Limit: partner.MaxLimit}})
+		require.NoError(t, err)
+		rest, _, err := e.m.AuditLog(e.ctx, partner.AuditFilter{PartnerID: f.p.ID, Page: partner.Page{Offset: partner.MaxLimit, Limit: partner.MaxLimit}})
+		require.NoError(t, err)
+		want = append(want, rest...)
+		require.Len(t, want, total)
+		require.Greater(t, total, partner.ExportBatch)
+
+		var got []partner.AuditEntry
+		for a, err := range e.m.AuditLogAll(e.ctx, partner.AuditFilter{PartnerID: f.p.ID, Page: partner.Page{Limit: 1}}) {
+			require.NoError(t, err)
+			got = append(got, a)
+		}
+		require.Empty(t, cmp.Diff(want, got), "every entry once, newest first; the page is ignored")
+
+		n := 0
+		for range e.m.AuditLogAll(e.ctx, partner.AuditFilter{}) {
+			if n++; n == 3 {
+				break
+			}
+		}
+		require.Equal(t, 3, n, "a break ends it")
+
+		var errs []error
+		for a, err := range e.m.AuditLogAll(e.ctx, partner.AuditFilter{PartnerID: 9999}) {
+			require.Zero(t, a.ID)
+			errs = append(errs, err)
+		}
+		require.Len(t, errs, 1)
+		requireErr(t, errs[0], partner.ErrNotFound, "")
+	})
+}
+
+// spyStore counts what the Manager reads through AuditBefore.
+type spyStore struct {
+	partner.Store
+	mu              sync.Mutex
+	reads, maxBatch int
+}
+
+type spyReader struct {
+	partner.Reader
+	s *spyStore
+}
+
+func (s *spyStore) View(ctx context.Context, fn func(context.Context, partner.Reader) error) error {
+	return s.Store.View(ctx, func(ctx context.Context, r partner.Reader) error { return fn(ctx, spyReader{r, s}) })
+}
+
+func (r spyReader) AuditBefore(ctx context.Context, f partner.AuditFilter, before int64, limit int) ([]partner.AuditEntry, error) {
+	out, err := r.Reader.AuditBefore(ctx, f, before, limit)
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	r.s.reads++
+	r.s.maxBatch = max(r.s.maxBatch, len(out), limit)
+	return out, err
+}
+
+// TestAuditLogAllReadsInBatches: the export holds at most ExportBatch
+// entries at a time, one read per batch.
+func TestAuditLogAllReadsInBatches(t *testing.T) {
+	spy := &spyStore{Store: memstore.New()}
+	e := newEnv(t, spy)
+	f := e.fixture(t, partner.MSP, partner.Active)
+	require.NoError(t, e.m.RunInTx(e.ctx, func(ctx context.Context, tm *partner.Manager) error {
+		for i := range 3 * partner.ExportBatch {
+			if _, err := tm.AddCustomer(ctx, f.p.ID, partner.CustomerParams{Name: fmt.Sprint("Customer ", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	n := 0
+	for _, err := range e.m.AuditLogAll(e.ctx, partner.AuditFilter{}) {
+		require.NoError(t, err)
+		n++
+	}
+	_, total, err := e.m.AuditLog(e.ctx, partner.AuditFilter{})
+	require.NoError(t, err)
+	require.Equal(t, total, n)
+	require.Equal(t, partner.ExportBatch, spy.maxBatch)
+	require.Equal(t, total/partner.ExportBatch+1, spy.reads)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -490,6 +491,62 @@ func (v *memView) Audit(ctx context.Context, partnerID int64, p Page) ([]AuditEn
 		out = append(out, cloneEntry(all[i]))
 	}
 	return out, total, nil
+}
+
+// auditMatch reports whether e matches f (its page aside).
+func auditMatch(e AuditEntry, f AuditFilter) bool {
+	return (f.PartnerID == 0 || e.PartnerID == f.PartnerID) && (!f.Global || e.PartnerID == 0) &&
+		(f.Actor == "" || e.Actor == f.Actor) && (f.Action == "" || e.Action == f.Action) &&
+		(f.From.IsZero() || !e.At.Before(f.From)) && (f.To.IsZero() || e.At.Before(f.To))
+}
+
+// auditSource is the smallest list, by ascending id, that holds every
+// entry f may match.
+func (v *memView) auditSource(f AuditFilter) []AuditEntry {
+	switch {
+	case f.PartnerID != 0:
+		return v.s.audit[f.PartnerID]
+	case f.Global:
+		return v.s.audit[0]
+	}
+	return v.s.auditLog
+}
+
+func (v *memView) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, int, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	var out []AuditEntry
+	total := 0
+	log := v.auditSource(f)
+	for i := len(log) - 1; i >= 0; i-- {
+		e := log[i]
+		if !auditMatch(e, f) {
+			continue
+		}
+		if total >= f.Offset && (f.Limit == 0 || len(out) < f.Limit) {
+			out = append(out, cloneEntry(e))
+		}
+		total++
+	}
+	return out, total, nil
+}
+
+func (v *memView) AuditBefore(ctx context.Context, f AuditFilter, beforeID int64, limit int) ([]AuditEntry, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, err
+	}
+	log := v.auditSource(f)
+	if beforeID > 0 { // ids ascend with the slice
+		log = log[:sort.Search(len(log), func(i int) bool { return log[i].ID >= beforeID })]
+	}
+	var out []AuditEntry
+	for i := len(log) - 1; i >= 0 && len(out) < limit; i-- {
+		if auditMatch(log[i], f) {
+			out = append(out, cloneEntry(log[i]))
+		}
+	}
+	return out, nil
 }
 
 // memTx is a write transaction: changes go straight into the maps, each

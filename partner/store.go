@@ -100,6 +100,19 @@ type Reader interface {
 
 	// Audit returns one page of a partner's audit trail, newest first.
 	Audit(ctx context.Context, partnerID int64, p Page) ([]AuditEntry, int, error)
+	// AuditLog returns one page of the audit entries of every partner and
+	// of none that match f, newest first (by descending id), and the
+	// number of matches: f.PartnerID, when not 0, selects one partner's
+	// entries; f.Global those of partner id 0; f.Actor and f.Action match
+	// exactly; f.From <= At < f.To, a zero bound being open. The Manager
+	// has validated f, its bounds in UTC at microsecond precision, and
+	// normalized the page.
+	AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, int, error)
+	// AuditBefore returns, newest first, at most limit entries matching f
+	// as AuditLog does whose id is below beforeID (0: no bound), ignoring
+	// f.Page: the keyset pages of an export, each costing no more than its
+	// own rows. limit is at least 1.
+	AuditBefore(ctx context.Context, f AuditFilter, beforeID int64, limit int) ([]AuditEntry, error)
 
 	// DueLicenses returns, by ascending id, at most limit licences with an
 	// id above afterID that may need an expiry notice: not disabled, of a

@@ -108,6 +108,14 @@ func TestConstantQueriesPerScreen(t *testing.T) {
 						return len(cs), err
 					},
 					"audit": func() (int, error) { es, _, err := m.Audit(ctx, id, page); return len(es), err },
+					"audit log": func() (int, error) {
+						es, _, err := m.AuditLog(ctx, partner.AuditFilter{Page: page})
+						return len(es), err
+					},
+					"audit log of one action": func() (int, error) {
+						es, _, err := m.AuditLog(ctx, partner.AuditFilter{Action: partner.OpAddCustomer, Page: page})
+						return len(es), err
+					},
 					"cancel preview": func() (int, error) {
 						im, err := m.CancelPreview(ctx, id)
 						return len(im.Allocations), err

@@ -487,6 +487,60 @@ func (r *reader) Audit(ctx context.Context, partnerID int64, p partner.Page) ([]
 	return out, total, err
 }
 
+// auditLogWhere applies an audit filter's conditions.
+func auditLogWhere(q *bun.SelectQuery, f partner.AuditFilter) *bun.SelectQuery {
+	switch {
+	case f.PartnerID != 0:
+		q = q.Where("au.partner_id = ?", f.PartnerID)
+	case f.Global:
+		q = q.Where("au.partner_id IS NULL")
+	}
+	if f.Actor != "" {
+		q = q.Where("au.actor = ?", f.Actor)
+	}
+	if f.Action != "" {
+		q = q.Where("au.action = ?", string(f.Action))
+	}
+	if !f.From.IsZero() {
+		q = q.Where("au.at >= ?", f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		q = q.Where("au.at < ?", f.To.UTC())
+	}
+	return q
+}
+
+func (r *reader) AuditLog(ctx context.Context, f partner.AuditFilter) ([]partner.AuditEntry, int, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	var rows []auditRow
+	if err := window(auditLogWhere(r.db.NewSelect().Model(&rows), f), f.Page).OrderExpr("au.id DESC").Scan(ctx); err != nil {
+		return nil, 0, r.dbErr(err)
+	}
+	total, err := r.pagedCount(ctx, len(rows), f.Page, auditLogWhere(r.db.NewSelect().Model((*auditRow)(nil)), f).Count)
+	if err != nil {
+		return nil, 0, err
+	}
+	out, err := auditEntries(rows)
+	return out, total, err
+}
+
+func (r *reader) AuditBefore(ctx context.Context, f partner.AuditFilter, beforeID int64, limit int) ([]partner.AuditEntry, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
+	var rows []auditRow
+	q := auditLogWhere(r.db.NewSelect().Model(&rows), f)
+	if beforeID > 0 {
+		q = q.Where("au.id < ?", beforeID)
+	}
+	if err := q.OrderExpr("au.id DESC").Limit(int64(limit)).Scan(ctx); err != nil {
+		return nil, r.dbErr(err)
+	}
+	return auditEntries(rows)
+}
+
 // cheapReturning reports whether RETURNING is the cheap way to read back
 // what a write wrote. On PostgreSQL it saves a round trip. On SQLite a
 // statement with RETURNING runs through the driver's query path, about

@@ -64,6 +64,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Customers/AllocationsAndFilters", testCustomersAllocations},
 		{"Audit/NewestFirstWithPaging", testAudit},
 		{"Audit/ChangesRoundTrip", testAuditChanges},
+		{"Audit/LogAcrossPartnersFiltered", testAuditLog},
+		{"Audit/KeysetPagesForExports", testAuditBefore},
 		{"Tx/RollbackOnError", testRollbackOnError},
 		{"Tx/RollbackOnPanic", testRollbackOnPanic},
 		{"Tx/ReadYourWrites", testReadYourWrites},
