@@ -306,7 +306,7 @@ func (m *Manager) partnerUpdate(ctx context.Context, id int64, op Operation, ver
 			return err
 		}
 		var err error
-		out, err = tx.Partner(ctx, p.ID)
+		out, err = m.partnerAt(ctx, tx, p.ID)
 		return err
 	})
 	return out, err

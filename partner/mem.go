@@ -27,6 +27,7 @@ var errTxDone = errors.New("partner: transaction already finished")
 func newMemoryStore() Store {
 	return &memStore{
 		partners:     map[int64]Partner{},
+		sortKeys:     map[int64]string{},
 		licenses:     map[int64]license.License{},
 		accounts:     map[int64]account.Account{},
 		accountNames: map[string]int64{},
@@ -70,7 +71,8 @@ type memStore struct {
 	mu sync.RWMutex
 
 	partners     map[int64]Partner
-	partnerIDs   []int64 // ascending
+	sortKeys     map[int64]string // NameSortKey of each partner's company name
+	partnerIDs   []int64          // ascending
 	licenses     map[int64]license.License
 	accounts     map[int64]account.Account
 	accountNames map[string]int64
@@ -175,25 +177,155 @@ func (v *memView) Partner(ctx context.Context, id int64) (Partner, error) {
 	return v.derive(p), nil
 }
 
-func (v *memView) Partners(ctx context.Context, f Filter) ([]Partner, int, error) {
-	if err := v.check(ctx); err != nil {
-		return nil, 0, err
+// figures derives a partner's licence figures at at.
+func (v *memView) figures(p *Partner, at AsOf) {
+	var lics []license.License
+	for id := range v.s.licByP[p.ID] {
+		lics = append(lics, v.s.licenses[id])
 	}
+	var sets []PoolSettings
+	for _, s := range v.s.poolSets[p.ID] {
+		sets = append(sets, s)
+	}
+	p.LowStockPools, p.ExpiringLicenses, p.ExpiredLicenses = 0, 0, 0
+	for _, pool := range poolsOf(lics, sets, p.MinimumLicenses, at.Now) {
+		if pool.Low {
+			p.LowStockPools++
+		}
+	}
+	for _, l := range lics {
+		switch {
+		case l.Disabled:
+		case !at.Now.Before(l.Expiry):
+			p.ExpiredLicenses++
+		case l.Expiry.Sub(at.Now) < at.Window:
+			p.ExpiringLicenses++
+		}
+	}
+}
+
+// sorted is a partner with the name key it sorts by.
+type sorted struct {
+	p   Partner
+	key string
+}
+
+// usagePPM is the share of units used, in millionths, rounded down.
+func usagePPM(p Partner) int64 {
+	if p.UnitsProvisioned == 0 {
+		return 0
+	}
+	return p.UnitsUsed * 1_000_000 / p.UnitsProvisioned
+}
+
+var statusRank = map[Status]int{Active: 0, Suspended: 1, Canceled: 2}
+
+// comparePartners orders a and b as f.Sort and f.Desc say (see
+// Reader.Partners).
+func comparePartners(f Filter, a, b sorted) int {
+	var first int
+	switch f.Sort {
+	case SortID:
+		first = cmp.Compare(a.p.ID, b.p.ID)
+	case SortName:
+		first = strings.Compare(a.key, b.key)
+	case SortType:
+		first = strings.Compare(string(a.p.Type), string(b.p.Type))
+	case SortStatus:
+		first = cmp.Compare(statusRank[a.p.Status], statusRank[b.p.Status])
+	case SortCustomers:
+		first = cmp.Compare(a.p.Customers, b.p.Customers)
+	case SortUsage:
+		first = cmp.Compare(usagePPM(a.p), usagePPM(b.p))
+	case SortCreated:
+		first = a.p.CreatedAt.Compare(b.p.CreatedAt)
+	}
+	if f.Desc {
+		first = -first
+	}
+	if f.Sort == SortID || f.Sort == SortName {
+		return cmp.Or(first, cmp.Compare(a.p.ID, b.p.ID))
+	}
+	return cmp.Or(first, strings.Compare(a.key, b.key), cmp.Compare(a.p.ID, b.p.ID))
+}
+
+// matching returns the partners matching f, with their derived figures
+// at at, in f's order.
+func (v *memView) matching(f Filter, at AsOf) []sorted {
 	name := FoldName(f.Name)
-	var out []Partner
-	total := 0
-	for _, id := range v.s.partnerIDs {
-		p := v.s.partners[id]
-		if (f.Status != "" && p.Status != f.Status) || (f.Type != "" && p.Type != f.Type) ||
+	ids := v.s.partnerIDs
+	if len(f.IDs) > 0 {
+		ids = f.IDs
+	}
+	var out []sorted
+	for _, id := range ids {
+		p, ok := v.s.partners[id]
+		if !ok || (f.Status != "" && p.Status != f.Status) || (f.Type != "" && p.Type != f.Type) ||
 			(name != "" && !strings.Contains(FoldName(p.Profile.CompanyName), name)) {
 			continue
 		}
-		if total >= f.Offset && (f.Limit == 0 || len(out) < f.Limit) {
-			out = append(out, v.derive(p))
+		if f.ProductID != 0 && !v.holds(id, f.ProductID) {
+			continue
 		}
-		total++
+		p = v.derive(p)
+		v.figures(&p, at)
+		if f.Attention != 0 && !(f.Attention&AttentionLowStock != 0 && p.LowStockPools > 0 ||
+			f.Attention&AttentionExpiring != 0 && p.ExpiringLicenses > 0) {
+			continue
+		}
+		out = append(out, sorted{p, v.s.sortKeys[id]})
 	}
-	return out, total, nil
+	slices.SortFunc(out, func(a, b sorted) int { return comparePartners(f, a, b) })
+	return out
+}
+
+// holds reports whether the partner has a licence of the product.
+func (v *memView) holds(partnerID, productID int64) bool {
+	for id := range v.s.licByP[partnerID] {
+		if v.s.licenses[id].ProductID == productID {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *memView) Partners(ctx context.Context, f Filter, at AsOf) ([]Partner, int, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	all := v.matching(f, at)
+	lo := min(f.Offset, len(all))
+	hi := len(all)
+	if f.Limit > 0 {
+		hi = min(lo+f.Limit, hi)
+	}
+	var out []Partner
+	for _, x := range all[lo:hi] {
+		out = append(out, x.p)
+	}
+	return out, len(all), nil
+}
+
+func (v *memView) PartnersAfter(ctx context.Context, f Filter, at AsOf, after *Partner, limit int) ([]Partner, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, err
+	}
+	all := v.matching(f, at)
+	lo := 0
+	if after != nil {
+		cursor := sorted{*after, NameSortKey(after.Profile.CompanyName)}
+		lo, _ = slices.BinarySearchFunc(all, cursor, func(x, c sorted) int {
+			if comparePartners(f, x, c) <= 0 {
+				return -1
+			}
+			return 1
+		})
+	}
+	var out []Partner
+	for _, x := range all[lo:min(lo+limit, len(all))] {
+		out = append(out, x.p)
+	}
+	return out, nil
 }
 
 // page returns the sorted ids of an index, windowed by p.
@@ -616,7 +748,9 @@ func (tx *memTx) CreatePartner(ctx context.Context, p *Partner) error {
 	p.ID, p.Version = tx.nextID("partner"), 1
 	stored := clonePartner(*p)
 	stored.Customers, stored.UnitsProvisioned, stored.UnitsUsed = 0, 0, 0
+	stored.LowStockPools, stored.ExpiringLicenses, stored.ExpiredLicenses = 0, 0, 0
 	put(tx, tx.s.partners, p.ID, stored)
+	put(tx, tx.s.sortKeys, p.ID, NameSortKey(p.Profile.CompanyName))
 	ids := tx.s.partnerIDs
 	tx.s.partnerIDs = append(ids, p.ID)
 	tx.undo = append(tx.undo, func() { tx.s.partnerIDs = ids })
@@ -637,7 +771,11 @@ func (tx *memTx) UpdatePartner(ctx context.Context, p *Partner) error {
 	p.Version++
 	stored := clonePartner(*p)
 	stored.Customers, stored.UnitsProvisioned, stored.UnitsUsed = 0, 0, 0
+	stored.LowStockPools, stored.ExpiringLicenses, stored.ExpiredLicenses = 0, 0, 0
 	put(tx, tx.s.partners, p.ID, stored)
+	if cur.Profile.CompanyName != p.Profile.CompanyName {
+		put(tx, tx.s.sortKeys, p.ID, NameSortKey(p.Profile.CompanyName))
+	}
 	return nil
 }
 

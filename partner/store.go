@@ -2,7 +2,9 @@ package partner
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
@@ -50,14 +52,49 @@ type AllocationFilter struct {
 // said otherwise; paged lists also return the total number of matches,
 // and a Page whose Limit is 0 returns every row.
 type Reader interface {
-	// Partner returns the partner with its derived fields (Customers,
-	// UnitsProvisioned, UnitsUsed) computed at read time.
+	// Partner returns the partner with its derived fields Customers,
+	// UnitsProvisioned and UnitsUsed computed at read time. Its licence
+	// figures (LowStockPools, ExpiringLicenses, ExpiredLicenses) stay
+	// zero: they need an instant, which Partners takes.
 	Partner(ctx context.Context, id int64) (Partner, error)
-	// Partners returns one page of the partners matching f, with derived
-	// fields, and the number of matches. f.Name matches case-insensitively
-	// (FoldName on both sides) as a substring of the company name; the
-	// Manager has already normalized the page.
-	Partners(ctx context.Context, f Filter) ([]Partner, int, error)
+	// Partners returns one page of the partners matching f, in f's order,
+	// with every derived field, and the number of matches. Its licence
+	// figures are computed at at.Now, for the page's partners at once
+	// (a store must not read partner by partner):
+	//   - LowStockPools counts the partner's pools — a product and unit
+	//     type with a usable licence (not disabled, start <= Now < expiry)
+	//     or with pool settings — whose minimum (the settings' minimum when
+	//     set, else the partner's MinimumLicenses) is above their remaining
+	//     units (the usable licences' units minus used units), as Pools
+	//     marks them Low;
+	//   - ExpiringLicenses counts the licences not disabled with
+	//     Now < expiry < Now + at.Window, ExpiredLicenses those not
+	//     disabled with expiry <= Now (license.License.StateAt).
+	// f.Name matches case-insensitively (FoldName on both sides) as a
+	// substring of the company name; f.ProductID selects the partners
+	// with a licence of that product (license.License.ProductID);
+	// f.Attention those with LowStockPools (AttentionLowStock) or
+	// ExpiringLicenses (AttentionExpiring) above 0, either when both are
+	// set; f.IDs, when not empty, those partners only. The order, with
+	// its ties, is SortBy's: SortName by NameSortKey of the company name
+	// byte by byte, SortType by the type's code, SortStatus Active,
+	// Suspended, Canceled, SortCustomers by Customers, SortUsage by
+	// UnitsUsed × 1,000,000 ÷ UnitsProvisioned in integers (0 without
+	// provisioned units), SortCreated by CreatedAt; then, but for SortID
+	// and SortName, by name key ascending; then by id ascending (f.Desc
+	// reverses the first key alone; for SortID, the id). The Manager has
+	// validated f and normalized its page; it passes IDs sorted, without
+	// duplicates.
+	Partners(ctx context.Context, f Filter, at AsOf) ([]Partner, int, error)
+	// PartnersAfter returns, in f's order, at most limit partners matching
+	// f as Partners does that come after the partner after in that order
+	// (nil: from the first), ignoring f.Page: the keyset pages of an
+	// export. The position of after is taken from its fields as given —
+	// its id, name, type, status, creation instant and the derived
+	// figure f.Sort orders by — so a partner changed since keeps its
+	// place in the walk. It reads no more than the page's rows beyond
+	// what the order itself needs. limit is at least 1.
+	PartnersAfter(ctx context.Context, f Filter, at AsOf, after *Partner, limit int) ([]Partner, error)
 
 	License(ctx context.Context, id int64) (license.License, error)
 	Licenses(ctx context.Context, partnerID int64, p Page) ([]license.License, int, error)
@@ -229,6 +266,31 @@ type Tx interface {
 	// which comes back nil. A value that is not valid JSON fails with
 	// ErrInvalid naming "changes", writing nothing.
 	AppendAudit(ctx context.Context, e *AuditEntry) error
+}
+
+// AsOf is the instant and the expiring window with which a store derives
+// a partner's licence figures (Partner.LowStockPools, ExpiringLicenses,
+// ExpiredLicenses), as the Manager's clock and Options.ExpiringWindow
+// give them.
+type AsOf struct {
+	Now    time.Time
+	Window time.Duration
+}
+
+// NameSortKey is the key the partners list sorts company names by:
+// FoldName, canonically decomposed, without its combining marks, and
+// recomposed (NFC), so that "École", "ecole" and "ÉCOLE" sort together
+// and "Straße" with "strasse". Stores keep it with the name, computed
+// here in Go, and compare it byte by byte; it is safe for concurrent use.
+func NameSortKey(s string) string {
+	d := norm.NFD.String(FoldName(s))
+	d = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Mn, r) {
+			return -1
+		}
+		return r
+	}, d)
+	return norm.NFC.String(d)
 }
 
 // FoldName is the case-folded form of a name that stores compare and

@@ -48,7 +48,7 @@ import (
 
 // Migrations holds the schema's SQL migrations, one folder per dialect
 // ("migrations/sqlite", "migrations/postgres"), for hosts that run
-// migrations with their own tooling. MigrationsFS picks the folder. Two
+// migrations with their own tooling. MigrationsFS picks the folder. Three
 // migrations are in Go and not among these files: a host running the SQL
 // files itself calls RefoldNameKeys after them.
 //
@@ -353,6 +353,7 @@ func (s *Store) migrations() (*migrate.Migrations, error) {
 	}
 	s.registerRefoldNameKeys(ms)
 	s.registerFoldCustomerNames(ms)
+	s.registerSortNameKeys(ms)
 	return ms, nil
 }
 

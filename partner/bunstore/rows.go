@@ -24,6 +24,7 @@ type partnerRow struct {
 	Status          string    `bun:"status"`
 	CompanyName     string    `bun:"company_name"`
 	CompanyKey      string    `bun:"company_key"`
+	NameSort        string    `bun:"name_sort"`
 	City            string    `bun:"city"`
 	State           string    `bun:"state"`
 	Country         string    `bun:"country"`
@@ -40,6 +41,9 @@ type partnerRow struct {
 	Customers        int   `bun:"customers,scanonly"`
 	UnitsProvisioned int64 `bun:"units_provisioned,scanonly"`
 	UnitsUsed        int64 `bun:"units_used,scanonly"`
+	LowStockPools    int   `bun:"low_stock_pools,scanonly"`
+	ExpiringLicenses int   `bun:"expiring_licenses,scanonly"`
+	ExpiredLicenses  int   `bun:"expired_licenses,scanonly"`
 }
 
 func toPartnerRow(p *partner.Partner) (*partnerRow, error) {
@@ -56,7 +60,8 @@ func toPartnerRow(p *partner.Partner) (*partnerRow, error) {
 		dcs[i] = string(d)
 	}
 	return &partnerRow{ID: p.ID, Type: string(p.Type), Status: string(p.Status), CompanyName: p.Profile.CompanyName,
-		CompanyKey: partner.FoldName(p.Profile.CompanyName), City: p.Profile.City, State: p.Profile.State,
+		CompanyKey: partner.FoldName(p.Profile.CompanyName), NameSort: partner.NameSortKey(p.Profile.CompanyName),
+		City: p.Profile.City, State: p.Profile.State,
 		Country: p.Profile.Country, Contacts: string(js), SignInURL: p.Profile.SignInURL, PoolRefill: p.PoolRefill,
 		MinimumLicenses: p.MinimumLicenses, RemoteManager: strings.Join(dcs, ","), Version: p.Version,
 		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(), CanceledAt: p.CanceledAt.UTC()}, nil
@@ -81,7 +86,8 @@ func (r *partnerRow) toPartner() (partner.Partner, error) {
 			Contacts: contacts, SignInURL: r.SignInURL},
 		PoolRefill: r.PoolRefill, MinimumLicenses: r.MinimumLicenses, RemoteManager: dcs, Version: r.Version,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), CanceledAt: utc(r.CanceledAt),
-		Customers: r.Customers, UnitsProvisioned: r.UnitsProvisioned, UnitsUsed: r.UnitsUsed}, nil
+		Customers: r.Customers, UnitsProvisioned: r.UnitsProvisioned, UnitsUsed: r.UnitsUsed,
+		LowStockPools: r.LowStockPools, ExpiringLicenses: r.ExpiringLicenses, ExpiredLicenses: r.ExpiredLicenses}, nil
 }
 
 func utc(t time.Time) time.Time {

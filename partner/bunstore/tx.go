@@ -59,21 +59,12 @@ func notFound(what string, id int64) error {
 	return partner.NewError(partner.ErrNotFound, "", "%s %d does not exist", what, id)
 }
 
-// partnerSelect selects partners with their derived figures, computed by
-// correlated subqueries on indexed columns: one statement per page.
-func (r *reader) partnerSelect(rows any) *bun.SelectQuery {
-	return r.db.NewSelect().Model(rows).ColumnExpr("p.*").
-		ColumnExpr("(SELECT count(*) FROM partnerkit_customers AS c WHERE c.partner_id = p.id) AS customers").
-		ColumnExpr("(SELECT coalesce(sum(l.units), 0) FROM partnerkit_licenses AS l WHERE l.partner_id = p.id) AS units_provisioned").
-		ColumnExpr("(SELECT coalesce(sum(l.used), 0) FROM partnerkit_licenses AS l WHERE l.partner_id = p.id) AS units_used")
-}
-
 func (r *reader) Partner(ctx context.Context, id int64) (partner.Partner, error) {
 	if err := r.check(ctx); err != nil {
 		return partner.Partner{}, err
 	}
 	var row partnerRow
-	if err := r.partnerSelect(&row).Where("p.id = ?", id).Scan(ctx); err != nil {
+	if err := r.partnerSelect(&row, nil).Where("p.id = ?", id).Scan(ctx); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return partner.Partner{}, notFound("partner", id)
 		}
@@ -84,19 +75,6 @@ func (r *reader) Partner(ctx context.Context, id int64) (partner.Partner, error)
 
 // likeEscaper makes a user's search text literal inside LIKE.
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-
-func filterPartners(q *bun.SelectQuery, f partner.Filter) *bun.SelectQuery {
-	if f.Status != "" {
-		q = q.Where("p.status = ?", string(f.Status))
-	}
-	if f.Type != "" {
-		q = q.Where("p.type = ?", string(f.Type))
-	}
-	if f.Name != "" {
-		q = q.Where(`p.company_key LIKE ? ESCAPE '\'`, "%"+likeEscaper.Replace(partner.FoldName(f.Name))+"%")
-	}
-	return q
-}
 
 func window(q *bun.SelectQuery, p partner.Page) *bun.SelectQuery {
 	switch {
@@ -111,30 +89,6 @@ func window(q *bun.SelectQuery, p partner.Page) *bun.SelectQuery {
 		q = q.Offset(int64(p.Offset))
 	}
 	return q
-}
-
-func (r *reader) Partners(ctx context.Context, f partner.Filter) ([]partner.Partner, int, error) {
-	if err := r.check(ctx); err != nil {
-		return nil, 0, err
-	}
-	// The page's ids come first, from the filter's index, so the derived
-	// figures are computed for the page's rows only.
-	ids := window(filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)).Column("p.id"), f), f.Page).OrderExpr("p.id ASC")
-	var rows []partnerRow
-	if err := r.partnerSelect(&rows).Where("p.id IN (?)", ids).OrderExpr("p.id ASC").Scan(ctx); err != nil {
-		return nil, 0, r.dbErr(err)
-	}
-	total, err := filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)), f).Count(ctx)
-	if err != nil {
-		return nil, 0, r.dbErr(err)
-	}
-	out := make([]partner.Partner, len(rows))
-	for i := range rows {
-		if out[i], err = rows[i].toPartner(); err != nil {
-			return nil, 0, err
-		}
-	}
-	return out, int(total), nil
 }
 
 // pagedCount returns the total matching q's conditions: len(rows) when

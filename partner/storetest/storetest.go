@@ -45,6 +45,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Partners/ListFilterAndPaging", testPartnerList},
 		{"Partners/SearchFoldsCase", testSearchFoldsCase},
 		{"Partners/DerivedCounts", testDerivedCounts},
+		{"Partners/SortOrdersAndKeysetWalk", testPartnerSort},
+		{"Partners/LicenceFiguresAndAttention", testPartnerFigures},
 		{"Licenses/CreateListAndGrantKey", testLicenses},
 		{"Licenses/AdjustUsedBounds", testAdjustUsed},
 		{"Licenses/UpdateVersionAndFloor", testUpdateLicense},
@@ -83,6 +85,10 @@ func Run(t *testing.T, newStore NewStore) {
 
 // T0 is the fixed instant the suite's records are stamped with.
 var T0 = time.Date(2026, 3, 1, 9, 30, 0, 123456000, time.UTC)
+
+// AsOfT0 is the instant and window the suite derives partners' licence
+// figures at: T0, with a 30-day expiring window.
+var AsOfT0 = partner.AsOf{Now: T0, Window: 30 * 24 * time.Hour}
 
 var ctx = context.Background()
 
@@ -240,7 +246,7 @@ func testPartnerList(t *testing.T, s partner.Store) {
 		var names []string
 		var total int
 		view(t, s, func(r partner.Reader) error {
-			ps, n, err := r.Partners(ctx, f)
+			ps, n, err := r.Partners(ctx, f, AsOfT0)
 			for _, p := range ps {
 				names = append(names, p.Profile.CompanyName)
 			}
@@ -287,7 +293,7 @@ func testSearchFoldsCase(t *testing.T, s partner.Store) {
 	for _, tc := range []struct{ q, want string }{{"ΣΑΣ", "Οδός Σας"}, {"STAR", "ſtar"}, {"STRASSE", "Straße"}} {
 		var got []string
 		view(t, s, func(r partner.Reader) error {
-			ps, _, err := r.Partners(ctx, partner.Filter{Name: tc.q})
+			ps, _, err := r.Partners(ctx, partner.Filter{Name: tc.q}, AsOfT0)
 			for _, p := range ps {
 				got = append(got, p.Profile.CompanyName)
 			}
@@ -328,7 +334,7 @@ func testDerivedCounts(t *testing.T, s partner.Store) {
 		if got, err = r.Partner(ctx, p.ID); err != nil {
 			return err
 		}
-		listed, _, err = r.Partners(ctx, partner.Filter{Page: partner.Page{Limit: 10}})
+		listed, _, err = r.Partners(ctx, partner.Filter{Page: partner.Page{Limit: 10}}, AsOfT0)
 		return err
 	})
 	want := map[string]int64{"customers": 3, "provisioned": 15, "used": 4}
@@ -808,7 +814,7 @@ func requireUntouched(t *testing.T, s partner.Store, keep partner.Partner, l lic
 		_, total, err := r.Audit(ctx, keep.ID, partner.Page{Limit: 10})
 		require.NoError(t, err)
 		require.Zero(t, total)
-		_, total, err = r.Partners(ctx, partner.Filter{Page: partner.Page{Limit: 10}})
+		_, total, err = r.Partners(ctx, partner.Filter{Page: partner.Page{Limit: 10}}, AsOfT0)
 		require.NoError(t, err)
 		require.Equal(t, 1, total)
 		return nil
@@ -848,7 +854,7 @@ func testReadYourWrites(t *testing.T, s partner.Store) {
 		got, err := tx.Partner(ctx, p.ID)
 		require.NoError(t, err)
 		require.Equal(t, int64(3), got.UnitsUsed)
-		list, total, err := tx.Partners(ctx, partner.Filter{Name: "fresh", Page: partner.Page{Limit: 5}})
+		list, total, err := tx.Partners(ctx, partner.Filter{Name: "fresh", Page: partner.Page{Limit: 5}}, AsOfT0)
 		require.NoError(t, err)
 		require.Equal(t, 1, total)
 		require.Equal(t, p.ID, list[0].ID)
@@ -865,7 +871,7 @@ func testCanceledContext(t *testing.T, s partner.Store) {
 	})
 	require.ErrorIs(t, err, context.Canceled)
 	view(t, s, func(r partner.Reader) error {
-		_, total, err := r.Partners(ctx, partner.Filter{Page: partner.Page{Limit: 5}})
+		_, total, err := r.Partners(ctx, partner.Filter{Page: partner.Page{Limit: 5}}, AsOfT0)
 		require.Zero(t, total)
 		return err
 	})
@@ -993,7 +999,7 @@ func testNeverSilentlyRolledBack(t *testing.T, s partner.Store) {
 			var stored []string
 			view(t, s, func(r partner.Reader) error {
 				for _, name := range tc.names {
-					ps, _, err := r.Partners(ctx, partner.Filter{Name: name})
+					ps, _, err := r.Partners(ctx, partner.Filter{Name: name}, AsOfT0)
 					if err != nil {
 						return err
 					}
