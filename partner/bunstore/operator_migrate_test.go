@@ -113,3 +113,36 @@ func TestMigrateAuditKeepsOldTexts(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateFillsNameSortKeys: the partners of a database from before the
+// sort keys get theirs from the Go migration, or from RefoldNameKeys for a
+// host that ran the SQL files itself, and sort without case or accents.
+func TestMigrateFillsNameSortKeys(t *testing.T) {
+	for name, open := range oldDatabases {
+		for _, how := range []string{"Migrate", "RefoldNameKeys"} {
+			t.Run(name+"/"+how, func(t *testing.T) {
+				ctx := context.Background()
+				db := open(t)
+				migrateBefore(t, db, "20261210")
+				for _, n := range []string{"Zeta", "Éclair", "apex", "ÉCOLE"} {
+					insertOldPartner(t, db, n)
+				}
+				s := bunstore.New(db)
+				if how == "Migrate" {
+					require.NoError(t, s.Migrate(ctx))
+				} else {
+					_, err := sqlMigrator(t, db).Migrate(ctx)
+					require.NoError(t, err)
+					require.NoError(t, bunstore.RefoldNameKeys(ctx, db))
+				}
+				ps, _, err := partner.NewManager(partner.Options{Store: s}).List(ctx, partner.Filter{Sort: partner.SortName})
+				require.NoError(t, err)
+				var got []string
+				for _, p := range ps {
+					got = append(got, p.Profile.CompanyName)
+				}
+				require.Equal(t, []string{"apex", "Éclair", "ÉCOLE", "Zeta"}, got)
+			})
+		}
+	}
+}
