@@ -240,7 +240,7 @@ func contactsValue(cs []Contact) value {
 
 // licenseJSON is a licence as the audit trail keeps it.
 type licenseJSON struct {
-	ID        int64     `json:"id"`
+	ID        int64     `json:"id,omitempty"` // 0 in a preview, before the licence exists
 	ProductID int64     `json:"product_id,omitempty"`
 	Product   string    `json:"product"`
 	UnitType  string    `json:"unit_type"`
@@ -250,10 +250,15 @@ type licenseJSON struct {
 	Expiry    time.Time `json:"expiry"`
 }
 
-// licenseText reads "12: 50 seats of Endpoint Security (Full) 2026-05-04 to 2027-05-04".
+// licenseText reads "12: 50 seats of Endpoint Security (Full) 2026-05-04
+// to 2027-05-04", without "12: " for a licence not yet created.
 func licenseText(l license.License) string {
-	return fmt.Sprintf("%d: %d %s of %s (%s) %s to %s", l.ID, l.Units, l.UnitType, l.Product, l.Kind.Label(),
+	s := fmt.Sprintf("%d %s of %s (%s) %s to %s", l.Units, l.UnitType, l.Product, l.Kind.Label(),
 		l.Start.UTC().Format(time.DateOnly), l.Expiry.UTC().Format(time.DateOnly))
+	if l.ID != 0 {
+		s = fmt.Sprintf("%d: %s", l.ID, s)
+	}
+	return s
 }
 
 func licensesValue(ls []license.License) value {

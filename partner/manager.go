@@ -351,6 +351,8 @@ const (
 	EventCustomerAdded        EventKind = "customer.added"
 	EventUnitsAllocated       EventKind = "units.allocated"
 	EventUnitsReleased        EventKind = "units.released"
+	EventBulkStarted          EventKind = "bulk.started"
+	EventBulkFinished         EventKind = "bulk.finished"
 )
 
 var eventKinds = map[Operation]EventKind{
@@ -368,6 +370,7 @@ var eventKinds = map[Operation]EventKind{
 	OpAddAccount: EventAccountAdded, OpChangeRole: EventAccountChanged, OpEnableAccount: EventAccountChanged,
 	OpDisableAccount: EventAccountChanged, OpResetPassword: EventPasswordReset, OpDeleteAccount: EventAccountDeleted,
 	OpAddCustomer: EventCustomerAdded, OpAllocateUnits: EventUnitsAllocated, OpReleaseUnits: EventUnitsReleased,
+	OpBulkStart: EventBulkStarted, OpBulkFinish: EventBulkFinished,
 }
 
 // Event tells a hook about a committed change. Most events mirror one

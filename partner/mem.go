@@ -49,6 +49,8 @@ func newMemoryStore() Store {
 		poolSets:     map[int64]map[[2]string]PoolSettings{},
 		notices:      map[noticeKey]Notice{},
 		noticesByL:   map[int64]map[noticeKey]struct{}{},
+		bulkRuns:     map[string]memBulkRun{},
+		bulkItems:    map[string]map[int64]BulkItem{},
 	}
 }
 
@@ -95,6 +97,8 @@ type memStore struct {
 	poolSets     map[int64]map[[2]string]PoolSettings // partner → {product, unit type}
 	notices      map[noticeKey]Notice                 // keyed by licence, expiry, days
 	noticesByL   map[int64]map[noticeKey]struct{}     // licence → its notices
+	bulkRuns     map[string]memBulkRun                // by key
+	bulkItems    map[string]map[int64]BulkItem        // run key → partner → item
 }
 
 func (s *memStore) Update(ctx context.Context, fn func(context.Context, Tx) error) (err error) {
@@ -1197,4 +1201,152 @@ func roundTripChanges(cs []Change) ([]Change, error) {
 	var out []Change
 	err = json.Unmarshal(b, &out)
 	return out, err
+}
+
+// memBulkRun is a bulk run as the memory store keeps it: its parameters
+// as JSON, as a SQL store keeps them, and its partners' ids, ascending.
+type memBulkRun struct {
+	params     []byte
+	actor      string
+	startedAt  time.Time
+	finishedAt time.Time
+	ids        []int64
+}
+
+func (v *memView) bulkRun(key string) (BulkRun, memBulkRun, error) {
+	mr, ok := v.s.bulkRuns[key]
+	if !ok {
+		return BulkRun{}, mr, NewError(ErrNotFound, "", "no bulk run has the key %q", key)
+	}
+	r := BulkRun{Key: key, Actor: mr.actor, StartedAt: mr.startedAt, FinishedAt: mr.finishedAt, Total: len(mr.ids)}
+	if err := json.Unmarshal(mr.params, &r.Params); err != nil {
+		return r, mr, err
+	}
+	for _, it := range v.s.bulkItems[key] {
+		switch it.Outcome {
+		case BulkPending:
+			r.Pending++
+		case BulkDone:
+			r.Done++
+		case BulkUnchanged:
+			r.Unchanged++
+		case BulkRefused:
+			r.Refused++
+		case BulkFailed:
+			r.Failed++
+		}
+	}
+	return r, mr, nil
+}
+
+func (v *memView) BulkRun(ctx context.Context, key string) (BulkRun, error) {
+	if err := v.check(ctx); err != nil {
+		return BulkRun{}, err
+	}
+	r, _, err := v.bulkRun(key)
+	return r, err
+}
+
+func (v *memView) bulkItem(key string, id int64) BulkItem {
+	it := v.s.bulkItems[key][id]
+	if p, ok := v.s.partners[id]; ok {
+		it.CompanyName = p.Profile.CompanyName
+	}
+	return it
+}
+
+func (v *memView) BulkItem(ctx context.Context, key string, partnerID int64) (BulkItem, error) {
+	if err := v.check(ctx); err != nil {
+		return BulkItem{}, err
+	}
+	if _, ok := v.s.bulkItems[key][partnerID]; !ok {
+		return BulkItem{}, NewError(ErrNotFound, "", "partner %d is not in the bulk run %q", partnerID, key)
+	}
+	return v.bulkItem(key, partnerID), nil
+}
+
+func (v *memView) BulkItems(ctx context.Context, key string, f BulkItemFilter) ([]BulkItem, int, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	var out []BulkItem
+	total := 0
+	for _, id := range v.s.bulkRuns[key].ids {
+		it := v.bulkItem(key, id)
+		if f.Outcome != "" && it.Outcome != f.Outcome {
+			continue
+		}
+		if total >= f.Offset && (f.Limit == 0 || len(out) < f.Limit) {
+			out = append(out, it)
+		}
+		total++
+	}
+	return out, total, nil
+}
+
+func (v *memView) PendingBulkItems(ctx context.Context, key string, afterPartnerID int64, limit int) ([]int64, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, err
+	}
+	ids := v.s.bulkRuns[key].ids
+	i, _ := slices.BinarySearch(ids, afterPartnerID+1)
+	var out []int64
+	for ; i < len(ids) && len(out) < limit; i++ {
+		if v.s.bulkItems[key][ids[i]].Outcome == BulkPending {
+			out = append(out, ids[i])
+		}
+	}
+	return out, nil
+}
+
+func (tx *memTx) CreateBulkRun(ctx context.Context, r *BulkRun, partnerIDs []int64) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	if _, taken := tx.s.bulkRuns[r.Key]; taken {
+		return NewError(ErrDuplicate, "key", "%q names a bulk run already", r.Key)
+	}
+	params, err := json.Marshal(r.Params)
+	if err != nil {
+		return err
+	}
+	put(tx, tx.s.bulkRuns, r.Key, memBulkRun{params: params, actor: r.Actor, startedAt: r.StartedAt,
+		finishedAt: r.FinishedAt, ids: slices.Clone(partnerIDs)})
+	items := make(map[int64]BulkItem, len(partnerIDs))
+	for _, id := range partnerIDs {
+		items[id] = BulkItem{PartnerID: id, Outcome: BulkPending}
+	}
+	put(tx, tx.s.bulkItems, r.Key, items)
+	return nil
+}
+
+func (tx *memTx) SetBulkItem(ctx context.Context, key string, it BulkItem) (bool, error) {
+	if err := tx.check(ctx); err != nil {
+		return false, err
+	}
+	cur, ok := tx.s.bulkItems[key][it.PartnerID]
+	if !ok {
+		return false, NewError(ErrNotFound, "", "partner %d is not in the bulk run %q", it.PartnerID, key)
+	}
+	if cur.Outcome != BulkPending {
+		return false, nil
+	}
+	put(tx, tx.s.bulkItems[key], it.PartnerID, BulkItem{PartnerID: it.PartnerID, Outcome: it.Outcome, Reason: it.Reason, At: it.At})
+	return true, nil
+}
+
+func (tx *memTx) FinishBulkRun(ctx context.Context, key string, at time.Time) (bool, error) {
+	if err := tx.check(ctx); err != nil {
+		return false, err
+	}
+	r, ok := tx.s.bulkRuns[key]
+	if !ok {
+		return false, NewError(ErrNotFound, "", "no bulk run has the key %q", key)
+	}
+	if !r.finishedAt.IsZero() {
+		return false, nil
+	}
+	r.finishedAt = at
+	put(tx, tx.s.bulkRuns, key, r)
+	return true, nil
 }

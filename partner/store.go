@@ -160,6 +160,25 @@ type Reader interface {
 	// Notices lists the expiry notices recorded for a licence, ordered by
 	// expiry, then by days descending.
 	Notices(ctx context.Context, licenseID int64) ([]Notice, error)
+
+	// BulkRun returns the bulk run with the key (compared exactly) as
+	// CreateBulkRun stored it, with FinishedAt as FinishBulkRun set it,
+	// and its counts (Total and one per outcome) derived from its items;
+	// ErrNotFound when no run has the key.
+	BulkRun(ctx context.Context, key string) (BulkRun, error)
+	// BulkItem returns the item of one partner of a run; ErrNotFound when
+	// the run has no such partner.
+	BulkItem(ctx context.Context, key string, partnerID int64) (BulkItem, error)
+	// BulkItems returns one page of a run's items, by ascending partner
+	// id, those of f.Outcome only when it is not "", each with the
+	// company name of its partner ("" for an id no partner has), and the
+	// number of matching items. The Manager has checked that the run
+	// exists and normalized the page.
+	BulkItems(ctx context.Context, key string, f BulkItemFilter) ([]BulkItem, int, error)
+	// PendingBulkItems returns, ascending, at most limit partner ids of
+	// the run's items still BulkPending above afterPartnerID: the keyset
+	// pages of a run's progress. limit is at least 1.
+	PendingBulkItems(ctx context.Context, key string, afterPartnerID int64, limit int) ([]int64, error)
 }
 
 // Tx is a read-write transaction. A write that fails (a duplicate, a
@@ -257,6 +276,23 @@ type Tx interface {
 	// not belong to a.PartnerID.
 	CreateAllocation(ctx context.Context, a *license.Allocation) error
 	DeleteAllocation(ctx context.Context, id int64) error
+
+	// CreateBulkRun stores a new bulk run — its Key, Params (kept as
+	// their JSON encoding), Actor and StartedAt; FinishedAt zero — with
+	// one BulkPending item, without a reason or an instant, for each of
+	// partnerIDs (ascending, distinct, not necessarily partners that
+	// exist). A run with the same key fails with ErrDuplicate naming
+	// "key", writing nothing.
+	CreateBulkRun(ctx context.Context, r *BulkRun, partnerIDs []int64) error
+	// SetBulkItem records the outcome, reason and instant of one partner
+	// of a run, when its stored outcome is still BulkPending, and reports
+	// whether it did: a conditional step whose outcome decides, across
+	// transactions and processes, who records the partner. It fails with
+	// ErrNotFound when the run has no such partner.
+	SetBulkItem(ctx context.Context, key string, it BulkItem) (recorded bool, err error)
+	// FinishBulkRun sets the run's FinishedAt to at when it is not set,
+	// and reports whether it did; ErrNotFound when no run has the key.
+	FinishBulkRun(ctx context.Context, key string, at time.Time) (finished bool, err error)
 
 	// AppendAudit records e and sets its ID. PartnerID 0 marks a change
 	// that belongs to no partner: a catalogue's (service plans, products)

@@ -490,6 +490,7 @@ var constraintFields = []struct {
 	{[]string{"partnerkit_plan_assignments_pkey", "partnerkit_plan_assignments.partner_id"}, partner.ErrDuplicate, "service plan", "is already assigned"},
 	{[]string{"partnerkit_products_name_uniq", "partnerkit_products.name_key"}, partner.ErrDuplicate, "name", "is already taken by another product"},
 	{[]string{"partnerkit_licenses_used_within_units"}, partner.ErrInsufficientUnits, "units", "would exceed the provisioned units"},
+	{[]string{"partnerkit_bulk_runs_pkey", "partnerkit_bulk_runs.run_key"}, partner.ErrDuplicate, "key", "names a bulk run already"},
 }
 
 // mapErr turns driver errors into the partner package's errors; errors

@@ -73,6 +73,14 @@ func populate(t *testing.T, s *bunstore.Store, n int) int64 {
 	})
 	require.NoError(t, err)
 	require.NoError(t, bunstore.SeedBulk(ctx, s, n-1, 1, now))
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = p.ID + int64(i)
+	}
+	require.NoError(t, s.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
+		return tx.CreateBulkRun(ctx, &partner.BulkRun{Key: "screen", StartedAt: now, Params: partner.BulkParams{Key: "screen",
+			PartnerIDs: ids, Action: partner.BulkAction{Kind: partner.BulkSuspend}}}, ids)
+	}))
 	return p.ID
 }
 
@@ -134,7 +142,12 @@ func TestConstantQueriesPerScreen(t *testing.T) {
 						cs, _, err := m.Customers(ctx, id, partner.CustomerFilter{Name: "CUSTOMER", Page: page})
 						return len(cs), err
 					},
-					"audit": func() (int, error) { es, _, err := m.Audit(ctx, id, page); return len(es), err },
+					"audit":             func() (int, error) { es, _, err := m.Audit(ctx, id, page); return len(es), err },
+					"bulk run progress": func() (int, error) { r, err := m.BulkRun(ctx, "screen"); return r.Total, err },
+					"bulk run partners": func() (int, error) {
+						its, _, err := m.BulkItems(ctx, "screen", partner.BulkItemFilter{Page: page})
+						return len(its), err
+					},
 					"audit log": func() (int, error) {
 						es, _, err := m.AuditLog(ctx, partner.AuditFilter{Page: page})
 						return len(es), err

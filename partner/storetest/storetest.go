@@ -7,8 +7,8 @@
 //
 // newStore must return an empty store each time it is called. The
 // subtests are named by area (Partners/..., Licenses/..., Products/...,
-// Pools/..., Notices/..., Customers/..., Tx/..., Concurrency/...) so a
-// failing backend reads clearly.
+// Pools/..., Notices/..., Customers/..., Audit/..., Bulk/..., Tx/...,
+// Concurrency/...) so a failing backend reads clearly.
 package storetest
 
 import (
@@ -77,6 +77,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Concurrency/AdjustUsedNeverOverbooks", testConcurrentAdjust},
 		{"Concurrency/OneWriterWinsAVersion", testConcurrentVersion},
 		{"Concurrency/OneRecorderPerNotice", testConcurrentNotice},
+		{"Bulk/RunsItemsAndOutcomes", testBulkRuns},
+		{"Bulk/ThousandsOfPartners", testBulkRunMany},
+		{"Concurrency/OneRecorderPerBulkItem", testConcurrentBulkItem},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
