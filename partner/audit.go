@@ -233,7 +233,7 @@ func contactsValue(cs []Contact) value {
 		if c.Phone != "" {
 			texts[i] += " " + c.Phone
 		}
-		js[i] = contactJSON{c.FirstName, c.LastName, c.Email, c.Phone}
+		js[i] = contactJSON(c)
 	}
 	return listValue(texts, js)
 }

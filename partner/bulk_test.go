@@ -116,6 +116,7 @@ func TestBulkSuspend(t *testing.T) {
 		require.Empty(t, e.eventKinds())
 		require.Equal(t, auditBefore, e.auditOf(t, a.p.ID))
 
+		require.Equal(t, []int64{ghost, b.p.ID, a.p.ID, s.p.ID, c.p.ID, a.p.ID}, in.PartnerIDs, "the caller's ids are left as they were")
 		_, err = e.m.Bulk(e.ctx, partner.BulkParams{Key: in.Key, PartnerIDs: []int64{a.p.ID}, Action: in.Action})
 		requireErr(t, err, partner.ErrDuplicate, "key")
 		_, err = e.m.Bulk(e.ctx, partner.BulkParams{Key: in.Key, PartnerIDs: ids, Action: partner.BulkAction{Kind: partner.BulkReactivate}})
@@ -146,6 +147,10 @@ func TestBulkAssignByFilter(t *testing.T) {
 		g.Product, g.UnitType = "endpoint security", "" // resolved against the catalogue
 		in := partner.BulkParams{Key: "q3-promo", Filter: &partner.Filter{Type: partner.MSP, Status: partner.Active, Page: partner.Page{Limit: 1}},
 			Action: partner.BulkAction{Kind: partner.BulkAssignLicenses, Grants: []license.Grant{g}}}
+		defer func() {
+			require.Equal(t, partner.Page{Limit: 1}, in.Filter.Page, "the caller's filter is left as it was")
+			require.Equal(t, "endpoint security", in.Action.Grants[0].Product, "and its grants")
+		}()
 		pv, err := e.m.BulkPreview(e.ctx, in, partner.Page{})
 		require.NoError(t, err)
 		require.Equal(t, []int{2, 2}, []int{pv.Total, pv.Pending})

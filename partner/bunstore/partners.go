@@ -76,7 +76,7 @@ func filterPartners(q *bun.SelectQuery, f partner.Filter, at partner.AsOf) *bun.
 		q = q.Where(`p.company_key LIKE ? ESCAPE '\'`, "%"+likeEscaper.Replace(partner.FoldName(f.Name))+"%")
 	}
 	if len(f.IDs) > 0 {
-		q = q.Where("p.id IN (?)", bun.In(f.IDs))
+		q = q.Where("p.id IN (?)", bun.List(f.IDs))
 	}
 	if f.ProductID != 0 {
 		q = q.Where("EXISTS (SELECT 1 FROM partnerkit_licenses AS l WHERE l.partner_id = p.id AND l.product_id = ?)", f.ProductID)
