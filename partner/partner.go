@@ -17,11 +17,14 @@
 //
 // Hosts use NewManager and the Manager's methods, their parameter types
 // (CreateParams, ProfilePatch, AssignLicensesParams, CustomerParams,
-// AllocateParams, PoolSettingsParams, RefillPoolParams) and results, the
-// records (Partner, Profile, Contact, Customer, AuditEntry, Pool,
-// PoolSettings, Notice), Filter, CustomerFilter and Page for lists,
-// WithActor for the audit trail, Subscribe and Event for hooks, Sweep on
-// a schedule for the expiry notices, and the sentinel errors with
+// AllocateParams, PoolSettingsParams, RefillPoolParams, BulkParams with
+// BulkAction) and results, the records (Partner, Profile, Contact,
+// Customer, AuditEntry with its Changes, Pool, PoolSettings, Notice,
+// BulkRun, BulkItem), Filter (with SortBy and Attention), CustomerFilter,
+// AuditFilter, BulkItemFilter and Page for lists, ListAll and AuditLogAll
+// for exports, WithActor for the audit trail, Subscribe and Event for
+// hooks, Sweep on a schedule for the expiry notices, BulkPreview, Bulk
+// and BulkRun for changes across partners, and the sentinel errors with
 // ErrorField, ErrorReason and FieldErrors. The product catalogue's types
 // are in package license (Product, ProductPatch).
 //
@@ -29,7 +32,8 @@
 // TabAvailable, Operations, OperationTab and OperationLabel.
 //
 // Store authors implement Store (with Tx and Reader) and run
-// partner/storetest; FoldName, NewError and AllocationFilter are theirs.
+// partner/storetest; FoldName, NameSortKey, AsOf, NewError and
+// AllocationFilter are theirs.
 // The contract lives here rather than in a package of its own because its
 // methods speak the domain types above: a separate package would force
 // those types into a third one that every host imports.
