@@ -51,6 +51,10 @@ func TestQuickstartStory(t *testing.T) {
 		"Blue Sky Reseller    Status: Active    Type: Reseller Customers: 0",
 		"licence 1 Endpoint Security   50/50  seats  Full  Normal        Assigned",
 		"cancel                 partner 1            Status: Active → Canceled; Licences expired: 3; Accounts disabled: 1",
+		"preview Acme Managed IT      refused   the partnership is canceled: nothing can be changed",
+		"preview Blue Sky Reseller    pending   Minimum licences: 0 → 10",
+		"bulk run minimum-10: 1 done, 1 refused",
+		"the same run retried: still 1 done, nothing applied twice",
 	}
 	for _, w := range want {
 		require.True(t, strings.Contains(text, w), "missing %q in:\n%s", w, text)
