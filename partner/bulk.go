@@ -344,6 +344,15 @@ func (m *Manager) BulkPreview(ctx context.Context, in BulkParams, pg Page) (Bulk
 		return BulkPreview{}, withOp(OpBulk, err)
 	}
 	out.Total = len(ids)
+	grants := slices.Clone(params.Action.Grants) // resolved once, as AssignLicenses would resolve them
+	if len(grants) > 0 {
+		if err := m.read(ctx, func(ctx context.Context, r Reader) error {
+			_, err := prepareGrants(ctx, r, grants)
+			return err
+		}); err != nil {
+			return BulkPreview{}, withOp(OpBulk, err)
+		}
+	}
 	for lo := 0; lo < len(ids); lo += ExportBatch {
 		batch := ids[lo:min(lo+ExportBatch, len(ids))]
 		err := m.read(ctx, func(ctx context.Context, r Reader) error {
@@ -357,7 +366,7 @@ func (m *Manager) BulkPreview(ctx context.Context, in BulkParams, pg Page) (Bulk
 			}
 			for i, id := range batch {
 				p, ok := byID[id]
-				item, err := m.planBulk(ctx, r, params, id, p, ok)
+				item, err := m.planBulk(ctx, r, params.Action, grants, id, p, ok)
 				if err != nil {
 					return err
 				}
@@ -382,9 +391,9 @@ func (m *Manager) BulkPreview(ctx context.Context, in BulkParams, pg Page) (Bulk
 	return out, nil
 }
 
-// planBulk tells what params' change would do to the partner id (p, when
-// found).
-func (m *Manager) planBulk(ctx context.Context, r Reader, params BulkParams, id int64, p Partner, found bool) (BulkPreviewItem, error) {
+// planBulk tells what the action a would do to the partner id (p, when
+// found); grants are a's, resolved against the catalogue.
+func (m *Manager) planBulk(ctx context.Context, r Reader, a BulkAction, grants []license.Grant, id int64, p Partner, found bool) (BulkPreviewItem, error) {
 	item := BulkPreviewItem{PartnerID: id, CompanyName: p.Profile.CompanyName, Outcome: BulkPending}
 	refuse := func(err error) (BulkPreviewItem, error) {
 		item.Outcome, item.Reason = BulkRefused, describe(err)
@@ -393,7 +402,6 @@ func (m *Manager) planBulk(ctx context.Context, r Reader, params BulkParams, id 
 	if !found {
 		return refuse(NewError(ErrNotFound, "", "partner %d does not exist", id))
 	}
-	a := params.Action
 	if err := Check(p.Status, p.Type, a.Kind.op()); err != nil {
 		return refuse(err)
 	}
@@ -410,10 +418,6 @@ func (m *Manager) planBulk(ctx context.Context, r Reader, params BulkParams, id 
 		}
 		cl.add("minimum_licenses", "Minimum licences", intValue(p.MinimumLicenses), intValue(a.Minimum))
 	case BulkAssignLicenses:
-		grants := slices.Clone(a.Grants)
-		if _, err := prepareGrants(ctx, r, grants); err != nil {
-			return item, err
-		}
 		lics := make([]license.License, len(grants))
 		for i, g := range grants {
 			lics[i] = newLicense(id, g, "", license.OriginAssigned, m.Now())
@@ -507,7 +511,9 @@ var errBulkItemTaken = errors.New("another run of the same key recorded this par
 // partner, such as an extension past license.MaxTerm); it is then
 // recorded as BulkRefused with the reason in words, and the run goes on.
 // A store failure (ErrBusy past its retries, an error of the store's own)
-// is recorded as BulkFailed. When ctx ends, Bulk stops and returns the
+// is recorded as BulkFailed; like a refusal, it is an outcome a retry
+// returns rather than tries again (BulkItems lists the failed partners,
+// for a run of their own under a new key). When ctx ends, Bulk stops and returns the
 // context's error: the partners not yet done stay pending for a retry.
 // Invalid parameters are ErrInvalid, every problem at once, before
 // anything is written. Bulk runs transactions of its own and refuses to
