@@ -402,6 +402,7 @@ const ExportBatch = 500
 //	}
 func (m *Manager) AuditLogAll(ctx context.Context, f AuditFilter) iter.Seq2[AuditEntry, error] {
 	return func(yield func(AuditEntry, error) bool) {
+		f.Page = Page{} // ignored
 		var before int64
 		first := true
 		for {

@@ -235,7 +235,7 @@ func TestAuditLogAllStreams(t *testing.T) {
 		require.Greater(t, total, partner.ExportBatch)
 
 		var got []partner.AuditEntry
-		for a, err := range e.m.AuditLogAll(e.ctx, partner.AuditFilter{PartnerID: f.p.ID, Page: partner.Page{Limit: 1}}) {
+		for a, err := range e.m.AuditLogAll(e.ctx, partner.AuditFilter{PartnerID: f.p.ID, Page: partner.Page{Offset: -1, Limit: 1}}) {
 			require.NoError(t, err)
 			got = append(got, a)
 		}

@@ -136,6 +136,7 @@ func TestListAllStreams(t *testing.T) {
 			}
 		}
 		var got []partner.Partner
+		f.Page = partner.Page{Offset: -1, Limit: -1} // ignored
 		for p, err := range e.m.ListAll(e.ctx, f) {
 			require.NoError(t, err)
 			got = append(got, p)

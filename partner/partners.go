@@ -236,6 +236,7 @@ func (m *Manager) List(ctx context.Context, f Filter) ([]Partner, int, error) {
 // so does the caller's break.
 func (m *Manager) ListAll(ctx context.Context, f Filter) iter.Seq2[Partner, error] {
 	return func(yield func(Partner, error) bool) {
+		f.Page = Page{} // ignored
 		f, err := f.normalize()
 		if err != nil {
 			yield(Partner{}, withOp(OpRead, err))
