@@ -44,7 +44,7 @@ func ExampleManager_AuditLog() {
 	entries, total, _ := m.AuditLog(ctx, partner.AuditFilter{Actor: "ops@vendor.example"})
 	fmt.Println(total, "changes by ops@vendor.example:")
 	for _, e := range entries {
-		fmt.Printf("  partner %d %s: %s\n", e.PartnerID, partner.OperationLabel(e.Action), e.Summary())
+		fmt.Printf("  partner %d %s: %s\n", e.PartnerID, e.Action, e.Summary())
 	}
 	c := entries[1].Changes[0]
 	fmt.Printf("for machines: %s %s → %s\n", c.Field, c.BeforeValue, c.AfterValue)
@@ -60,8 +60,8 @@ func ExampleManager_AuditLog() {
 	fmt.Println(n, "entries exported")
 	// Output:
 	// 2 changes by ops@vendor.example:
-	//   partner 2 Reactivate: Status: Suspended → Active
-	//   partner 1 Minimum licenses: Minimum licences: 0 → 30
+	//   partner 2 reactivate: Status: Suspended → Active
+	//   partner 1 set_minimum_licenses: Minimum licences: 0 → 30
 	// for machines: minimum_licenses 0 → 30
 	// 6 entries exported
 }
