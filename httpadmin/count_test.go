@@ -135,9 +135,44 @@ func (c countReader) Partner(ctx context.Context, id int64) (partner.Partner, er
 	return c.r.Partner(ctx, id)
 }
 
-func (c countReader) Partners(ctx context.Context, f partner.Filter) ([]partner.Partner, int, error) {
+func (c countReader) Partners(ctx context.Context, f partner.Filter, at partner.AsOf) ([]partner.Partner, int, error) {
 	defer c.s.add("Partners")()
-	return c.r.Partners(ctx, f)
+	return c.r.Partners(ctx, f, at)
+}
+
+func (c countReader) PartnersAfter(ctx context.Context, f partner.Filter, at partner.AsOf, after *partner.Partner, limit int) ([]partner.Partner, error) {
+	defer c.s.add("PartnersAfter")()
+	return c.r.PartnersAfter(ctx, f, at, after, limit)
+}
+
+func (c countReader) AuditLog(ctx context.Context, f partner.AuditFilter) ([]partner.AuditEntry, int, error) {
+	defer c.s.add("AuditLog")()
+	return c.r.AuditLog(ctx, f)
+}
+
+func (c countReader) AuditBefore(ctx context.Context, f partner.AuditFilter, beforeID int64, limit int) ([]partner.AuditEntry, error) {
+	defer c.s.add("AuditBefore")()
+	return c.r.AuditBefore(ctx, f, beforeID, limit)
+}
+
+func (c countReader) BulkRun(ctx context.Context, key string) (partner.BulkRun, error) {
+	defer c.s.add("BulkRun")()
+	return c.r.BulkRun(ctx, key)
+}
+
+func (c countReader) BulkItem(ctx context.Context, key string, partnerID int64) (partner.BulkItem, error) {
+	defer c.s.add("BulkItem")()
+	return c.r.BulkItem(ctx, key, partnerID)
+}
+
+func (c countReader) BulkItems(ctx context.Context, key string, f partner.BulkItemFilter) ([]partner.BulkItem, int, error) {
+	defer c.s.add("BulkItems")()
+	return c.r.BulkItems(ctx, key, f)
+}
+
+func (c countReader) PendingBulkItems(ctx context.Context, key string, afterPartnerID int64, limit int) ([]int64, error) {
+	defer c.s.add("PendingBulkItems")()
+	return c.r.PendingBulkItems(ctx, key, afterPartnerID, limit)
 }
 
 func (c countReader) License(ctx context.Context, id int64) (license.License, error) {

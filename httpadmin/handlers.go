@@ -602,7 +602,7 @@ func (a *admin) auditCSV(w http.ResponseWriter, r *http.Request, id int64) {
 			return
 		}
 		for _, e := range entries {
-			_ = cw.Write([]string{e.At.UTC().Format(time.RFC3339), cell(e.Actor), string(e.Action), cell(e.Target), cell(e.Before), cell(e.After)})
+			_ = cw.Write([]string{e.At.UTC().Format(time.RFC3339), cell(e.Actor), string(e.Action), cell(e.Target), cell(e.Before()), cell(e.After())})
 		}
 		if offset+len(entries) >= total || len(entries) == 0 {
 			break

@@ -322,7 +322,7 @@ func TestScenarios(t *testing.T) {
 		{name: "cancel preview", method: "GET", path: "/{msp}/cancel", status: 200,
 			want: []string{"What canceling will hit", "enabled accounts lose access", "acme.admin", "Type the company name"}},
 		{name: "audit export", method: "GET", path: "/{msp}/audit.csv", status: 200,
-			want: []string{"at,actor,action,target,before,after\n", ",system,create_partner,partner {msp},,company=Acme MSP;", ",system,add_account,account acme.user,"}},
+			want: []string{"at,actor,action,target,before,after\n", ",system,create_partner,partner {msp},,Company name: Acme MSP;", ",system,add_account,account acme.user,"}},
 		{name: "audit export of unknown partner", method: "GET", path: "/9999/audit.csv", status: 404},
 		{name: "unknown partner", method: "GET", path: "/9999/licenses", status: 404, want: []string{"This no longer exists"}},
 		{name: "bad id", method: "GET", path: "/abc/licenses", status: 404},

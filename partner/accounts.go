@@ -3,6 +3,7 @@ package partner
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/partnerkit/partnerkit/account"
 )
@@ -23,10 +24,24 @@ func (m *Manager) AddAccount(ctx context.Context, partnerID int64, in account.Pa
 			return err
 		}
 		out = a
-		return c.record(ctx, tx, p.ID, OpAddAccount, "account "+a.Name, "",
-			summary("role", a.Role.Label(), "email", a.Email, "enabled", a.Enabled))
+		return c.record(ctx, tx, p.ID, OpAddAccount, "account "+a.Name, accountChanges(a, false))
 	})
 	return out, err
+}
+
+// accountChanges are the audit changes of an account added, or deleted
+// when gone.
+func accountChanges(a account.Account, gone bool) []Change {
+	var cl changeList
+	add := cl.set
+	if gone {
+		add = cl.removed
+	}
+	add("contact", "Contact", textValue(strings.TrimSpace(a.FirstName+" "+a.LastName)))
+	add("email", "Email", textValue(a.Email))
+	add("role", "Role", codeValue(a.Role, a.Role.Label()))
+	add("enabled", "Enabled", yesNo(a.Enabled))
+	return cl
 }
 
 // Accounts lists the partner's console accounts.
@@ -114,7 +129,8 @@ func (m *Manager) ChangeRole(ctx context.Context, partnerID, accountID, version 
 		if err := tx.UpdateAccount(ctx, a); err != nil {
 			return err
 		}
-		return c.record(ctx, tx, a.PartnerID, OpChangeRole, "account "+a.Name, summary("role", before.Label()), summary("role", role.Label()))
+		return c.record(ctx, tx, a.PartnerID, OpChangeRole, "account "+a.Name,
+			one("role", "Role", codeValue(before, before.Label()), codeValue(role, role.Label())))
 	})
 }
 
@@ -147,7 +163,7 @@ func (m *Manager) setEnabled(ctx context.Context, partnerID, accountID, version 
 		if err := tx.UpdateAccount(ctx, a); err != nil {
 			return err
 		}
-		return c.record(ctx, tx, a.PartnerID, op, "account "+a.Name, summary("enabled", !on), summary("enabled", on))
+		return c.record(ctx, tx, a.PartnerID, op, "account "+a.Name, one("enabled", "Enabled", yesNo(!on), yesNo(on)))
 	})
 }
 
@@ -175,7 +191,7 @@ func (m *Manager) ResetPassword(ctx context.Context, partnerID, accountID int64)
 			return err
 		}
 		if err := c.record(ctx, tx, a.PartnerID, OpResetPassword, "account "+a.Name,
-			summary("password reset", stamp(before)), summary("password reset", stamp(c.at))); err != nil {
+			one("password_reset", "Password reset", instantValue(before), instantValue(c.at))); err != nil {
 			return err
 		}
 		reset := *a
@@ -199,8 +215,7 @@ func (m *Manager) DeleteAccount(ctx context.Context, partnerID, accountID int64)
 		if err := tx.DeleteAccount(ctx, a.ID); err != nil {
 			return err
 		}
-		return c.record(ctx, tx, a.PartnerID, OpDeleteAccount, "account "+a.Name,
-			summary("role", a.Role.Label(), "email", a.Email, "enabled", a.Enabled), "")
+		return c.record(ctx, tx, a.PartnerID, OpDeleteAccount, "account "+a.Name, accountChanges(*a, true))
 	})
 	return err
 }

@@ -11,13 +11,6 @@ import (
 	"github.com/partnerkit/partnerkit/license"
 )
 
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	return t.Format(time.RFC3339)
-}
-
 // CustomerParams is a request to add a customer to a partner.
 type CustomerParams struct {
 	Name  string
@@ -42,7 +35,12 @@ func (m *Manager) AddCustomer(ctx context.Context, partnerID int64, in CustomerP
 			return err
 		}
 		out = cu
-		return c.record(ctx, tx, p.ID, OpAddCustomer, fmt.Sprintf("customer %d", cu.ID), "", summary("name", cu.Name))
+		var cl changeList
+		cl.set("name", "Name", textValue(cu.Name))
+		if cu.Email != "" {
+			cl.set("email", "Email", textValue(cu.Email))
+		}
+		return c.record(ctx, tx, p.ID, OpAddCustomer, fmt.Sprintf("customer %d", cu.ID), cl)
 	})
 	return out, err
 }
@@ -176,13 +174,28 @@ func (m *Manager) Allocate(ctx context.Context, partnerID int64, in AllocatePara
 		}
 		out = a
 		if err := c.record(ctx, tx, p.ID, OpAllocateUnits, fmt.Sprintf("allocation %d", a.ID),
-			summary("license", l.ID, "used", l.Used-a.Units),
-			summary("license", l.ID, "used", l.Used, "customer", a.CustomerID, "units", a.Units)); err != nil {
+			allocationChanges(a, l.Used-a.Units, l.Used, false)); err != nil {
 			return err
 		}
 		return m.afterAllocation(ctx, tx, c, *p, l, in.Units)
 	})
 	return out, err
+}
+
+// allocationChanges are the audit changes of an allocation made, or
+// released when gone: its licence, customer and units, and the licence's
+// used units.
+func allocationChanges(a license.Allocation, usedBefore, usedAfter int64, gone bool) []Change {
+	var cl changeList
+	add := cl.set
+	if gone {
+		add = cl.removed
+	}
+	add("license_id", "Licence", intValue(a.LicenseID))
+	add("customer_id", "Customer", intValue(a.CustomerID))
+	add("units", "Units", intValue(a.Units))
+	cl.add("license_used", "Licence units used", intValue(usedBefore), intValue(usedAfter))
+	return cl
 }
 
 // usable checks that l is a licence of the partner that can be given to
@@ -219,7 +232,7 @@ func (m *Manager) Release(ctx context.Context, partnerID, allocationID int64) er
 			return err
 		}
 		return c.record(ctx, tx, p.ID, OpReleaseUnits, fmt.Sprintf("allocation %d", a.ID),
-			summary("license", a.LicenseID, "used", l.Used+a.Units, "units", a.Units), summary("license", a.LicenseID, "used", l.Used))
+			allocationChanges(a, l.Used+a.Units, l.Used, true))
 	})
 }
 

@@ -98,7 +98,7 @@ func ExampleErrorField() {
 func ExampleManager_Subscribe() {
 	m := partner.NewManager(partner.Options{Now: fixedClock})
 	m.Subscribe(func(_ context.Context, e partner.Event) error {
-		fmt.Printf("event %s by %s: %s -> %s\n", e.Kind, e.Actor, e.Before, e.After)
+		fmt.Printf("event %s by %s, %d changes; the first: %s\n", e.Kind, e.Actor, len(e.Changes), e.Changes[0])
 		return nil
 	})
 	ctx := partner.WithActor(context.Background(), "ops@vendor.example")
@@ -108,11 +108,15 @@ func ExampleManager_Subscribe() {
 	p, _ = m.Suspend(ctx, p.ID, p.Version)
 
 	entries, total, _ := m.Audit(ctx, p.ID, partner.Page{Limit: 1})
-	fmt.Println(total, entries[0].Actor, entries[0].Action, entries[0].At.Format(time.RFC3339))
+	e := entries[0]
+	fmt.Println(total, e.Actor, e.Action, e.At.Format(time.RFC3339), e.Summary())
+	c := e.Changes[0]
+	fmt.Printf("%s: %s → %s, as JSON %s → %s\n", c.Field, c.Before, c.After, c.BeforeValue, c.AfterValue)
 	// Output:
-	// event partner.created by system:  -> company=Acme; type=msp; admin=acme.admin; remote manager=[]; plans=0; licenses=0
-	// event partner.status_changed by ops@vendor.example: status=active -> status=suspended
-	// 2 ops@vendor.example suspend 2026-05-04T10:00:00Z
+	// event partner.created by system, 7 changes; the first: Company name: Acme
+	// event partner.status_changed by ops@vendor.example, 1 changes; the first: Status: Active → Suspended
+	// 2 ops@vendor.example suspend 2026-05-04T10:00:00Z Status: Active → Suspended
+	// status: Active → Suspended, as JSON "active" → "suspended"
 }
 
 // RunInTx binds the Manager to one transaction: several changes commit

@@ -58,7 +58,14 @@ const (
 	OpAutoRefill Operation = "auto_refill"
 	// OpSweep names the expiry notices of Manager.Sweep.
 	OpSweep Operation = "sweep"
-	OpRead  Operation = "read"
+	// OpBulk names Manager.Bulk and BulkPreview in errors; OpBulkStart
+	// and OpBulkFinish are the audit actions of a bulk run's start and
+	// finish, under partner id 0. Each partner's change is audited as its
+	// own operation.
+	OpBulk       Operation = "bulk"
+	OpBulkStart  Operation = "bulk_run_started"
+	OpBulkFinish Operation = "bulk_run_finished"
+	OpRead       Operation = "read"
 )
 
 // Tab is a tab of the partner screen.
@@ -216,6 +223,7 @@ var otherLabels = map[Operation]string{
 	OpCreatePartner: "Create Partner", OpCreatePlan: "Create service plan", OpUpdatePlan: "Edit service plan",
 	OpCreateProduct: "Create product", OpUpdateProduct: "Edit product", OpAutoRefill: "Automatic pool refill",
 	OpSweep: "Expiry notices", OpRead: "View",
+	OpBulk: "Bulk change", OpBulkStart: "Bulk change started", OpBulkFinish: "Bulk change finished",
 }
 
 // OperationLabel returns the console's name of an operation.

@@ -25,7 +25,7 @@ func (m *Manager) SetPoolRefill(ctx context.Context, id, version int64, on bool)
 			return err
 		}
 		return c.record(ctx, tx, p.ID, OpSetPoolRefill, fmt.Sprintf("partner %d", p.ID),
-			summary("pool refill", before), summary("pool refill", on))
+			one("pool_refill", "Licence pool refill", onOff(before), onOff(on)))
 	})
 }
 
@@ -47,7 +47,7 @@ func (m *Manager) SetMinimumLicenses(ctx context.Context, id, version, n int64) 
 			return err
 		}
 		if err := c.record(ctx, tx, p.ID, OpSetMinimumLicenses, fmt.Sprintf("partner %d", p.ID),
-			summary("minimum licenses", before), summary("minimum licenses", n)); err != nil {
+			one("minimum_licenses", "Minimum licences", intValue(before), intValue(n))); err != nil {
 			return err
 		}
 		pools, err := m.pools(ctx, tx, *p)
@@ -57,7 +57,7 @@ func (m *Manager) SetMinimumLicenses(ctx context.Context, id, version, n int64) 
 		for _, pool := range pools {
 			if pool.Low && !pool.OwnMinimum {
 				c.emit(EventPoolBelowMinimum, AuditEntry{PartnerID: p.ID, Actor: c.actor, Action: OpSetMinimumLicenses,
-					Target: pool.Name(), After: summary("remaining", pool.Remaining, "minimum", n), At: c.at})
+					Target: pool.Name(), Changes: lowChanges(none, pool.Remaining, n), At: c.at})
 			}
 		}
 		return nil
@@ -125,18 +125,16 @@ func (m *Manager) AssignLicenses(ctx context.Context, partnerID int64, a AssignL
 		if len(prior) > 0 {
 			return NewError(ErrDuplicate, license.KeyField, "%q was used for a different request", a.Key)
 		}
-		var ids []string
 		for _, g := range grants {
 			l := newLicense(p.ID, g, a.Key, license.OriginAssigned, c.at)
 			if err := tx.CreateLicense(ctx, &l); err != nil {
 				return err
 			}
 			out = append(out, l)
-			ids = append(ids, fmt.Sprintf("%d: %d %s of %s (%s) %s to %s", l.ID, l.Units, l.UnitType, l.Product,
-				l.Kind.Label(), l.Start.Format(time.DateOnly), l.Expiry.Format(time.DateOnly)))
 		}
-		return c.record(ctx, tx, p.ID, OpAssignLicenses, "licenses "+licenseIDs(out), "",
-			summary("granted", strings.Join(ids, ", ")))
+		var cl changeList
+		cl.set("licenses", "Licences", licensesValue(out))
+		return c.record(ctx, tx, p.ID, OpAssignLicenses, "licenses "+licenseIDs(out), cl)
 	})
 	if err != nil {
 		return AssignLicensesResult{}, err
@@ -247,7 +245,7 @@ func (m *Manager) setLicensesDisabled(ctx context.Context, partnerID int64, ids 
 		if len(changed) == 0 {
 			return nil
 		}
-		return c.record(ctx, tx, p.ID, op, "licenses "+licenseIDs(changed), summary("disabled", !disable), summary("disabled", disable))
+		return c.record(ctx, tx, p.ID, op, "licenses "+licenseIDs(changed), one("disabled", "Disabled", yesNo(!disable), yesNo(disable)))
 	})
 	return out, err
 }
@@ -321,7 +319,7 @@ func (m *Manager) setRemoteManager(ctx context.Context, id, version int64, dc Da
 		if p.HasRemoteManager(dc) == on {
 			return nil
 		}
-		before := fmt.Sprint(p.RemoteManager)
+		before := p.RemoteManager
 		next := slices.DeleteFunc(slices.Clone(p.RemoteManager), func(d DataCenter) bool { return d == dc })
 		if on {
 			next = append(next, dc)
@@ -335,7 +333,7 @@ func (m *Manager) setRemoteManager(ctx context.Context, id, version int64, dc Da
 		if err := tx.UpdatePartner(ctx, p); err != nil {
 			return err
 		}
-		return c.record(ctx, tx, p.ID, op, "remote manager "+string(dc), summary("data centers", before),
-			summary("data centers", fmt.Sprint(p.RemoteManager)))
+		return c.record(ctx, tx, p.ID, op, "remote manager "+string(dc),
+			one("remote_manager", "Data centres", dataCentersValue(before), dataCentersValue(p.RemoteManager)))
 	})
 }

@@ -70,7 +70,7 @@ func (m *Manager) ExtendLicense(ctx context.Context, partnerID, licenseID, versi
 		if err := tx.UpdateLicense(ctx, l); err != nil {
 			return err
 		}
-		return c.recordFor(ctx, tx, *l, OpExtendLicense, summary("expiry", stamp(before)), summary("expiry", stamp(e)))
+		return c.recordFor(ctx, tx, *l, OpExtendLicense, one("expiry", "Expiry", dateValue(before), dateValue(e)))
 	})
 }
 
@@ -130,7 +130,7 @@ func (m *Manager) changeUnits(ctx context.Context, partnerID, licenseID, version
 		if err := tx.UpdateLicense(ctx, l); err != nil {
 			return err
 		}
-		return c.recordFor(ctx, tx, *l, op, summary("units", before), summary("units", next))
+		return c.recordFor(ctx, tx, *l, op, one("units", "Units", intValue(before), intValue(next)))
 	})
 }
 
@@ -154,11 +154,13 @@ func (m *Manager) ConvertToFull(ctx context.Context, partnerID, licenseID, versi
 		if l.Kind == license.Full && e.Equal(l.Expiry) {
 			return nil
 		}
-		before := summary("kind", l.Kind, "expiry", stamp(l.Expiry))
+		var cl changeList
+		cl.diff("kind", "Kind", kindValue(l.Kind), kindValue(license.Full))
+		cl.diff("expiry", "Expiry", dateValue(l.Expiry), dateValue(e))
 		l.Kind, l.Expiry, l.UpdatedAt = license.Full, e, c.at
 		if err := tx.UpdateLicense(ctx, l); err != nil {
 			return err
 		}
-		return c.recordFor(ctx, tx, *l, OpConvertToFull, before, summary("kind", l.Kind, "expiry", stamp(l.Expiry)))
+		return c.recordFor(ctx, tx, *l, OpConvertToFull, cl)
 	})
 }

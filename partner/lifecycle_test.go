@@ -2,6 +2,7 @@ package partner_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -76,8 +77,9 @@ func TestExtendLicense(t *testing.T) {
 			[]any{ev.Kind, ev.Op, ev.PartnerID, ev.LicenseID})
 		audit, _, err := e.m.Audit(e.ctx, id, partner.Page{Limit: 1})
 		require.NoError(t, err)
-		require.Equal(t, "expiry=2027-05-04T10:00:00Z", audit[0].Before)
-		require.Equal(t, "expiry=2027-11-04T10:00:00Z", audit[0].After)
+		require.Equal(t, "Expiry: 2027-05-04 → 2027-11-04", audit[0].Summary())
+		require.Equal(t, []partner.Change{{Field: "expiry", Label: "Expiry", Before: "2027-05-04", After: "2027-11-04",
+			BeforeValue: json.RawMessage(`"2027-05-04T10:00:00Z"`), AfterValue: json.RawMessage(`"2027-11-04T10:00:00Z"`)}}, audit[0].Changes)
 
 		e.requireNoWrite(t, id, "the same expiry again (a retry)", func() error {
 			_, err := e.m.ExtendLicense(e.ctx, id, lic.ID, 0, later)
@@ -144,9 +146,8 @@ func TestAddAndReduceUnits(t *testing.T) {
 		require.Equal(t, license.Normal, e.m.LicenseState(reduced))
 		audit, _, err := e.m.Audit(e.ctx, id, partner.Page{Limit: 2})
 		require.NoError(t, err)
-		require.Equal(t, []string{"reduce_units units=110 -> units=5", "add_units units=100 -> units=110"},
-			[]string{string(audit[0].Action) + " " + audit[0].Before + " -> " + audit[0].After,
-				string(audit[1].Action) + " " + audit[1].Before + " -> " + audit[1].After})
+		require.Equal(t, []string{"reduce_units Units: 110 → 5", "add_units Units: 100 → 110"},
+			[]string{string(audit[0].Action) + " " + audit[0].Summary(), string(audit[1].Action) + " " + audit[1].Summary()})
 	})
 }
 

@@ -182,17 +182,18 @@ type changes struct {
 
 // recordFor is record for a change of one licence: its event names the
 // licence.
-func (c *changes) recordFor(ctx context.Context, tx Tx, l license.License, op Operation, before, after string) error {
-	if err := c.record(ctx, tx, l.PartnerID, op, fmt.Sprintf("license %d", l.ID), before, after); err != nil {
+func (c *changes) recordFor(ctx context.Context, tx Tx, l license.License, op Operation, cs []Change) error {
+	if err := c.record(ctx, tx, l.PartnerID, op, fmt.Sprintf("license %d", l.ID), cs); err != nil {
 		return err
 	}
 	c.events[len(c.events)-1].LicenseID = l.ID
 	return nil
 }
 
-// record appends an audit entry in tx and queues its event.
-func (c *changes) record(ctx context.Context, tx Tx, partnerID int64, op Operation, target, before, after string) error {
-	e := AuditEntry{PartnerID: partnerID, Actor: c.actor, Action: op, Target: target, Before: before, After: after, At: c.at}
+// record appends an audit entry of the changes cs in tx and queues its
+// event.
+func (c *changes) record(ctx context.Context, tx Tx, partnerID int64, op Operation, target string, cs []Change) error {
+	e := AuditEntry{PartnerID: partnerID, Actor: c.actor, Action: op, Target: target, Changes: cs, At: c.at}
 	if err := tx.AppendAudit(ctx, &e); err != nil {
 		return err
 	}
@@ -201,8 +202,13 @@ func (c *changes) record(ctx context.Context, tx Tx, partnerID int64, op Operati
 }
 
 func (c *changes) emit(kind EventKind, e AuditEntry) {
-	c.events = append(c.events, Event{Kind: kind, Op: e.Action, PartnerID: e.PartnerID, Actor: e.Actor,
-		At: e.At, Target: e.Target, Before: e.Before, After: e.After})
+	c.events = append(c.events, eventOf(kind, e))
+}
+
+// eventOf is the event that mirrors an audit entry.
+func eventOf(kind EventKind, e AuditEntry) Event {
+	return Event{Kind: kind, Op: e.Action, PartnerID: e.PartnerID, Actor: e.Actor, At: e.At, Target: e.Target,
+		Changes: e.Changes, Before: e.Before(), After: e.After()}
 }
 
 // after queues an effect outside the store, run once after the commit.
@@ -328,7 +334,7 @@ func (m *Manager) partnerUpdate(ctx context.Context, id int64, op Operation, ver
 			return err
 		}
 		var err error
-		out, err = tx.Partner(ctx, p.ID)
+		out, err = m.partnerAt(ctx, tx, p.ID)
 		return err
 	})
 	return out, err
@@ -339,18 +345,6 @@ func expectVersion(what string, want, have int64) error {
 		return NewError(ErrConflict, "", "the %s was changed by someone else (version %d, you had %d): reload and try again", what, have, want)
 	}
 	return nil
-}
-
-// summary formats "k=v; k=v" from pairs, for audit before/after texts.
-func summary(kv ...any) string {
-	var b strings.Builder
-	for i := 0; i+1 < len(kv); i += 2 {
-		if b.Len() > 0 {
-			b.WriteString("; ")
-		}
-		fmt.Fprintf(&b, "%v=%v", kv[i], kv[i+1])
-	}
-	return b.String()
 }
 
 // EventKind names what happened.
@@ -385,6 +379,8 @@ const (
 	EventCustomerAdded        EventKind = "customer.added"
 	EventUnitsAllocated       EventKind = "units.allocated"
 	EventUnitsReleased        EventKind = "units.released"
+	EventBulkStarted          EventKind = "bulk.started"
+	EventBulkFinished         EventKind = "bulk.finished"
 )
 
 var eventKinds = map[Operation]EventKind{
@@ -402,6 +398,7 @@ var eventKinds = map[Operation]EventKind{
 	OpAddAccount: EventAccountAdded, OpChangeRole: EventAccountChanged, OpEnableAccount: EventAccountChanged,
 	OpDisableAccount: EventAccountChanged, OpResetPassword: EventPasswordReset, OpDeleteAccount: EventAccountDeleted,
 	OpAddCustomer: EventCustomerAdded, OpAllocateUnits: EventUnitsAllocated, OpReleaseUnits: EventUnitsReleased,
+	OpBulkStart: EventBulkStarted, OpBulkFinish: EventBulkFinished,
 }
 
 // Event tells a hook about a committed change. Most events mirror one
@@ -434,8 +431,14 @@ type Event struct {
 	Actor    string
 	At       time.Time
 	Target   string
-	Before   string
-	After    string
+	// Changes are the changes of the audit entry the event mirrors (for
+	// EventPoolBelowMinimum and the expiry notices, the figures that
+	// raised it), shared with the entry: a hook must not modify them.
+	Changes []Change
+	// Before and After render the changes' two sides as AuditEntry's
+	// Before and After do, for hooks written before Changes existed.
+	Before string
+	After  string
 }
 
 // Hook hears of committed changes. Its error is logged; it never undoes

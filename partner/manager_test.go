@@ -3,6 +3,7 @@ package partner_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -59,7 +60,8 @@ func TestCreatePartner(t *testing.T) {
 		require.Equal(t, 1, total)
 		require.Equal(t, "tier1.operator", audit[0].Actor)
 		require.Equal(t, partner.OpCreatePartner, audit[0].Action)
-		require.Contains(t, audit[0].After, "admin=acme.admin")
+		require.Contains(t, audit[0].After(), "Administrator: acme.admin")
+		require.Equal(t, "", audit[0].Before(), "a creation has nothing before")
 		require.Equal(t, []partner.EventKind{partner.EventPartnerCreated}, e.eventKinds())
 
 		plan := e.plan(t, "Reseller plan")
@@ -190,8 +192,9 @@ func TestProfileUpdateVersionAndAudit(t *testing.T) {
 
 		audit, _, err := e.m.Audit(e.ctx, p.ID, partner.Page{Limit: 1})
 		require.NoError(t, err)
-		require.Equal(t, "city=Lyon; sign-in URL=", audit[0].Before)
-		require.Equal(t, "city=Paris; sign-in URL=https://acme.example.com/login", audit[0].After)
+		require.Equal(t, "City: Lyon → Paris; Sign-in URL: (none) → https://acme.example.com/login", audit[0].Summary())
+		require.Equal(t, "City: Lyon; Sign-in URL: (none)", audit[0].Before())
+		require.Equal(t, []string{"city", "sign_in_url"}, []string{audit[0].Changes[0].Field, audit[0].Changes[1].Field})
 		require.Equal(t, t0.Add(time.Hour), audit[0].At)
 	})
 }
@@ -246,7 +249,7 @@ func TestStatusLifecycleAndCancel(t *testing.T) {
 		}
 		audit, _, err := e.m.Audit(e.ctx, id, partner.Page{Limit: 1})
 		require.NoError(t, err)
-		require.Equal(t, "status=canceled; licenses expired=1; accounts disabled=2", audit[0].After)
+		require.Equal(t, "Status: Active → Canceled; Licences expired: 1; Accounts disabled: 2", audit[0].Summary())
 	})
 }
 
@@ -580,7 +583,9 @@ func TestHooksRunAfterCommitAndNeverUndo(t *testing.T) {
 
 		require.Len(t, seen, 2)
 		want := partner.Event{Kind: partner.EventStatusChanged, Op: partner.OpSuspend, PartnerID: p.ID, Actor: "alice",
-			At: t0, Target: "partner " + itoa(p.ID), Before: "status=active", After: "status=suspended"}
+			At: t0, Target: "partner " + itoa(p.ID), Before: "Status: Active", After: "Status: Suspended",
+			Changes: []partner.Change{{Field: "status", Label: "Status", Before: "Active", After: "Suspended",
+				BeforeValue: json.RawMessage(`"active"`), AfterValue: json.RawMessage(`"suspended"`)}}}
 		require.Greater(t, seen[1].ID, seen[0].ID, "hooks see the events' outbox ids")
 		want.ID = seen[1].ID
 		require.Empty(t, cmp.Diff(want, seen[1]))

@@ -3,8 +3,10 @@ package partner
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +27,7 @@ var errTxDone = errors.New("partner: transaction already finished")
 func newMemoryStore() Store {
 	return &memStore{
 		partners:     map[int64]Partner{},
+		sortKeys:     map[int64]string{},
 		licenses:     map[int64]license.License{},
 		accounts:     map[int64]account.Account{},
 		accountNames: map[string]int64{},
@@ -49,6 +52,8 @@ func newMemoryStore() Store {
 		outbox:       map[int64]OutboxMessage{},
 		outboxDue:    map[int64]struct{}{},
 		runs:         map[string]time.Time{},
+		bulkRuns:     map[string]memBulkRun{},
+		bulkItems:    map[string]map[int64]BulkItem{},
 	}
 }
 
@@ -71,7 +76,8 @@ type memStore struct {
 	mu sync.RWMutex
 
 	partners     map[int64]Partner
-	partnerIDs   []int64 // ascending
+	sortKeys     map[int64]string // NameSortKey of each partner's company name
+	partnerIDs   []int64          // ascending
 	licenses     map[int64]license.License
 	accounts     map[int64]account.Account
 	accountNames map[string]int64
@@ -81,7 +87,8 @@ type memStore struct {
 	assigned     map[[2]int64]time.Time
 	customers    map[int64]Customer
 	allocations  map[int64]license.Allocation
-	audit        map[int64][]AuditEntry
+	audit        map[int64][]AuditEntry // by partner, oldest first
+	auditLog     []AuditEntry           // every entry, by ascending id
 
 	// per-partner indexes
 	licByP, accByP, custByP, allocByP, planByP map[int64]map[int64]struct{}
@@ -93,10 +100,11 @@ type memStore struct {
 	poolSets     map[int64]map[[2]string]PoolSettings // partner → {product, unit type}
 	notices      map[noticeKey]Notice                 // keyed by licence, expiry, days
 	noticesByL   map[int64]map[noticeKey]struct{}     // licence → its notices
-
-	outbox    map[int64]OutboxMessage // by id
-	outboxDue map[int64]struct{}      // the pending messages' ids
-	runs      map[string]time.Time    // periodic task → its next run
+	outbox       map[int64]OutboxMessage              // by id
+	outboxDue    map[int64]struct{}                   // the pending messages' ids
+	runs         map[string]time.Time                 // periodic task → its next run
+	bulkRuns     map[string]memBulkRun                // by key
+	bulkItems    map[string]map[int64]BulkItem        // run key → partner → item
 }
 
 func (s *memStore) Update(ctx context.Context, fn func(context.Context, Tx) error) (err error) {
@@ -179,25 +187,155 @@ func (v *memView) Partner(ctx context.Context, id int64) (Partner, error) {
 	return v.derive(p), nil
 }
 
-func (v *memView) Partners(ctx context.Context, f Filter) ([]Partner, int, error) {
-	if err := v.check(ctx); err != nil {
-		return nil, 0, err
+// figures derives a partner's licence figures at at.
+func (v *memView) figures(p *Partner, at AsOf) {
+	var lics []license.License
+	for id := range v.s.licByP[p.ID] {
+		lics = append(lics, v.s.licenses[id])
 	}
+	var sets []PoolSettings
+	for _, s := range v.s.poolSets[p.ID] {
+		sets = append(sets, s)
+	}
+	p.LowStockPools, p.ExpiringLicenses, p.ExpiredLicenses = 0, 0, 0
+	for _, pool := range poolsOf(lics, sets, p.MinimumLicenses, at.Now) {
+		if pool.Low {
+			p.LowStockPools++
+		}
+	}
+	for _, l := range lics {
+		switch {
+		case l.Disabled:
+		case !at.Now.Before(l.Expiry):
+			p.ExpiredLicenses++
+		case l.Expiry.Sub(at.Now) < at.Window:
+			p.ExpiringLicenses++
+		}
+	}
+}
+
+// sorted is a partner with the name key it sorts by.
+type sorted struct {
+	p   Partner
+	key string
+}
+
+// usagePPM is the share of units used, in millionths, rounded down.
+func usagePPM(p Partner) int64 {
+	if p.UnitsProvisioned == 0 {
+		return 0
+	}
+	return p.UnitsUsed * 1_000_000 / p.UnitsProvisioned
+}
+
+var statusRank = map[Status]int{Active: 0, Suspended: 1, Canceled: 2}
+
+// comparePartners orders a and b as f.Sort and f.Desc say (see
+// Reader.Partners).
+func comparePartners(f Filter, a, b sorted) int {
+	var first int
+	switch f.Sort {
+	case SortID:
+		first = cmp.Compare(a.p.ID, b.p.ID)
+	case SortName:
+		first = strings.Compare(a.key, b.key)
+	case SortType:
+		first = strings.Compare(string(a.p.Type), string(b.p.Type))
+	case SortStatus:
+		first = cmp.Compare(statusRank[a.p.Status], statusRank[b.p.Status])
+	case SortCustomers:
+		first = cmp.Compare(a.p.Customers, b.p.Customers)
+	case SortUsage:
+		first = cmp.Compare(usagePPM(a.p), usagePPM(b.p))
+	case SortCreated:
+		first = a.p.CreatedAt.Compare(b.p.CreatedAt)
+	}
+	if f.Desc {
+		first = -first
+	}
+	if f.Sort == SortID || f.Sort == SortName {
+		return cmp.Or(first, cmp.Compare(a.p.ID, b.p.ID))
+	}
+	return cmp.Or(first, strings.Compare(a.key, b.key), cmp.Compare(a.p.ID, b.p.ID))
+}
+
+// matching returns the partners matching f, with their derived figures
+// at at, in f's order.
+func (v *memView) matching(f Filter, at AsOf) []sorted {
 	name := FoldName(f.Name)
-	var out []Partner
-	total := 0
-	for _, id := range v.s.partnerIDs {
-		p := v.s.partners[id]
-		if (f.Status != "" && p.Status != f.Status) || (f.Type != "" && p.Type != f.Type) ||
+	ids := v.s.partnerIDs
+	if len(f.IDs) > 0 {
+		ids = f.IDs
+	}
+	var out []sorted
+	for _, id := range ids {
+		p, ok := v.s.partners[id]
+		if !ok || (f.Status != "" && p.Status != f.Status) || (f.Type != "" && p.Type != f.Type) ||
 			(name != "" && !strings.Contains(FoldName(p.Profile.CompanyName), name)) {
 			continue
 		}
-		if total >= f.Offset && (f.Limit == 0 || len(out) < f.Limit) {
-			out = append(out, v.derive(p))
+		if f.ProductID != 0 && !v.holds(id, f.ProductID) {
+			continue
 		}
-		total++
+		p = v.derive(p)
+		v.figures(&p, at)
+		if f.Attention != 0 && !(f.Attention&AttentionLowStock != 0 && p.LowStockPools > 0 ||
+			f.Attention&AttentionExpiring != 0 && p.ExpiringLicenses > 0) {
+			continue
+		}
+		out = append(out, sorted{p, v.s.sortKeys[id]})
 	}
-	return out, total, nil
+	slices.SortFunc(out, func(a, b sorted) int { return comparePartners(f, a, b) })
+	return out
+}
+
+// holds reports whether the partner has a licence of the product.
+func (v *memView) holds(partnerID, productID int64) bool {
+	for id := range v.s.licByP[partnerID] {
+		if v.s.licenses[id].ProductID == productID {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *memView) Partners(ctx context.Context, f Filter, at AsOf) ([]Partner, int, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	all := v.matching(f, at)
+	lo := min(f.Offset, len(all))
+	hi := len(all)
+	if f.Limit > 0 {
+		hi = min(lo+f.Limit, hi)
+	}
+	var out []Partner
+	for _, x := range all[lo:hi] {
+		out = append(out, x.p)
+	}
+	return out, len(all), nil
+}
+
+func (v *memView) PartnersAfter(ctx context.Context, f Filter, at AsOf, after *Partner, limit int) ([]Partner, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, err
+	}
+	all := v.matching(f, at)
+	lo := 0
+	if after != nil {
+		cursor := sorted{*after, NameSortKey(after.Profile.CompanyName)}
+		lo, _ = slices.BinarySearchFunc(all, cursor, func(x, c sorted) int {
+			if comparePartners(f, x, c) <= 0 {
+				return -1
+			}
+			return 1
+		})
+	}
+	var out []Partner
+	for _, x := range all[lo:min(lo+limit, len(all))] {
+		out = append(out, x.p)
+	}
+	return out, nil
 }
 
 // page returns the sorted ids of an index, windowed by p.
@@ -491,10 +629,66 @@ func (v *memView) Audit(ctx context.Context, partnerID int64, p Page) ([]AuditEn
 	all := v.s.audit[partnerID]
 	total := len(all)
 	var out []AuditEntry
-	for i := total - 1 - p.Offset; i >= 0 && len(out) < p.Limit; i-- {
-		out = append(out, all[i])
+	for i := total - 1 - p.Offset; i >= 0 && (p.Limit == 0 || len(out) < p.Limit); i-- {
+		out = append(out, cloneEntry(all[i]))
 	}
 	return out, total, nil
+}
+
+// auditMatch reports whether e matches f (its page aside).
+func auditMatch(e AuditEntry, f AuditFilter) bool {
+	return (f.PartnerID == 0 || e.PartnerID == f.PartnerID) && (!f.Global || e.PartnerID == 0) &&
+		(f.Actor == "" || e.Actor == f.Actor) && (f.Action == "" || e.Action == f.Action) &&
+		(f.From.IsZero() || !e.At.Before(f.From)) && (f.To.IsZero() || e.At.Before(f.To))
+}
+
+// auditSource is the smallest list, by ascending id, that holds every
+// entry f may match.
+func (v *memView) auditSource(f AuditFilter) []AuditEntry {
+	switch {
+	case f.PartnerID != 0:
+		return v.s.audit[f.PartnerID]
+	case f.Global:
+		return v.s.audit[0]
+	}
+	return v.s.auditLog
+}
+
+func (v *memView) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, int, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	var out []AuditEntry
+	total := 0
+	log := v.auditSource(f)
+	for i := len(log) - 1; i >= 0; i-- {
+		e := log[i]
+		if !auditMatch(e, f) {
+			continue
+		}
+		if total >= f.Offset && (f.Limit == 0 || len(out) < f.Limit) {
+			out = append(out, cloneEntry(e))
+		}
+		total++
+	}
+	return out, total, nil
+}
+
+func (v *memView) AuditBefore(ctx context.Context, f AuditFilter, beforeID int64, limit int) ([]AuditEntry, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, err
+	}
+	log := v.auditSource(f)
+	if beforeID > 0 { // ids ascend with the slice
+		log = log[:sort.Search(len(log), func(i int) bool { return log[i].ID >= beforeID })]
+	}
+	var out []AuditEntry
+	for i := len(log) - 1; i >= 0 && len(out) < limit; i-- {
+		if auditMatch(log[i], f) {
+			out = append(out, cloneEntry(log[i]))
+		}
+	}
+	return out, nil
 }
 
 // memTx is a write transaction: changes go straight into the maps, each
@@ -564,7 +758,9 @@ func (tx *memTx) CreatePartner(ctx context.Context, p *Partner) error {
 	p.ID, p.Version = tx.nextID("partner"), 1
 	stored := clonePartner(*p)
 	stored.Customers, stored.UnitsProvisioned, stored.UnitsUsed = 0, 0, 0
+	stored.LowStockPools, stored.ExpiringLicenses, stored.ExpiredLicenses = 0, 0, 0
 	put(tx, tx.s.partners, p.ID, stored)
+	put(tx, tx.s.sortKeys, p.ID, NameSortKey(p.Profile.CompanyName))
 	ids := tx.s.partnerIDs
 	tx.s.partnerIDs = append(ids, p.ID)
 	tx.undo = append(tx.undo, func() { tx.s.partnerIDs = ids })
@@ -585,7 +781,11 @@ func (tx *memTx) UpdatePartner(ctx context.Context, p *Partner) error {
 	p.Version++
 	stored := clonePartner(*p)
 	stored.Customers, stored.UnitsProvisioned, stored.UnitsUsed = 0, 0, 0
+	stored.LowStockPools, stored.ExpiringLicenses, stored.ExpiredLicenses = 0, 0, 0
 	put(tx, tx.s.partners, p.ID, stored)
+	if cur.Profile.CompanyName != p.Profile.CompanyName {
+		put(tx, tx.s.sortKeys, p.ID, NameSortKey(p.Profile.CompanyName))
+	}
 	return nil
 }
 
@@ -966,10 +1166,195 @@ func (tx *memTx) AppendAudit(ctx context.Context, e *AuditEntry) error {
 	if _, ok := tx.s.partners[e.PartnerID]; !ok && e.PartnerID != 0 {
 		return notFound("partner", e.PartnerID)
 	}
+	stored := *e
+	var err error
+	if stored.Changes, err = roundTripChanges(e.Changes); err != nil {
+		return err
+	}
 	e.ID = tx.nextID("audit")
+	stored.ID = e.ID
 	// Rollback restores the shorter slice; the slot past it is never read.
-	put(tx, tx.s.audit, e.PartnerID, append(tx.s.audit[e.PartnerID], *e))
+	put(tx, tx.s.audit, e.PartnerID, append(tx.s.audit[e.PartnerID], stored))
+	log := tx.s.auditLog
+	tx.s.auditLog = append(log, stored)
+	tx.undo = append(tx.undo, func() { tx.s.auditLog = log })
 	return nil
+}
+
+// cloneEntry copies e deeply enough that the caller may change it.
+func cloneEntry(e AuditEntry) AuditEntry {
+	if e.Changes != nil {
+		cs := make([]Change, len(e.Changes))
+		for i, c := range e.Changes {
+			c.BeforeValue, c.AfterValue = slices.Clone(c.BeforeValue), slices.Clone(c.AfterValue)
+			cs[i] = c
+		}
+		e.Changes = cs
+	}
+	return e
+}
+
+// roundTripChanges returns cs as a store keeps it: through its JSON
+// encoding, so values come back compacted and an empty list as nil.
+func roundTripChanges(cs []Change) ([]Change, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(cs)
+	if err != nil {
+		return nil, NewError(ErrInvalid, "changes", "an audit change's value is not valid JSON: %v", err)
+	}
+	var out []Change
+	err = json.Unmarshal(b, &out)
+	return out, err
+}
+
+// memBulkRun is a bulk run as the memory store keeps it: its parameters
+// as JSON, as a SQL store keeps them, and its partners' ids, ascending.
+type memBulkRun struct {
+	params     []byte
+	actor      string
+	startedAt  time.Time
+	finishedAt time.Time
+	ids        []int64
+}
+
+func (v *memView) bulkRun(key string) (BulkRun, memBulkRun, error) {
+	mr, ok := v.s.bulkRuns[key]
+	if !ok {
+		return BulkRun{}, mr, NewError(ErrNotFound, "", "no bulk run has the key %q", key)
+	}
+	r := BulkRun{Key: key, Actor: mr.actor, StartedAt: mr.startedAt, FinishedAt: mr.finishedAt, Total: len(mr.ids)}
+	if err := json.Unmarshal(mr.params, &r.Params); err != nil {
+		return r, mr, err
+	}
+	for _, it := range v.s.bulkItems[key] {
+		switch it.Outcome {
+		case BulkPending:
+			r.Pending++
+		case BulkDone:
+			r.Done++
+		case BulkUnchanged:
+			r.Unchanged++
+		case BulkRefused:
+			r.Refused++
+		case BulkFailed:
+			r.Failed++
+		}
+	}
+	return r, mr, nil
+}
+
+func (v *memView) BulkRun(ctx context.Context, key string) (BulkRun, error) {
+	if err := v.check(ctx); err != nil {
+		return BulkRun{}, err
+	}
+	r, _, err := v.bulkRun(key)
+	return r, err
+}
+
+func (v *memView) bulkItem(key string, id int64) BulkItem {
+	it := v.s.bulkItems[key][id]
+	if p, ok := v.s.partners[id]; ok {
+		it.CompanyName = p.Profile.CompanyName
+	}
+	return it
+}
+
+func (v *memView) BulkItem(ctx context.Context, key string, partnerID int64) (BulkItem, error) {
+	if err := v.check(ctx); err != nil {
+		return BulkItem{}, err
+	}
+	if _, ok := v.s.bulkItems[key][partnerID]; !ok {
+		return BulkItem{}, NewError(ErrNotFound, "", "partner %d is not in the bulk run %q", partnerID, key)
+	}
+	return v.bulkItem(key, partnerID), nil
+}
+
+func (v *memView) BulkItems(ctx context.Context, key string, f BulkItemFilter) ([]BulkItem, int, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	var out []BulkItem
+	total := 0
+	for _, id := range v.s.bulkRuns[key].ids {
+		it := v.bulkItem(key, id)
+		if f.Outcome != "" && it.Outcome != f.Outcome {
+			continue
+		}
+		if total >= f.Offset && (f.Limit == 0 || len(out) < f.Limit) {
+			out = append(out, it)
+		}
+		total++
+	}
+	return out, total, nil
+}
+
+func (v *memView) PendingBulkItems(ctx context.Context, key string, afterPartnerID int64, limit int) ([]int64, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, err
+	}
+	ids := v.s.bulkRuns[key].ids
+	i, _ := slices.BinarySearch(ids, afterPartnerID+1)
+	var out []int64
+	for ; i < len(ids) && len(out) < limit; i++ {
+		if v.s.bulkItems[key][ids[i]].Outcome == BulkPending {
+			out = append(out, ids[i])
+		}
+	}
+	return out, nil
+}
+
+func (tx *memTx) CreateBulkRun(ctx context.Context, r *BulkRun, partnerIDs []int64) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	if _, taken := tx.s.bulkRuns[r.Key]; taken {
+		return NewError(ErrDuplicate, "key", "%q names a bulk run already", r.Key)
+	}
+	params, err := json.Marshal(r.Params)
+	if err != nil {
+		return err
+	}
+	put(tx, tx.s.bulkRuns, r.Key, memBulkRun{params: params, actor: r.Actor, startedAt: r.StartedAt,
+		finishedAt: r.FinishedAt, ids: slices.Clone(partnerIDs)})
+	items := make(map[int64]BulkItem, len(partnerIDs))
+	for _, id := range partnerIDs {
+		items[id] = BulkItem{PartnerID: id, Outcome: BulkPending}
+	}
+	put(tx, tx.s.bulkItems, r.Key, items)
+	return nil
+}
+
+func (tx *memTx) SetBulkItem(ctx context.Context, key string, it BulkItem) (bool, error) {
+	if err := tx.check(ctx); err != nil {
+		return false, err
+	}
+	cur, ok := tx.s.bulkItems[key][it.PartnerID]
+	if !ok {
+		return false, NewError(ErrNotFound, "", "partner %d is not in the bulk run %q", it.PartnerID, key)
+	}
+	if cur.Outcome != BulkPending {
+		return false, nil
+	}
+	put(tx, tx.s.bulkItems[key], it.PartnerID, BulkItem{PartnerID: it.PartnerID, Outcome: it.Outcome, Reason: it.Reason, At: it.At})
+	return true, nil
+}
+
+func (tx *memTx) FinishBulkRun(ctx context.Context, key string, at time.Time) (bool, error) {
+	if err := tx.check(ctx); err != nil {
+		return false, err
+	}
+	r, ok := tx.s.bulkRuns[key]
+	if !ok {
+		return false, NewError(ErrNotFound, "", "no bulk run has the key %q", key)
+	}
+	if !r.finishedAt.IsZero() {
+		return false, nil
+	}
+	r.finishedAt = at
+	put(tx, tx.s.bulkRuns, key, r)
+	return true, nil
 }
 
 // ---- The outbox (see OutboxReader and OutboxTx in store.go) ----

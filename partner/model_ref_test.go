@@ -293,15 +293,30 @@ type partnerView struct {
 	Plans            []mPlan
 	Pools            []partner.Pool
 	Audit            int
+	// The licence figures of the partner at the model's clock: low pools,
+	// licences Expiring soon (the default 30-day window) and expired.
+	LowStockPools, ExpiringLicenses, ExpiredLicenses int
 }
 
 func (md *model) view(pid int64) partnerView {
 	v := partnerView{P: md.partners[pid], Audit: md.audit[pid], Pools: md.refPools(pid)}
+	for _, pool := range v.Pools {
+		if pool.Low {
+			v.LowStockPools++
+		}
+	}
 	for _, id := range md.licsOf(pid) {
 		l := md.lics[id]
 		v.Licenses = append(v.Licenses, l)
 		v.UnitsProvisioned += l.Units
 		v.UnitsUsed += l.Used
+		switch {
+		case l.Disabled:
+		case !md.now.Before(l.Expiry):
+			v.ExpiredLicenses++
+		case l.Expiry.Sub(md.now) < license.DefaultExpiringWindow:
+			v.ExpiringLicenses++
+		}
 	}
 	for _, id := range md.acctsOf(pid) {
 		v.Accounts = append(v.Accounts, md.accts[id])
@@ -322,7 +337,8 @@ func (md *model) view(pid int64) partnerView {
 // viewOf projects a snapshot read from a store onto the model's view.
 func viewOf(s pSnap) partnerView {
 	v := partnerView{P: partnerOf(s.Partner), Customers: s.Partner.Customers, UnitsProvisioned: s.Partner.UnitsProvisioned,
-		UnitsUsed: s.Partner.UnitsUsed, Audit: s.Audit, Pools: s.Pools}
+		UnitsUsed: s.Partner.UnitsUsed, Audit: s.Audit, Pools: s.Pools, LowStockPools: s.Partner.LowStockPools,
+		ExpiringLicenses: s.Partner.ExpiringLicenses, ExpiredLicenses: s.Partner.ExpiredLicenses}
 	for _, l := range s.Licenses {
 		v.Licenses = append(v.Licenses, licenseOf(l))
 	}

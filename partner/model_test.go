@@ -41,7 +41,10 @@ package partner_test
 //     model: so a refused call changed nothing, versions grew exactly when
 //     records changed, audit counts are exact, every licence keeps
 //     0 <= used <= units, used == the sum of its allocations, and
-//     start < expiry; its pools read back as the model computes them; The memory store is read back after every step; the
+//     start < expiry; its pools read back as the model computes them,
+//     and so do the partner's low pools and its licences expiring and
+//     expired at the clock (Partner.LowStockPools, ExpiringLicenses,
+//     ExpiredLicenses); the memory store is read back after every step; the
 //     SQL stores after every successful step (a SQL read-back is what costs
 //     most under -race) and every partner on every store at the end of the
 //     sequence;

@@ -58,9 +58,9 @@ func ExampleManager_Dispatch() {
 	pending, _, _ := m.Outbox(context.Background(), partner.OutboxFilter{State: partner.OutboxPending})
 	fmt.Println("pending:", len(pending))
 	// Output:
-	// event 1 partner.created, attempt 1: company=Acme; type=msp; admin=acme.admin; remote manager=[]; plans=0; licenses=0
+	// event 1 partner.created, attempt 1: Company name: Acme; Type: MSP; Status: Active; City: Lyon; Country: France; Contacts: Ada Admin <ada@acme.example>; Administrator: acme.admin
 	// event 2 partner.status_changed, attempt 1: webhook down
-	// event 2 partner.status_changed, attempt 2: status=suspended
+	// event 2 partner.status_changed, attempt 2: Status: Suspended
 	// dispatch: <nil>
 	// pending: 0
 }

@@ -17,12 +17,16 @@
 //
 // Hosts use NewManager and the Manager's methods, their parameter types
 // (CreateParams, ProfilePatch, AssignLicensesParams, CustomerParams,
-// AllocateParams, PoolSettingsParams, RefillPoolParams) and results, the
-// records (Partner, Profile, Contact, Customer, AuditEntry, Pool,
-// PoolSettings, Notice), Filter, CustomerFilter and Page for lists,
-// WithActor for the audit trail, Subscribe and Event for hooks, Dispatch
-// (DispatchOptions) for events delivered at least once from the outbox,
-// Sweep on a schedule for the expiry notices, and the sentinel errors with
+// AllocateParams, PoolSettingsParams, RefillPoolParams, BulkParams with
+// BulkAction) and results, the records (Partner, Profile, Contact,
+// Customer, AuditEntry with its Changes, Pool, PoolSettings, Notice,
+// BulkRun, BulkItem), Filter (with SortBy and Attention), CustomerFilter,
+// AuditFilter, BulkItemFilter and Page for lists, ListAll and AuditLogAll
+// for exports, WithActor for the audit trail, Subscribe and Event for
+// hooks, Dispatch (DispatchOptions) for events delivered at least once
+// from the outbox, Sweep on a schedule for the expiry notices,
+// BulkPreview, Bulk and BulkRun for changes across partners, and the
+// sentinel errors with
 // ErrorField, ErrorReason and FieldErrors. The product catalogue's types
 // are in package license (Product, ProductPatch).
 //
@@ -30,7 +34,8 @@
 // TabAvailable, Operations, OperationTab and OperationLabel.
 //
 // Store authors implement Store (with Tx and Reader) and run
-// partner/storetest; FoldName, NewError and AllocationFilter are theirs.
+// partner/storetest; FoldName, NameSortKey, AsOf, NewError and
+// AllocationFilter are theirs.
 // The contract lives here rather than in a package of its own because its
 // methods speak the domain types above: a separate package would force
 // those types into a third one that every host imports.
@@ -236,6 +241,24 @@ type Partner struct {
 	Customers        int
 	UnitsProvisioned int64
 	UnitsUsed        int64
+	// Derived at read time too, at the Manager's clock: how many of the
+	// partner's pools are low (below their minimum, as Pools marks them),
+	// how many of its licences are Expiring soon (within the Manager's
+	// expiring window) and how many have expired, disabled licences left
+	// out. Tx.LockPartner and Reader.Partner leave them zero; every
+	// partner the Manager returns has them.
+	LowStockPools    int
+	ExpiringLicenses int
+	ExpiredLicenses  int
+}
+
+// Usage is the share of the partner's provisioned units that are used,
+// from 0 to 1; 0 without provisioned units.
+func (p Partner) Usage() float64 {
+	if p.UnitsProvisioned == 0 {
+		return 0
+	}
+	return float64(p.UnitsUsed) / float64(p.UnitsProvisioned)
 }
 
 // HasRemoteManager reports whether Remote Manager is enabled for dc.
@@ -284,28 +307,108 @@ func (p Page) normalize() (Page, error) {
 	return p, nil
 }
 
-// Filter selects partners for List. Zero fields match everything.
+// Filter selects and orders partners for List and ListAll. Zero fields
+// match everything; the zero order is by id.
 type Filter struct {
 	// Name matches company names containing it, ignoring letter case.
 	Name   string
 	Status Status
 	Type   Type
+	// ProductID selects the partners that hold a licence of this
+	// catalogue product, in any state.
+	ProductID int64
+	// Attention selects the partners that need a look: with low pools
+	// (AttentionLowStock), with licences Expiring soon
+	// (AttentionExpiring), or either (both flags).
+	Attention Attention
+	// IDs, when not empty, selects these partners only.
+	IDs []int64
+	// Sort orders the list; Desc reverses its first key (see SortBy).
+	Sort SortBy
+	Desc bool
 	Page
 }
 
-// AuditEntry records one successful change.
-type AuditEntry struct {
-	ID        int64
-	PartnerID int64
-	// Actor is who acted, as the host put it in the context (WithActor).
-	Actor  string
-	Action Operation
-	// Target names the object changed, e.g. "license 12" or "account ops.admin".
-	Target string
-	// Before and After summarize the changed fields, "field=value; ...".
-	Before string
-	After  string
-	At     time.Time
+// SortBy names an order of the partners list. Every order but SortID and
+// SortName breaks ties by name, then by id; SortName breaks them by id.
+// Desc reverses the named key only: ties stay in ascending name and id
+// order.
+type SortBy string
+
+// The orders of the partners list.
+const (
+	// SortID orders by id, which is creation order: the default.
+	SortID SortBy = ""
+	// SortName orders by company name, ignoring letter case and accents
+	// (NameSortKey): "École" sorts with "ecole", before "Ether".
+	SortName SortBy = "name"
+	// SortType orders MSPs before Resellers.
+	SortType SortBy = "type"
+	// SortStatus orders Active, Suspended, then Canceled partners.
+	SortStatus SortBy = "status"
+	// SortCustomers orders by the number of customers.
+	SortCustomers SortBy = "customers"
+	// SortUsage orders by the share of provisioned units used (Usage), in
+	// millionths, rounded down; 0 without provisioned units.
+	SortUsage SortBy = "usage"
+	// SortCreated orders by the instant the partner was created.
+	SortCreated SortBy = "created"
+)
+
+// SortOrders lists the orders of the partners list.
+func SortOrders() []SortBy {
+	return []SortBy{SortID, SortName, SortType, SortStatus, SortCustomers, SortUsage, SortCreated}
+}
+
+// Valid reports whether s is one of SortOrders.
+func (s SortBy) Valid() bool { return slices.Contains(SortOrders(), s) }
+
+// Attention is a set of reasons for a partner to need a look; a filter
+// with several matches the partners with any of them.
+type Attention uint8
+
+// The reasons a partner needs a look.
+const (
+	// AttentionLowStock: a pool of the partner is low
+	// (Partner.LowStockPools above 0).
+	AttentionLowStock Attention = 1 << iota
+	// AttentionExpiring: a licence of the partner is Expiring soon
+	// (Partner.ExpiringLicenses above 0).
+	AttentionExpiring
+	// AttentionAny is either.
+	AttentionAny = AttentionLowStock | AttentionExpiring
+)
+
+// normalize validates f for List and ListAll, and its page.
+func (f Filter) normalize() (Filter, error) {
+	var errs []error
+	if f.Status != "" && !f.Status.Valid() {
+		errs = append(errs, invalidf("status", "is not a partner status (got %q)", f.Status))
+	}
+	if f.Type != "" && !f.Type.Valid() {
+		errs = append(errs, invalidf("type", "must be MSP or Reseller (got %q)", f.Type))
+	}
+	if f.ProductID < 0 {
+		errs = append(errs, invalidf("product", "must be a catalogue product id (got %d)", f.ProductID))
+	}
+	if f.Attention&^AttentionAny != 0 {
+		errs = append(errs, invalidf("attention", "must be low stock, expiring or both (got %d)", f.Attention))
+	}
+	for _, id := range f.IDs {
+		if id <= 0 {
+			errs = append(errs, invalidf("partners", "must be partner ids (got %d)", id))
+			break
+		}
+	}
+	if !f.Sort.Valid() {
+		errs = append(errs, invalidf("sort", "is not an order of the partners list (got %q)", f.Sort))
+	}
+	var err error
+	if f.Page, err = f.Page.normalize(); err != nil {
+		errs = append(errs, err)
+	}
+	f.IDs = slices.Compact(slices.Sorted(slices.Values(f.IDs)))
+	return f, errors.Join(errs...)
 }
 
 // CancelImpact is what canceling a partner will hit.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 
 	"github.com/partnerkit/partnerkit/account"
@@ -62,21 +63,64 @@ func (m *Manager) Create(ctx context.Context, in CreateParams) (Partner, error) 
 				return err
 			}
 		}
+		var lics []license.License
 		for _, g := range in.Licenses {
 			l := newLicense(p.ID, g, "", license.OriginAssigned, c.at)
 			if err := tx.CreateLicense(ctx, &l); err != nil {
 				return err
 			}
+			lics = append(lics, l)
 		}
-		after := summary("company", p.Profile.CompanyName, "type", p.Type, "admin", admin.Name,
-			"remote manager", fmt.Sprint(p.RemoteManager), "plans", len(in.Plans), "licenses", len(in.Licenses))
-		if err := c.record(ctx, tx, p.ID, OpCreatePartner, fmt.Sprintf("partner %d", p.ID), "", after); err != nil {
+		if err := c.record(ctx, tx, p.ID, OpCreatePartner, fmt.Sprintf("partner %d", p.ID), createChanges(p, admin, lics)); err != nil {
 			return err
 		}
-		out, err = tx.Partner(ctx, p.ID)
+		out, err = m.partnerAt(ctx, tx, p.ID)
 		return err
 	})
 	return out, err
+}
+
+// asOf is the instant and window the Manager's partners' licence figures
+// are derived at.
+func (m *Manager) asOf() AsOf { return AsOf{Now: m.Now(), Window: m.window} }
+
+// partnerAt reads a partner with every derived figure, the licence
+// figures at the Manager's clock.
+func (m *Manager) partnerAt(ctx context.Context, r Reader, id int64) (Partner, error) {
+	ps, _, err := r.Partners(ctx, Filter{IDs: []int64{id}}, m.asOf()) // every row: no count
+	switch {
+	case err != nil:
+		return Partner{}, err
+	case len(ps) == 0:
+		return Partner{}, NewError(ErrNotFound, "", "partner %d does not exist", id)
+	}
+	return ps[0], nil
+}
+
+// createChanges are the audit changes of a new partner: its profile,
+// type, status, first Administrator, and what it was created with.
+func createChanges(p Partner, admin account.Account, lics []license.License) []Change {
+	var cl changeList
+	cl.set("company_name", "Company name", textValue(p.Profile.CompanyName))
+	cl.set("type", "Type", codeValue(p.Type, p.Type.Label()))
+	cl.set("status", "Status", statusValue(p.Status))
+	cl.set("city", "City", textValue(p.Profile.City))
+	if p.Profile.State != "" {
+		cl.set("state", "State/province", textValue(p.Profile.State))
+	}
+	cl.set("country", "Country", textValue(p.Profile.Country))
+	if p.Profile.SignInURL != "" {
+		cl.set("sign_in_url", "Sign-in URL", textValue(p.Profile.SignInURL))
+	}
+	cl.set("contacts", "Contacts", contactsValue(p.Profile.Contacts))
+	cl.set("administrator", "Administrator", textValue(admin.Name))
+	if len(p.RemoteManager) > 0 {
+		cl.set("remote_manager", "Data centres", dataCentersValue(p.RemoteManager))
+	}
+	if len(lics) > 0 {
+		cl.set("licenses", "Licences", licensesValue(lics))
+	}
+	return cl
 }
 
 // clone copies n deeply enough that normalizing the copy leaves n as it
@@ -147,37 +191,79 @@ func dataCenterSet(in []DataCenter) ([]DataCenter, error) {
 	return out, nil
 }
 
-// Get returns a partner with its derived customer count and unit totals.
+// Get returns a partner with its derived figures: customer count, unit
+// totals, and its low pools and expiring and expired licences at the
+// Manager's clock.
 func (m *Manager) Get(ctx context.Context, id int64) (Partner, error) {
 	var p Partner
 	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
-		p, err = r.Partner(ctx, id)
+		p, err = m.partnerAt(ctx, r, id)
 		return err
 	})
 	return p, err
 }
 
-// List returns one page of the partners matching f and the total number
-// of matches, ordered by id.
+// List returns one page of the partners matching f, in f's order (by id
+// unless f.Sort says otherwise), with their derived figures, and the
+// total number of matches. The licence figures and f.Attention are
+// computed at the Manager's clock, with its expiring window. An invalid
+// filter is ErrInvalid, every problem at once.
 func (m *Manager) List(ctx context.Context, f Filter) ([]Partner, int, error) {
 	var (
 		ps    []Partner
 		total int
 	)
 	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
-		if f.Status != "" && !f.Status.Valid() {
-			return invalidf("status", "is not a partner status (got %q)", f.Status)
-		}
-		if f.Type != "" && !f.Type.Valid() {
-			return invalidf("type", "must be MSP or Reseller (got %q)", f.Type)
-		}
-		if f.Page, err = f.Page.normalize(); err != nil {
+		if f, err = f.normalize(); err != nil {
 			return err
 		}
-		ps, total, err = r.Partners(ctx, f)
+		ps, total, err = r.Partners(ctx, f, m.asOf())
 		return err
 	})
 	return ps, total, err
+}
+
+// ListAll returns every partner matching f (f.Page aside), in f's order,
+// as an iterator for exports of any size, such as a CSV of 100,000
+// partners: it reads ExportBatch partners at a time, each batch a read of
+// its own, by keyset (the partners after the last one seen in f's order),
+// so memory stays flat. Each batch computes its licence figures at the
+// Manager's clock when it is read. A partner that changes while the
+// export runs is listed where its values at its batch's read put it: one
+// whose sort key moved across the walk's position may be listed twice or
+// not at all; the partners that did not change are listed once each. A
+// failure is yielded once, with a zero partner, and ends the iteration;
+// so does the caller's break.
+func (m *Manager) ListAll(ctx context.Context, f Filter) iter.Seq2[Partner, error] {
+	return func(yield func(Partner, error) bool) {
+		f.Page = Page{} // ignored
+		f, err := f.normalize()
+		if err != nil {
+			yield(Partner{}, withOp(OpRead, err))
+			return
+		}
+		var after *Partner
+		for {
+			var batch []Partner
+			err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+				batch, err = r.PartnersAfter(ctx, f, m.asOf(), after, ExportBatch)
+				return err
+			})
+			if err != nil {
+				yield(Partner{}, err)
+				return
+			}
+			for _, p := range batch {
+				if !yield(p, nil) {
+					return
+				}
+			}
+			if len(batch) < ExportBatch {
+				return
+			}
+			after = &batch[len(batch)-1]
+		}
+	}
 }
 
 // ProfilePatch changes the Profile tab; nil fields stay as they are.
@@ -225,25 +311,20 @@ func (m *Manager) UpdateProfile(ctx context.Context, id int64, patch ProfilePatc
 		if err := tx.UpdatePartner(ctx, p); err != nil {
 			return err
 		}
-		b, a := profileDiff(before, next)
-		return c.record(ctx, tx, p.ID, OpUpdateProfile, fmt.Sprintf("partner %d", p.ID), b, a)
+		return c.record(ctx, tx, p.ID, OpUpdateProfile, fmt.Sprintf("partner %d", p.ID), profileDiff(before, next))
 	})
 }
 
-func profileDiff(a, b Profile) (before, after string) {
-	var bk, ak []any
-	diff := func(field, x, y string) {
-		if x != y {
-			bk, ak = append(bk, field, x), append(ak, field, y)
-		}
-	}
-	diff("company", a.CompanyName, b.CompanyName)
-	diff("city", a.City, b.City)
-	diff("state", a.State, b.State)
-	diff("country", a.Country, b.Country)
-	diff("sign-in URL", a.SignInURL, b.SignInURL)
-	diff("contacts", fmt.Sprint(a.Contacts), fmt.Sprint(b.Contacts))
-	return summary(bk...), summary(ak...)
+// profileDiff lists the fields of the Profile tab that differ.
+func profileDiff(a, b Profile) []Change {
+	var cl changeList
+	cl.diff("company_name", "Company name", textValue(a.CompanyName), textValue(b.CompanyName))
+	cl.diff("city", "City", textValue(a.City), textValue(b.City))
+	cl.diff("state", "State/province", textValue(a.State), textValue(b.State))
+	cl.diff("country", "Country", textValue(a.Country), textValue(b.Country))
+	cl.diff("sign_in_url", "Sign-in URL", textValue(a.SignInURL), textValue(b.SignInURL))
+	cl.diff("contacts", "Contacts", contactsValue(a.Contacts), contactsValue(b.Contacts))
+	return cl
 }
 
 // Suspend makes an Active partner Suspended: from then on only its
@@ -264,7 +345,7 @@ func (m *Manager) setStatus(ctx context.Context, id, version int64, op Operation
 		if err := tx.UpdatePartner(ctx, p); err != nil {
 			return err
 		}
-		return c.record(ctx, tx, p.ID, op, fmt.Sprintf("partner %d", p.ID), summary("status", from), summary("status", to))
+		return c.record(ctx, tx, p.ID, op, fmt.Sprintf("partner %d", p.ID), one("status", "Status", statusValue(from), statusValue(to)))
 	})
 }
 
@@ -291,11 +372,13 @@ func (m *Manager) Cancel(ctx context.Context, id, version int64) (Partner, error
 		if err != nil {
 			return err
 		}
-		after := summary("status", Canceled, "licenses expired", expired, "accounts disabled", disabled)
+		cl := changeList(one("status", "Status", statusValue(from), statusValue(Canceled)))
+		cl.set("licenses_expired", "Licences expired", intValue(expired))
 		if notStarted > 0 {
-			after += "; " + summary("licenses not started disabled", notStarted)
+			cl.set("licenses_disabled", "Licences not started, disabled", intValue(notStarted))
 		}
-		return c.record(ctx, tx, p.ID, OpCancel, fmt.Sprintf("partner %d", p.ID), summary("status", from), after)
+		cl.set("accounts_disabled", "Accounts disabled", intValue(disabled))
+		return c.record(ctx, tx, p.ID, OpCancel, fmt.Sprintf("partner %d", p.ID), cl)
 	})
 }
 
@@ -306,7 +389,7 @@ func (m *Manager) Cancel(ctx context.Context, id, version int64) (Partner, error
 func (m *Manager) CancelPreview(ctx context.Context, id int64) (CancelImpact, error) {
 	var im CancelImpact
 	err := m.read(ctx, func(ctx context.Context, r Reader) error {
-		p, err := r.Partner(ctx, id)
+		p, err := m.partnerAt(ctx, r, id)
 		if err != nil {
 			return err
 		}

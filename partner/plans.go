@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/serviceplan"
 )
 
@@ -24,15 +25,33 @@ func (m *Manager) CreatePlan(ctx context.Context, p serviceplan.Plan) (servicepl
 			return err
 		}
 		out = p
-		return c.record(ctx, tx, 0, OpCreatePlan, fmt.Sprintf("service plan %d", p.ID), "", planSummary(p))
+		return c.record(ctx, tx, 0, OpCreatePlan, fmt.Sprintf("service plan %d", p.ID), planDiff(nil, p))
 	})
 	return out, err
 }
 
-func planSummary(p serviceplan.Plan) string {
-	return summary("name", p.Name, "enabled", p.Enabled, "product", p.Product, "kind", p.Kind, "unit type", p.UnitType,
-		"nfr", p.NFR, "data center", p.DataCenter, "initial period", p.InitialPeriodMonths, "auto-renew", p.AutoRenew,
-		"expiry notice", p.ExpiryNoticeDays)
+// planDiff lists the fields of a plan that differ from those of was; with
+// was nil, every field of a new plan.
+func planDiff(was *serviceplan.Plan, p serviceplan.Plan) []Change {
+	var cl changeList
+	diff := func(field, label string, before func(serviceplan.Plan) value) {
+		if was == nil {
+			cl.set(field, label, before(p))
+			return
+		}
+		cl.diff(field, label, before(*was), before(p))
+	}
+	diff("name", "Name", func(p serviceplan.Plan) value { return textValue(p.Name) })
+	diff("enabled", "Enabled", func(p serviceplan.Plan) value { return yesNo(p.Enabled) })
+	diff("product", "Product", func(p serviceplan.Plan) value { return textValue(p.Product) })
+	diff("kind", "Kind", func(p serviceplan.Plan) value { return codeValue(p.Kind, license.Kind(p.Kind).Label()) })
+	diff("unit_type", "Unit type", func(p serviceplan.Plan) value { return textValue(p.UnitType) })
+	diff("nfr", "NFR", func(p serviceplan.Plan) value { return yesNo(p.NFR) })
+	diff("data_center", "Data centre", func(p serviceplan.Plan) value { return codeValue(p.DataCenter, string(p.DataCenter)) })
+	diff("initial_period_months", "Initial period (months)", func(p serviceplan.Plan) value { return intValue(p.InitialPeriodMonths) })
+	diff("auto_renew", "Auto-renew", func(p serviceplan.Plan) value { return yesNo(p.AutoRenew) })
+	diff("expiry_notice_days", "Expiry notice (days)", func(p serviceplan.Plan) value { return intValue(p.ExpiryNoticeDays) })
+	return cl
 }
 
 // UpdatePlan changes a catalogue plan. Disabling a plan keeps it assigned
@@ -62,7 +81,7 @@ func (m *Manager) UpdatePlan(ctx context.Context, id int64, patch serviceplan.Pa
 			return err
 		}
 		out = next
-		return c.record(ctx, tx, 0, OpUpdatePlan, fmt.Sprintf("service plan %d", id), planSummary(cur), planSummary(next))
+		return c.record(ctx, tx, 0, OpUpdatePlan, fmt.Sprintf("service plan %d", id), planDiff(&cur, next))
 	})
 	return out, err
 }
@@ -114,7 +133,9 @@ func assignPlan(ctx context.Context, tx Tx, partnerID, planID int64, c *changes)
 	if err := tx.AssignPlan(ctx, serviceplan.Assignment{PartnerID: partnerID, PlanID: planID, AssignedAt: c.at}); err != nil {
 		return err
 	}
-	return c.record(ctx, tx, partnerID, OpAssignPlan, fmt.Sprintf("service plan %d", planID), "", summary("assigned", plan.Name))
+	var cl changeList
+	cl.set("service_plan", "Service plan", textValue(plan.Name))
+	return c.record(ctx, tx, partnerID, OpAssignPlan, fmt.Sprintf("service plan %d", planID), cl)
 }
 
 // RemovePlan takes a plan off a Reseller's list. Customers already
@@ -129,7 +150,9 @@ func (m *Manager) RemovePlan(ctx context.Context, partnerID, planID int64) error
 		if err := tx.UnassignPlan(ctx, p.ID, planID); err != nil {
 			return err
 		}
-		return c.record(ctx, tx, p.ID, OpRemovePlan, fmt.Sprintf("service plan %d", planID), summary("assigned", plan.Name), "")
+		var cl changeList
+		cl.removed("service_plan", "Service plan", textValue(plan.Name))
+		return c.record(ctx, tx, p.ID, OpRemovePlan, fmt.Sprintf("service plan %d", planID), cl)
 	})
 }
 

@@ -2,6 +2,7 @@ package partner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -72,12 +73,19 @@ func (s PoolSettings) same(o PoolSettings) bool {
 		s.Minimum == o.Minimum && s.Cap == o.Cap && s.AutoRefill == o.AutoRefill
 }
 
-func (s PoolSettings) summary() string {
-	minimum := "partner default"
-	if s.MinimumSet {
-		minimum = fmt.Sprint(s.Minimum)
+// settingsDiff lists the settings that differ between s and o.
+func settingsDiff(s, o PoolSettings) []Change {
+	minimum := func(s PoolSettings) value {
+		if !s.MinimumSet {
+			return value{"Partner default", json.RawMessage("null")}
+		}
+		return intValue(s.Minimum)
 	}
-	return summary("minimum", minimum, "cap", s.Cap, "auto refill", s.AutoRefill)
+	var cl changeList
+	cl.diff("minimum_licenses", "Minimum licences", minimum(s), minimum(o))
+	cl.diff("cap", "Refill cap", intValue(s.Cap), intValue(o.Cap))
+	cl.diff("auto_refill", "Automatic refill", onOff(s.AutoRefill), onOff(o.AutoRefill))
+	return cl
 }
 
 // poolKey names a pool: a product and a unit type.
@@ -295,7 +303,7 @@ func (m *Manager) SetPoolSettings(ctx context.Context, partnerID, version int64,
 		if err := tx.PutPoolSettings(ctx, &next); err != nil {
 			return err
 		}
-		if err := c.record(ctx, tx, p.ID, OpSetPoolSettings, "pool "+k.String(), cur.summary(), next.summary()); err != nil {
+		if err := c.record(ctx, tx, p.ID, OpSetPoolSettings, "pool "+k.String(), settingsDiff(cur, next)); err != nil {
 			return err
 		}
 		pools, err := m.pools(ctx, tx, *p)
@@ -304,7 +312,7 @@ func (m *Manager) SetPoolSettings(ctx context.Context, partnerID, version int64,
 		}
 		if pool := findPool(pools, k); pool.Low && (cur.MinimumSet != next.MinimumSet || cur.Minimum != next.Minimum) {
 			c.emit(EventPoolBelowMinimum, AuditEntry{PartnerID: p.ID, Actor: c.actor, Action: OpSetPoolSettings,
-				Target: pool.Name(), After: summary("remaining", pool.Remaining, "minimum", pool.Minimum), At: c.at})
+				Target: pool.Name(), Changes: lowChanges(none, pool.Remaining, pool.Minimum), At: c.at})
 		}
 		return nil
 	})
@@ -424,14 +432,19 @@ func (m *Manager) RefillPool(ctx context.Context, partnerID int64, in RefillPool
 			return err
 		}
 		out = l
-		return c.recordFor(ctx, tx, l, OpRefillPool, summary("pool units", pool.Units, "cap", pool.Cap), refillSummary(l))
+		return c.recordFor(ctx, tx, l, OpRefillPool, refillChanges(l, "pool_units", "Pool units", pool.Units, pool.Units+l.Units))
 	})
 	return out, err
 }
 
-func refillSummary(l license.License) string {
-	return summary("license", l.ID, "units", l.Units, "of", l.Product+" ("+l.UnitType+")", "kind", l.Kind,
-		"term", l.Start.Format(time.DateOnly)+" to "+l.Expiry.Format(time.DateOnly))
+// refillChanges are the audit changes of a refill: the new licence, and
+// the pool figure it changed.
+func refillChanges(l license.License, field, label string, before, after int64) []Change {
+	var cl changeList
+	cl.set("license", "Licence", value{licenseText(l), mustJSON(licenseJSON{l.ID, l.ProductID, l.Product, l.UnitType,
+		l.Units, string(l.Kind), l.Start.UTC(), l.Expiry.UTC()})})
+	cl.add(field, label, intValue(before), intValue(after))
+	return cl
 }
 
 // sameRefill reports whether prior, the licences of a key, are the result
@@ -509,8 +522,7 @@ func (m *Manager) afterAllocation(ctx context.Context, tx Tx, c *changes, p Part
 		return nil
 	}
 	c.emit(EventPoolBelowMinimum, AuditEntry{PartnerID: p.ID, Actor: c.actor, Action: OpAllocateUnits,
-		Target: pool.Name(), Before: summary("remaining", pool.Remaining+taken),
-		After: summary("remaining", pool.Remaining, "minimum", minimum), At: c.at})
+		Target: pool.Name(), Changes: lowChanges(intValue(pool.Remaining+taken), pool.Remaining, minimum), At: c.at})
 	if !auto {
 		return nil
 	}
@@ -526,5 +538,5 @@ func (m *Manager) afterAllocation(ctx context.Context, tx Tx, c *changes, p Part
 	if err := tx.CreateLicense(ctx, &nl); err != nil {
 		return err
 	}
-	return c.recordFor(ctx, tx, nl, OpAutoRefill, summary("remaining", pool.Remaining, "minimum", minimum), refillSummary(nl))
+	return c.recordFor(ctx, tx, nl, OpAutoRefill, refillChanges(nl, "remaining", "Remaining units", pool.Remaining, pool.Remaining+nl.Units))
 }

@@ -63,8 +63,9 @@ func TestSetPoolSettings(t *testing.T) {
 			"a minimum that leaves the pool low says so")
 		audit, _, err := e.m.Audit(e.ctx, id, partner.Page{Limit: 1})
 		require.NoError(t, err)
-		require.Equal(t, []string{"pool Endpoint Security (seats)", "minimum=partner default; cap=0; auto refill=false",
-			"minimum=96; cap=150; auto refill=true"}, []string{audit[0].Target, audit[0].Before, audit[0].After})
+		require.Equal(t, []string{"pool Endpoint Security (seats)",
+			"Minimum licences: Partner default → 96; Refill cap: 0 → 150; Automatic refill: Off → On"},
+			[]string{audit[0].Target, audit[0].Summary()})
 
 		e.requireNoWrite(t, id, "the same settings again", func() error {
 			_, err := e.m.SetPoolSettings(e.ctx, id, 0, partner.PoolSettingsParams{Product: "Endpoint Security", Minimum: ptr[int64](96),

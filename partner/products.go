@@ -28,13 +28,27 @@ func (m *Manager) CreateProduct(ctx context.Context, p license.Product) (license
 			return err
 		}
 		out = p
-		return c.record(ctx, tx, 0, OpCreateProduct, fmt.Sprintf("product %d", p.ID), "", productSummary(p))
+		return c.record(ctx, tx, 0, OpCreateProduct, fmt.Sprintf("product %d", p.ID), productDiff(nil, p))
 	})
 	return out, err
 }
 
-func productSummary(p license.Product) string {
-	return summary("name", p.Name, "unit type", p.UnitType, "trial offered", p.TrialOffered, "trial days", p.TrialDays)
+// productDiff lists the fields of a product that differ from those of
+// was; with was nil, every field of a new product.
+func productDiff(was *license.Product, p license.Product) []Change {
+	var cl changeList
+	diff := func(field, label string, v func(license.Product) value) {
+		if was == nil {
+			cl.set(field, label, v(p))
+			return
+		}
+		cl.diff(field, label, v(*was), v(p))
+	}
+	diff("name", "Name", func(p license.Product) value { return textValue(p.Name) })
+	diff("unit_type", "Unit type", func(p license.Product) value { return textValue(p.UnitType) })
+	diff("trial_offered", "Trial offered", func(p license.Product) value { return yesNo(p.TrialOffered) })
+	diff("trial_days", "Trial days", func(p license.Product) value { return intValue(p.TrialDays) })
+	return cl
 }
 
 // UpdateProduct changes a catalogue product: its name (which its licences
@@ -67,7 +81,7 @@ func (m *Manager) UpdateProduct(ctx context.Context, id int64, patch license.Pro
 			return err
 		}
 		out = next
-		return c.record(ctx, tx, 0, OpUpdateProduct, fmt.Sprintf("product %d", id), productSummary(cur), productSummary(next))
+		return c.record(ctx, tx, 0, OpUpdateProduct, fmt.Sprintf("product %d", id), productDiff(&cur, next))
 	})
 	return out, err
 }

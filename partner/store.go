@@ -2,7 +2,9 @@ package partner
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
@@ -52,14 +54,49 @@ type AllocationFilter struct {
 type Reader interface {
 	OutboxReader // the outbox: see the block at the end of this file
 
-	// Partner returns the partner with its derived fields (Customers,
-	// UnitsProvisioned, UnitsUsed) computed at read time.
+	// Partner returns the partner with its derived fields Customers,
+	// UnitsProvisioned and UnitsUsed computed at read time. Its licence
+	// figures (LowStockPools, ExpiringLicenses, ExpiredLicenses) stay
+	// zero: they need an instant, which Partners takes.
 	Partner(ctx context.Context, id int64) (Partner, error)
-	// Partners returns one page of the partners matching f, with derived
-	// fields, and the number of matches. f.Name matches case-insensitively
-	// (FoldName on both sides) as a substring of the company name; the
-	// Manager has already normalized the page.
-	Partners(ctx context.Context, f Filter) ([]Partner, int, error)
+	// Partners returns one page of the partners matching f, in f's order,
+	// with every derived field, and the number of matches. Its licence
+	// figures are computed at at.Now, for the page's partners at once
+	// (a store must not read partner by partner):
+	//   - LowStockPools counts the partner's pools — a product and unit
+	//     type with a usable licence (not disabled, start <= Now < expiry)
+	//     or with pool settings — whose minimum (the settings' minimum when
+	//     set, else the partner's MinimumLicenses) is above their remaining
+	//     units (the usable licences' units minus used units), as Pools
+	//     marks them Low;
+	//   - ExpiringLicenses counts the licences not disabled with
+	//     Now < expiry < Now + at.Window, ExpiredLicenses those not
+	//     disabled with expiry <= Now (license.License.StateAt).
+	// f.Name matches case-insensitively (FoldName on both sides) as a
+	// substring of the company name; f.ProductID selects the partners
+	// with a licence of that product (license.License.ProductID);
+	// f.Attention those with LowStockPools (AttentionLowStock) or
+	// ExpiringLicenses (AttentionExpiring) above 0, either when both are
+	// set; f.IDs, when not empty, those partners only. The order, with
+	// its ties, is SortBy's: SortName by NameSortKey of the company name
+	// byte by byte, SortType by the type's code, SortStatus Active,
+	// Suspended, Canceled, SortCustomers by Customers, SortUsage by
+	// UnitsUsed × 1,000,000 ÷ UnitsProvisioned in integers (0 without
+	// provisioned units), SortCreated by CreatedAt; then, but for SortID
+	// and SortName, by name key ascending; then by id ascending (f.Desc
+	// reverses the first key alone; for SortID, the id). The Manager has
+	// validated f and normalized its page; it passes IDs sorted, without
+	// duplicates.
+	Partners(ctx context.Context, f Filter, at AsOf) ([]Partner, int, error)
+	// PartnersAfter returns, in f's order, at most limit partners matching
+	// f as Partners does that come after the partner after in that order
+	// (nil: from the first), ignoring f.Page: the keyset pages of an
+	// export. The position of after is taken from its fields as given —
+	// its id, name, type, status, creation instant and the derived
+	// figure f.Sort orders by — so a partner changed since keeps its
+	// place in the walk. It reads no more than the page's rows beyond
+	// what the order itself needs. limit is at least 1.
+	PartnersAfter(ctx context.Context, f Filter, at AsOf, after *Partner, limit int) ([]Partner, error)
 
 	License(ctx context.Context, id int64) (license.License, error)
 	Licenses(ctx context.Context, partnerID int64, p Page) ([]license.License, int, error)
@@ -102,6 +139,19 @@ type Reader interface {
 
 	// Audit returns one page of a partner's audit trail, newest first.
 	Audit(ctx context.Context, partnerID int64, p Page) ([]AuditEntry, int, error)
+	// AuditLog returns one page of the audit entries of every partner and
+	// of none that match f, newest first (by descending id), and the
+	// number of matches: f.PartnerID, when not 0, selects one partner's
+	// entries; f.Global those of partner id 0; f.Actor and f.Action match
+	// exactly; f.From <= At < f.To, a zero bound being open. The Manager
+	// has validated f, its bounds in UTC at microsecond precision, and
+	// normalized the page.
+	AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, int, error)
+	// AuditBefore returns, newest first, at most limit entries matching f
+	// as AuditLog does whose id is below beforeID (0: no bound), ignoring
+	// f.Page: the keyset pages of an export, each costing no more than its
+	// own rows. limit is at least 1.
+	AuditBefore(ctx context.Context, f AuditFilter, beforeID int64, limit int) ([]AuditEntry, error)
 
 	// DueLicenses returns, by ascending id, at most limit licences with an
 	// id above afterID that may need an expiry notice: not disabled, of a
@@ -112,6 +162,25 @@ type Reader interface {
 	// Notices lists the expiry notices recorded for a licence, ordered by
 	// expiry, then by days descending.
 	Notices(ctx context.Context, licenseID int64) ([]Notice, error)
+
+	// BulkRun returns the bulk run with the key (compared exactly) as
+	// CreateBulkRun stored it, with FinishedAt as FinishBulkRun set it,
+	// and its counts (Total and one per outcome) derived from its items;
+	// ErrNotFound when no run has the key.
+	BulkRun(ctx context.Context, key string) (BulkRun, error)
+	// BulkItem returns the item of one partner of a run; ErrNotFound when
+	// the run has no such partner.
+	BulkItem(ctx context.Context, key string, partnerID int64) (BulkItem, error)
+	// BulkItems returns one page of a run's items, by ascending partner
+	// id, those of f.Outcome only when it is not "", each with the
+	// company name of its partner ("" for an id no partner has), and the
+	// number of matching items. The Manager has checked that the run
+	// exists and normalized the page.
+	BulkItems(ctx context.Context, key string, f BulkItemFilter) ([]BulkItem, int, error)
+	// PendingBulkItems returns, ascending, at most limit partner ids of
+	// the run's items still BulkPending above afterPartnerID: the keyset
+	// pages of a run's progress. limit is at least 1.
+	PendingBulkItems(ctx context.Context, key string, afterPartnerID int64, limit int) ([]int64, error)
 }
 
 // Tx is a read-write transaction. A write that fails (a duplicate, a
@@ -211,9 +280,56 @@ type Tx interface {
 	CreateAllocation(ctx context.Context, a *license.Allocation) error
 	DeleteAllocation(ctx context.Context, id int64) error
 
-	// AppendAudit records e and sets its ID. PartnerID 0 marks a change of
-	// a catalogue (service plans, products), which belongs to no partner.
+	// CreateBulkRun stores a new bulk run — its Key, Params (kept as
+	// their JSON encoding), Actor and StartedAt; FinishedAt zero — with
+	// one BulkPending item, without a reason or an instant, for each of
+	// partnerIDs (ascending, distinct, not necessarily partners that
+	// exist). A run with the same key fails with ErrDuplicate naming
+	// "key", writing nothing.
+	CreateBulkRun(ctx context.Context, r *BulkRun, partnerIDs []int64) error
+	// SetBulkItem records the outcome, reason and instant of one partner
+	// of a run, when its stored outcome is still BulkPending, and reports
+	// whether it did: a conditional step whose outcome decides, across
+	// transactions and processes, who records the partner. It fails with
+	// ErrNotFound when the run has no such partner.
+	SetBulkItem(ctx context.Context, key string, it BulkItem) (recorded bool, err error)
+	// FinishBulkRun sets the run's FinishedAt to at when it is not set,
+	// and reports whether it did; ErrNotFound when no run has the key.
+	FinishBulkRun(ctx context.Context, key string, at time.Time) (finished bool, err error)
+
+	// AppendAudit records e and sets its ID. PartnerID 0 marks a change
+	// that belongs to no partner: a catalogue's (service plans, products)
+	// or a bulk run's. e.Changes are kept as their JSON encoding
+	// (encoding/json, with Change's field tags): they read back equal but
+	// for their JSON values, which come back compacted, and an empty list,
+	// which comes back nil. A value that is not valid JSON fails with
+	// ErrInvalid naming "changes", writing nothing.
 	AppendAudit(ctx context.Context, e *AuditEntry) error
+}
+
+// AsOf is the instant and the expiring window with which a store derives
+// a partner's licence figures (Partner.LowStockPools, ExpiringLicenses,
+// ExpiredLicenses), as the Manager's clock and Options.ExpiringWindow
+// give them.
+type AsOf struct {
+	Now    time.Time
+	Window time.Duration
+}
+
+// NameSortKey is the key the partners list sorts company names by:
+// FoldName, canonically decomposed, without its combining marks, and
+// recomposed (NFC), so that "École", "ecole" and "ÉCOLE" sort together
+// and "Straße" with "strasse". Stores keep it with the name, computed
+// here in Go, and compare it byte by byte; it is safe for concurrent use.
+func NameSortKey(s string) string {
+	d := norm.NFD.String(FoldName(s))
+	d = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Mn, r) {
+			return -1
+		}
+		return r
+	}, d)
+	return norm.NFC.String(d)
 }
 
 // ---- The outbox: events a host can rely on ------------------------------

@@ -143,16 +143,20 @@ func notify(ctx context.Context, tx Tx, c *changes, l license.License, now time.
 	if sent && !stale {
 		e := Event{Kind: EventLicenseExpired, Op: OpSweep, PartnerID: l.PartnerID, LicenseID: l.ID, Actor: c.actor, At: c.at,
 			Target: fmt.Sprintf("license %d", l.ID)}
+		var cl changeList
+		cl.set("pool", "Pool", value{l.Product + " (" + l.UnitType + ")", mustJSON(map[string]string{"product": l.Product, "unit_type": l.UnitType})})
 		if due == 0 {
 			res.Expired++
-			e.After = summary("product", l.Product+" ("+l.UnitType+")", "expired", stamp(l.Expiry))
 		} else {
 			res.Expiring++
 			e.Kind = EventLicenseExpiring
 			e.DaysLeft = int((left + 24*time.Hour - 1) / (24 * time.Hour))
-			e.After = summary("product", l.Product+" ("+l.UnitType+")", "notice", fmt.Sprintf("%d days", due),
-				"days left", e.DaysLeft, "expiry", stamp(l.Expiry))
+			cl.set("notice_days", "Notice (days before expiry)", intValue(due))
+			cl.set("days_left", "Days left", intValue(e.DaysLeft))
 		}
+		cl.set("expiry", "Expiry", dateValue(l.Expiry))
+		e.Changes = cl
+		e.After = AuditEntry{Changes: cl}.After()
 		c.events = append(c.events, e)
 	}
 	for _, d := range NoticeDays {

@@ -76,7 +76,7 @@ func TestSweep(t *testing.T) {
 		ev := e.lastEvent(t)
 		require.Equal(t, []any{partner.OpSweep, susp.p.ID, "tier1.operator", "license " + itoa(suspended.ID)},
 			[]any{ev.Op, ev.PartnerID, ev.Actor, ev.Target})
-		require.Contains(t, ev.After, "notice=7 days; days left=6")
+		require.Contains(t, ev.After, "Notice (days before expiry): 7; Days left: 6")
 
 		recorded, err := e.m.Notices(e.ctx, f.p.ID, l12h.ID)
 		require.NoError(t, err)

@@ -265,8 +265,55 @@ func run(w io.Writer, now func() time.Time) error {
 		return err
 	}
 	for _, e := range entries {
-		fmt.Fprintf(w, "  %-22s %-20s %s -> %s\n", e.Action, e.Target, e.Before, e.After)
+		fmt.Fprintf(w, "  %-22s %-20s %s\n", e.Action, e.Target, e.Summary())
 	}
 	fmt.Fprintf(w, "  (%d entries in all)\n", total)
+
+	fmt.Fprintln(w, "== The operator at scale: a bulk change across partners")
+	bulk := partner.BulkParams{Key: "minimum-10", Filter: &partner.Filter{}, // every partner
+		Action: partner.BulkAction{Kind: partner.BulkSetMinimumLicenses, Minimum: 10}}
+	preview, err := m.BulkPreview(ctx, bulk, partner.Page{})
+	if err != nil {
+		return err
+	}
+	for _, it := range preview.Items {
+		what := partner.AuditEntry{Changes: it.Changes}.Summary()
+		if it.Reason != "" {
+			what = it.Reason
+		}
+		fmt.Fprintf(w, "  preview %-20s %-9s %s\n", it.CompanyName, it.Outcome, what)
+	}
+	run, err := m.Bulk(ctx, bulk)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  bulk run %s: %d done, %d refused\n", run.Key, run.Done, run.Refused)
+	if run, err = m.Bulk(ctx, bulk); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  the same run retried: still %d done, nothing applied twice\n", run.Done)
+
+	fmt.Fprintln(w, "== Partners that need a look, by name")
+	list, _, err = m.List(ctx, partner.Filter{Attention: partner.AttentionAny, Sort: partner.SortName})
+	if err != nil {
+		return err
+	}
+	for _, p := range list {
+		fmt.Fprintf(w, "  %-20s %d low pool(s), %d licence(s) expiring soon\n", p.Profile.CompanyName, p.LowStockPools, p.ExpiringLicenses)
+	}
+
+	fmt.Fprintln(w, "== The audit log across partners: what ops@vendor.example did")
+	_, byOps, err := m.AuditLog(ctx, partner.AuditFilter{Actor: "ops@vendor.example"})
+	if err != nil {
+		return err
+	}
+	exported := 0
+	for _, err := range m.AuditLogAll(ctx, partner.AuditFilter{Actor: "ops@vendor.example"}) {
+		if err != nil {
+			return err
+		}
+		exported++ // a CSV row each
+	}
+	fmt.Fprintf(w, "  %d changes, %d exported\n", byOps, exported)
 	return nil
 }

@@ -33,7 +33,7 @@ func TestQuickstartStory(t *testing.T) {
 		"Assign Licenses of a misspelt product                refused: product \"Endpoint Securty\" is not in the product catalogue",
 		"give 25 seats to City Dental (only 20 left)          refused: 25 requested, 20 remaining",
 		"give 25 seats again: an allocation never grows a licence refused: 25 requested, 20 remaining",
-		"(host hook) low stock: Endpoint Security (seats) remaining=0; minimum=10",
+		"(host hook) low stock: Endpoint Security (seats) Remaining units: 0; Minimum licences: 10",
 		"the partner refills Endpoint Security (no cap yet)   refused: Endpoint Security (seats) has no refill capacity (its cap is 0)",
 		"the partner refills Endpoint Security up to the cap  ok",
 		"the same refill retried (same key): no second licence ok",
@@ -50,7 +50,11 @@ func TestQuickstartStory(t *testing.T) {
 		"Acme Managed IT      Status: Canceled  Type: MSP      Customers: 2",
 		"Blue Sky Reseller    Status: Active    Type: Reseller Customers: 0",
 		"licence 1 Endpoint Security   50/50  seats  Full  Normal        Assigned",
-		"cancel                 partner 1            status=active -> status=canceled; licenses expired=3; accounts disabled=1",
+		"cancel                 partner 1            Status: Active → Canceled; Licences expired: 3; Accounts disabled: 1",
+		"preview Acme Managed IT      refused   the partnership is canceled: nothing can be changed",
+		"preview Blue Sky Reseller    pending   Minimum licences: 0 → 10",
+		"bulk run minimum-10: 1 done, 1 refused",
+		"the same run retried: still 1 done, nothing applied twice",
 	}
 	for _, w := range want {
 		require.True(t, strings.Contains(text, w), "missing %q in:\n%s", w, text)

@@ -24,22 +24,27 @@ func (s *Store) registerRefoldNameKeys(ms *migrate.Migrations) {
 	)
 }
 
-// RefoldNameKeys recomputes the keys the store compares and searches names
-// by (partnerkit_partners.company_key, partnerkit_plans.name_key,
-// partnerkit_customers.name_key) with partner.FoldName, which does full
-// Unicode case folding where the store's first version lower-cased with
-// strings.ToLower. Migrate runs it as the Go migrations
-// 20261130000001_refold_name_keys and 20261201000002_fold_customer_names;
-// a host that runs the SQL migrations (Migrations) with its own tooling
-// calls it after them. It is idempotent. When two service plans' names
-// fold to the same key it fails, naming both plans and changing no plan
-// key; rename one and run it again.
+// RefoldNameKeys recomputes the keys the store compares, searches and
+// sorts names by (partnerkit_partners.company_key and name_sort,
+// partnerkit_plans.name_key, partnerkit_customers.name_key) with
+// partner.FoldName, which does full Unicode case folding where the
+// store's first version lower-cased with strings.ToLower, and
+// partner.NameSortKey. Migrate runs it as the Go migrations
+// 20261130000001_refold_name_keys, 20261201000002_fold_customer_names and
+// 20261210000003_sort_name_keys; a host that runs the SQL migrations
+// (Migrations) with its own tooling calls it after them. It is
+// idempotent. When two service plans' names fold to the same key it
+// fails, naming both plans and changing no plan key; rename one and run
+// it again.
 func RefoldNameKeys(ctx context.Context, db *bun.DB) error {
 	s := New(db)
 	if err := s.refoldNameKeys(ctx, partner.FoldName); err != nil {
 		return err
 	}
-	return s.foldCustomerNames(ctx)
+	if err := s.foldCustomerNames(ctx); err != nil {
+		return err
+	}
+	return s.sortNameKeys(ctx)
 }
 
 // refoldBatch is how many partners one transaction of refoldNameKeys reads.

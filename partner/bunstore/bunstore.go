@@ -48,7 +48,7 @@ import (
 
 // Migrations holds the schema's SQL migrations, one folder per dialect
 // ("migrations/sqlite", "migrations/postgres"), for hosts that run
-// migrations with their own tooling. MigrationsFS picks the folder. Two
+// migrations with their own tooling. MigrationsFS picks the folder. Three
 // migrations are in Go and not among these files: a host running the SQL
 // files itself calls RefoldNameKeys after them.
 //
@@ -353,6 +353,7 @@ func (s *Store) migrations() (*migrate.Migrations, error) {
 	}
 	s.registerRefoldNameKeys(ms)
 	s.registerFoldCustomerNames(ms)
+	s.registerSortNameKeys(ms)
 	return ms, nil
 }
 
@@ -489,6 +490,7 @@ var constraintFields = []struct {
 	{[]string{"partnerkit_plan_assignments_pkey", "partnerkit_plan_assignments.partner_id"}, partner.ErrDuplicate, "service plan", "is already assigned"},
 	{[]string{"partnerkit_products_name_uniq", "partnerkit_products.name_key"}, partner.ErrDuplicate, "name", "is already taken by another product"},
 	{[]string{"partnerkit_licenses_used_within_units"}, partner.ErrInsufficientUnits, "units", "would exceed the provisioned units"},
+	{[]string{"partnerkit_bulk_runs_pkey", "partnerkit_bulk_runs.run_key"}, partner.ErrDuplicate, "key", "names a bulk run already"},
 }
 
 // mapErr turns driver errors into the partner package's errors; errors

@@ -102,7 +102,7 @@ func TestBusyViewStopsAtDeadline(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	err := s.View(ctx, func(ctx context.Context, r partner.Reader) error {
-		_, _, err := r.Partners(ctx, partner.Filter{})
+		_, _, err := r.Partners(ctx, partner.Filter{}, storetest.AsOfT0)
 		return err
 	})
 	require.ErrorIs(t, err, partner.ErrBusy)

@@ -20,7 +20,7 @@ func partnerNames(t *testing.T, s *bunstore.Store) []string {
 	t.Helper()
 	var names []string
 	require.NoError(t, s.View(context.Background(), func(ctx context.Context, r partner.Reader) error {
-		ps, _, err := r.Partners(ctx, partner.Filter{})
+		ps, _, err := r.Partners(ctx, partner.Filter{}, storetest.AsOfT0)
 		for _, p := range ps {
 			names = append(names, p.Profile.CompanyName)
 		}

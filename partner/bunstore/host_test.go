@@ -100,7 +100,7 @@ func TestHostSQLiteCommitBusyLeavesNoOpenTransaction(t *testing.T) {
 		require.NoError(t, err, "the connection came back to the pool without a transaction")
 	}
 	require.NoError(t, s.View(context.Background(), func(ctx context.Context, r partner.Reader) error {
-		ps, _, err := r.Partners(ctx, partner.Filter{})
+		ps, _, err := r.Partners(ctx, partner.Filter{}, storetest.AsOfT0)
 		for _, p := range ps {
 			names = append(names, p.Profile.CompanyName)
 		}

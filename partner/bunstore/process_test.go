@@ -26,7 +26,7 @@ import (
 // The tests below re-execute the test binary as child processes. A child
 // is told what to do through these environment variables.
 const (
-	childEnv     = "PARTNERKIT_TEST_CHILD"    // "allocate", "loop", or one of outboxChildren
+	childEnv     = "PARTNERKIT_TEST_CHILD"    // "allocate", "loop", "bulk", or one of outboxChildren
 	childStore   = "PARTNERKIT_TEST_STORE"    // "sqlite:PATH" or "postgres:SCHEMA"
 	childTargets = "PARTNERKIT_TEST_TARGETS"  // partnerID,licenseID,customerID
 	childTries   = "PARTNERKIT_TEST_ATTEMPTS" // allocations to attempt ("allocate")
@@ -55,6 +55,9 @@ func runChild(mode string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
+	}
+	if mode == "bulk" {
+		return runBulkChild(ctx, s)
 	}
 	var ids [3]int64
 	for i, f := range strings.Split(os.Getenv(childTargets), ",") {

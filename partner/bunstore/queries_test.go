@@ -77,6 +77,14 @@ func populate(t *testing.T, s *bunstore.Store, n int) int64 {
 	})
 	require.NoError(t, err)
 	require.NoError(t, bunstore.SeedBulk(ctx, s, n-1, 1, now))
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = p.ID + int64(i)
+	}
+	require.NoError(t, s.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
+		return tx.CreateBulkRun(ctx, &partner.BulkRun{Key: "screen", StartedAt: now, Params: partner.BulkParams{Key: "screen",
+			PartnerIDs: ids, Action: partner.BulkAction{Kind: partner.BulkSuspend}}}, ids)
+	}))
 	return p.ID
 }
 
@@ -91,17 +99,44 @@ func TestConstantQueriesPerScreen(t *testing.T) {
 				id := populate(t, s, n)
 				qc := &queryCounter{}
 				s.AddQueryHook(qc)
-				m := partner.NewManager(partner.Options{Store: s})
+				// The seeded licences run a year from populate's clock: a window
+				// of two years makes every one of them Expiring soon.
+				m := partner.NewManager(partner.Options{Store: s, Now: func() time.Time { return time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC) },
+					ExpiringWindow: 2 * 365 * 24 * time.Hour})
 				ctx := context.Background()
 				page := partner.Page{Limit: partner.MaxLimit}
 				screens := map[string]func() (int, error){
 					"partners list": func() (int, error) { ps, _, err := m.List(ctx, partner.Filter{Page: page}); return len(ps), err },
-					"banner":        func() (int, error) { p, err := m.Get(ctx, id); return p.Customers, err },
-					"licenses tab":  func() (int, error) { ls, _, err := m.Licenses(ctx, id, page); return len(ls), err },
-					"pools":         func() (int, error) { ps, err := m.Pools(ctx, id); return len(ps), err },
-					"plans tab":     func() (int, error) { ps, err := m.AssignedPlans(ctx, id); return len(ps), err },
-					"catalogue":     func() (int, error) { ps, err := m.Plans(ctx); return len(ps), err },
-					"accounts tab":  func() (int, error) { as, err := m.Accounts(ctx, id); return len(as), err },
+					"partners list by name": func() (int, error) {
+						ps, _, err := m.List(ctx, partner.Filter{Sort: partner.SortName, Page: page})
+						return len(ps), err
+					},
+					"partners list by usage, descending": func() (int, error) {
+						ps, _, err := m.List(ctx, partner.Filter{Sort: partner.SortUsage, Desc: true, Page: page})
+						return len(ps), err
+					},
+					"partners needing attention": func() (int, error) {
+						ps, _, err := m.List(ctx, partner.Filter{Attention: partner.AttentionAny, Sort: partner.SortCustomers, Page: page})
+						return len(ps), err
+					},
+					"partners export batch": func() (int, error) {
+						n := 0
+						for _, err := range m.ListAll(ctx, partner.Filter{Sort: partner.SortName}) {
+							if err != nil {
+								return n, err
+							}
+							if n++; n == min(partner.ExportBatch, 7) {
+								break
+							}
+						}
+						return n, nil
+					},
+					"banner":       func() (int, error) { p, err := m.Get(ctx, id); return p.Customers, err },
+					"licenses tab": func() (int, error) { ls, _, err := m.Licenses(ctx, id, page); return len(ls), err },
+					"pools":        func() (int, error) { ps, err := m.Pools(ctx, id); return len(ps), err },
+					"plans tab":    func() (int, error) { ps, err := m.AssignedPlans(ctx, id); return len(ps), err },
+					"catalogue":    func() (int, error) { ps, err := m.Plans(ctx); return len(ps), err },
+					"accounts tab": func() (int, error) { as, err := m.Accounts(ctx, id); return len(as), err },
 					"customers": func() (int, error) {
 						cs, _, err := m.Customers(ctx, id, partner.CustomerFilter{Page: page})
 						return len(cs), err
@@ -111,7 +146,20 @@ func TestConstantQueriesPerScreen(t *testing.T) {
 						cs, _, err := m.Customers(ctx, id, partner.CustomerFilter{Name: "CUSTOMER", Page: page})
 						return len(cs), err
 					},
-					"audit": func() (int, error) { es, _, err := m.Audit(ctx, id, page); return len(es), err },
+					"audit":             func() (int, error) { es, _, err := m.Audit(ctx, id, page); return len(es), err },
+					"bulk run progress": func() (int, error) { r, err := m.BulkRun(ctx, "screen"); return r.Total, err },
+					"bulk run partners": func() (int, error) {
+						its, _, err := m.BulkItems(ctx, "screen", partner.BulkItemFilter{Page: page})
+						return len(its), err
+					},
+					"audit log": func() (int, error) {
+						es, _, err := m.AuditLog(ctx, partner.AuditFilter{Page: page})
+						return len(es), err
+					},
+					"audit log of one action": func() (int, error) {
+						es, _, err := m.AuditLog(ctx, partner.AuditFilter{Action: partner.OpAddCustomer, Page: page})
+						return len(es), err
+					},
 					"cancel preview": func() (int, error) {
 						im, err := m.CancelPreview(ctx, id)
 						return len(im.Allocations), err

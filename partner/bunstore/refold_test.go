@@ -66,7 +66,7 @@ func search(t *testing.T, s *bunstore.Store, name string) []string {
 	t.Helper()
 	var names []string
 	require.NoError(t, s.View(context.Background(), func(ctx context.Context, r partner.Reader) error {
-		ps, _, err := r.Partners(ctx, partner.Filter{Name: name})
+		ps, _, err := r.Partners(ctx, partner.Filter{Name: name}, storetest.AsOfT0)
 		for _, p := range ps {
 			names = append(names, p.Profile.CompanyName)
 		}
@@ -204,11 +204,7 @@ func TestMigrateCatalogueKeepsOldRecords(t *testing.T) {
 			db := open(t)
 			migrateBefore(t, db, "20261201")
 			s := bunstore.New(db)
-			var p partner.Partner
-			require.NoError(t, s.Update(ctx, func(ctx context.Context, tx partner.Tx) error {
-				p = storetest.NewPartner("Old Partner", partner.MSP, partner.Active)
-				return tx.CreatePartner(ctx, &p)
-			}))
+			p := partner.Partner{ID: insertOldPartner(t, db, "Old Partner")}
 			at := storetest.T0
 			_, err := db.NewRaw(`INSERT INTO partnerkit_licenses (partner_id, product, unit_type, kind, units, used, start_at, expiry_at,
 				disabled, grant_key, version, created_at, updated_at, granted_units, granted_expiry_at)

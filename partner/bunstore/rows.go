@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ type partnerRow struct {
 	Status          string    `bun:"status"`
 	CompanyName     string    `bun:"company_name"`
 	CompanyKey      string    `bun:"company_key"`
+	NameSort        string    `bun:"name_sort"`
 	City            string    `bun:"city"`
 	State           string    `bun:"state"`
 	Country         string    `bun:"country"`
@@ -39,6 +41,9 @@ type partnerRow struct {
 	Customers        int   `bun:"customers,scanonly"`
 	UnitsProvisioned int64 `bun:"units_provisioned,scanonly"`
 	UnitsUsed        int64 `bun:"units_used,scanonly"`
+	LowStockPools    int   `bun:"low_stock_pools,scanonly"`
+	ExpiringLicenses int   `bun:"expiring_licenses,scanonly"`
+	ExpiredLicenses  int   `bun:"expired_licenses,scanonly"`
 }
 
 func toPartnerRow(p *partner.Partner) (*partnerRow, error) {
@@ -55,7 +60,8 @@ func toPartnerRow(p *partner.Partner) (*partnerRow, error) {
 		dcs[i] = string(d)
 	}
 	return &partnerRow{ID: p.ID, Type: string(p.Type), Status: string(p.Status), CompanyName: p.Profile.CompanyName,
-		CompanyKey: partner.FoldName(p.Profile.CompanyName), City: p.Profile.City, State: p.Profile.State,
+		CompanyKey: partner.FoldName(p.Profile.CompanyName), NameSort: partner.NameSortKey(p.Profile.CompanyName),
+		City: p.Profile.City, State: p.Profile.State,
 		Country: p.Profile.Country, Contacts: string(js), SignInURL: p.Profile.SignInURL, PoolRefill: p.PoolRefill,
 		MinimumLicenses: p.MinimumLicenses, RemoteManager: strings.Join(dcs, ","), Version: p.Version,
 		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(), CanceledAt: p.CanceledAt.UTC()}, nil
@@ -80,7 +86,8 @@ func (r *partnerRow) toPartner() (partner.Partner, error) {
 			Contacts: contacts, SignInURL: r.SignInURL},
 		PoolRefill: r.PoolRefill, MinimumLicenses: r.MinimumLicenses, RemoteManager: dcs, Version: r.Version,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), CanceledAt: utc(r.CanceledAt),
-		Customers: r.Customers, UnitsProvisioned: r.UnitsProvisioned, UnitsUsed: r.UnitsUsed}, nil
+		Customers: r.Customers, UnitsProvisioned: r.UnitsProvisioned, UnitsUsed: r.UnitsUsed,
+		LowStockPools: r.LowStockPools, ExpiringLicenses: r.ExpiringLicenses, ExpiredLicenses: r.ExpiredLicenses}, nil
 }
 
 func utc(t time.Time) time.Time {
@@ -249,14 +256,43 @@ type auditRow struct {
 	Actor     string    `bun:"actor"`
 	Action    string    `bun:"action"`
 	Target    string    `bun:"target"`
-	Before    string    `bun:"before_summary"`
-	After     string    `bun:"after_summary"`
+	Changes   string    `bun:"changes"` // the JSON encoding of the entry's []partner.Change
 	At        time.Time `bun:"at"`
 }
 
-func (r *auditRow) toEntry() partner.AuditEntry {
-	return partner.AuditEntry{ID: r.ID, PartnerID: r.PartnerID, Actor: r.Actor, Action: partner.Operation(r.Action),
-		Target: r.Target, Before: r.Before, After: r.After, At: r.At.UTC()}
+func toAuditRow(e *partner.AuditEntry) (*auditRow, error) {
+	js := []byte("[]")
+	if len(e.Changes) > 0 {
+		var err error
+		if js, err = json.Marshal(e.Changes); err != nil {
+			return nil, partner.NewError(partner.ErrInvalid, "changes", "an audit change's value is not valid JSON: %v", err)
+		}
+	}
+	return &auditRow{PartnerID: e.PartnerID, Actor: e.Actor, Action: string(e.Action), Target: e.Target,
+		Changes: string(js), At: e.At.UTC()}, nil
+}
+
+func (r *auditRow) toEntry() (partner.AuditEntry, error) {
+	e := partner.AuditEntry{ID: r.ID, PartnerID: r.PartnerID, Actor: r.Actor, Action: partner.Operation(r.Action),
+		Target: r.Target, At: r.At.UTC()}
+	if err := json.Unmarshal([]byte(r.Changes), &e.Changes); err != nil {
+		return e, fmt.Errorf("bunstore: audit entry %d: its changes are not the JSON of a list of changes: %w", r.ID, err)
+	}
+	if len(e.Changes) == 0 {
+		e.Changes = nil
+	}
+	return e, nil
+}
+
+func auditEntries(rows []auditRow) ([]partner.AuditEntry, error) {
+	out := make([]partner.AuditEntry, len(rows))
+	for i := range rows {
+		var err error
+		if out[i], err = rows[i].toEntry(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 type productRow struct {

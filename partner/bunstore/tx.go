@@ -59,21 +59,12 @@ func notFound(what string, id int64) error {
 	return partner.NewError(partner.ErrNotFound, "", "%s %d does not exist", what, id)
 }
 
-// partnerSelect selects partners with their derived figures, computed by
-// correlated subqueries on indexed columns: one statement per page.
-func (r *reader) partnerSelect(rows any) *bun.SelectQuery {
-	return r.db.NewSelect().Model(rows).ColumnExpr("p.*").
-		ColumnExpr("(SELECT count(*) FROM partnerkit_customers AS c WHERE c.partner_id = p.id) AS customers").
-		ColumnExpr("(SELECT coalesce(sum(l.units), 0) FROM partnerkit_licenses AS l WHERE l.partner_id = p.id) AS units_provisioned").
-		ColumnExpr("(SELECT coalesce(sum(l.used), 0) FROM partnerkit_licenses AS l WHERE l.partner_id = p.id) AS units_used")
-}
-
 func (r *reader) Partner(ctx context.Context, id int64) (partner.Partner, error) {
 	if err := r.check(ctx); err != nil {
 		return partner.Partner{}, err
 	}
 	var row partnerRow
-	if err := r.partnerSelect(&row).Where("p.id = ?", id).Scan(ctx); err != nil {
+	if err := r.partnerSelect(&row, nil).Where("p.id = ?", id).Scan(ctx); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return partner.Partner{}, notFound("partner", id)
 		}
@@ -84,19 +75,6 @@ func (r *reader) Partner(ctx context.Context, id int64) (partner.Partner, error)
 
 // likeEscaper makes a user's search text literal inside LIKE.
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-
-func filterPartners(q *bun.SelectQuery, f partner.Filter) *bun.SelectQuery {
-	if f.Status != "" {
-		q = q.Where("p.status = ?", string(f.Status))
-	}
-	if f.Type != "" {
-		q = q.Where("p.type = ?", string(f.Type))
-	}
-	if f.Name != "" {
-		q = q.Where(`p.company_key LIKE ? ESCAPE '\'`, "%"+likeEscaper.Replace(partner.FoldName(f.Name))+"%")
-	}
-	return q
-}
 
 func window(q *bun.SelectQuery, p partner.Page) *bun.SelectQuery {
 	switch {
@@ -111,30 +89,6 @@ func window(q *bun.SelectQuery, p partner.Page) *bun.SelectQuery {
 		q = q.Offset(int64(p.Offset))
 	}
 	return q
-}
-
-func (r *reader) Partners(ctx context.Context, f partner.Filter) ([]partner.Partner, int, error) {
-	if err := r.check(ctx); err != nil {
-		return nil, 0, err
-	}
-	// The page's ids come first, from the filter's index, so the derived
-	// figures are computed for the page's rows only.
-	ids := window(filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)).Column("p.id"), f), f.Page).OrderExpr("p.id ASC")
-	var rows []partnerRow
-	if err := r.partnerSelect(&rows).Where("p.id IN (?)", ids).OrderExpr("p.id ASC").Scan(ctx); err != nil {
-		return nil, 0, r.dbErr(err)
-	}
-	total, err := filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)), f).Count(ctx)
-	if err != nil {
-		return nil, 0, r.dbErr(err)
-	}
-	out := make([]partner.Partner, len(rows))
-	for i := range rows {
-		if out[i], err = rows[i].toPartner(); err != nil {
-			return nil, 0, err
-		}
-	}
-	return out, int(total), nil
 }
 
 // pagedCount returns the total matching q's conditions: len(rows) when
@@ -480,11 +434,65 @@ func (r *reader) Audit(ctx context.Context, partnerID int64, p partner.Page) ([]
 		return nil, 0, r.dbErr(err)
 	}
 	total, err := r.pagedCount(ctx, len(rows), p, auditWhere(r.db.NewSelect().Model((*auditRow)(nil)), partnerID).Count)
-	out := make([]partner.AuditEntry, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toEntry()
+	if err != nil {
+		return nil, 0, err
 	}
+	out, err := auditEntries(rows)
 	return out, total, err
+}
+
+// auditLogWhere applies an audit filter's conditions.
+func auditLogWhere(q *bun.SelectQuery, f partner.AuditFilter) *bun.SelectQuery {
+	switch {
+	case f.PartnerID != 0:
+		q = q.Where("au.partner_id = ?", f.PartnerID)
+	case f.Global:
+		q = q.Where("au.partner_id IS NULL")
+	}
+	if f.Actor != "" {
+		q = q.Where("au.actor = ?", f.Actor)
+	}
+	if f.Action != "" {
+		q = q.Where("au.action = ?", string(f.Action))
+	}
+	if !f.From.IsZero() {
+		q = q.Where("au.at >= ?", f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		q = q.Where("au.at < ?", f.To.UTC())
+	}
+	return q
+}
+
+func (r *reader) AuditLog(ctx context.Context, f partner.AuditFilter) ([]partner.AuditEntry, int, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	var rows []auditRow
+	if err := window(auditLogWhere(r.db.NewSelect().Model(&rows), f), f.Page).OrderExpr("au.id DESC").Scan(ctx); err != nil {
+		return nil, 0, r.dbErr(err)
+	}
+	total, err := r.pagedCount(ctx, len(rows), f.Page, auditLogWhere(r.db.NewSelect().Model((*auditRow)(nil)), f).Count)
+	if err != nil {
+		return nil, 0, err
+	}
+	out, err := auditEntries(rows)
+	return out, total, err
+}
+
+func (r *reader) AuditBefore(ctx context.Context, f partner.AuditFilter, beforeID int64, limit int) ([]partner.AuditEntry, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
+	var rows []auditRow
+	q := auditLogWhere(r.db.NewSelect().Model(&rows), f)
+	if beforeID > 0 {
+		q = q.Where("au.id < ?", beforeID)
+	}
+	if err := q.OrderExpr("au.id DESC").Limit(int64(limit)).Scan(ctx); err != nil {
+		return nil, r.dbErr(err)
+	}
+	return auditEntries(rows)
 }
 
 // cheapReturning reports whether RETURNING is the cheap way to read back
@@ -1014,8 +1022,10 @@ func (t *txn) AppendAudit(ctx context.Context, e *partner.AuditEntry) error {
 	if err := t.check(ctx); err != nil {
 		return err
 	}
-	row := &auditRow{PartnerID: e.PartnerID, Actor: e.Actor, Action: string(e.Action), Target: e.Target,
-		Before: e.Before, After: e.After, At: e.At.UTC()}
+	row, err := toAuditRow(e)
+	if err != nil {
+		return err
+	}
 	id, err := t.insert(ctx, row)
 	e.ID = id
 	return err

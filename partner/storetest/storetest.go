@@ -7,12 +7,13 @@
 //
 // newStore must return an empty store each time it is called. The
 // subtests are named by area (Partners/..., Licenses/..., Products/...,
-// Pools/..., Notices/..., Customers/..., Outbox/..., Tx/...,
+// Pools/..., Notices/..., Customers/..., Audit/..., Bulk/..., Outbox/..., Tx/...,
 // Concurrency/...) so a failing backend reads clearly.
 package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -44,6 +45,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Partners/ListFilterAndPaging", testPartnerList},
 		{"Partners/SearchFoldsCase", testSearchFoldsCase},
 		{"Partners/DerivedCounts", testDerivedCounts},
+		{"Partners/SortOrdersAndKeysetWalk", testPartnerSort},
+		{"Partners/LicenceFiguresAndAttention", testPartnerFigures},
 		{"Licenses/CreateListAndGrantKey", testLicenses},
 		{"Licenses/AdjustUsedBounds", testAdjustUsed},
 		{"Licenses/UpdateVersionAndFloor", testUpdateLicense},
@@ -62,6 +65,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Plans/AssignAndUnassign", testPlanAssign},
 		{"Customers/AllocationsAndFilters", testCustomersAllocations},
 		{"Audit/NewestFirstWithPaging", testAudit},
+		{"Audit/ChangesRoundTrip", testAuditChanges},
+		{"Audit/LogAcrossPartnersFiltered", testAuditLog},
+		{"Audit/KeysetPagesForExports", testAuditBefore},
 		{"Tx/RollbackOnError", testRollbackOnError},
 		{"Tx/RollbackOnPanic", testRollbackOnPanic},
 		{"Tx/ReadYourWrites", testReadYourWrites},
@@ -71,6 +77,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Concurrency/AdjustUsedNeverOverbooks", testConcurrentAdjust},
 		{"Concurrency/OneWriterWinsAVersion", testConcurrentVersion},
 		{"Concurrency/OneRecorderPerNotice", testConcurrentNotice},
+		{"Bulk/RunsItemsAndOutcomes", testBulkRuns},
+		{"Bulk/ThousandsOfPartners", testBulkRunMany},
+		{"Concurrency/OneRecorderPerBulkItem", testConcurrentBulkItem},
 	}
 	tests = append(tests, outboxTests...) // Outbox/..., in outbox.go
 	for _, tc := range tests {
@@ -80,6 +89,10 @@ func Run(t *testing.T, newStore NewStore) {
 
 // T0 is the fixed instant the suite's records are stamped with.
 var T0 = time.Date(2026, 3, 1, 9, 30, 0, 123456000, time.UTC)
+
+// AsOfT0 is the instant and window the suite derives partners' licence
+// figures at: T0, with a 30-day expiring window.
+var AsOfT0 = partner.AsOf{Now: T0, Window: 30 * 24 * time.Hour}
 
 var ctx = context.Background()
 
@@ -237,7 +250,7 @@ func testPartnerList(t *testing.T, s partner.Store) {
 		var names []string
 		var total int
 		view(t, s, func(r partner.Reader) error {
-			ps, n, err := r.Partners(ctx, f)
+			ps, n, err := r.Partners(ctx, f, AsOfT0)
 			for _, p := range ps {
 				names = append(names, p.Profile.CompanyName)
 			}
@@ -284,7 +297,7 @@ func testSearchFoldsCase(t *testing.T, s partner.Store) {
 	for _, tc := range []struct{ q, want string }{{"ΣΑΣ", "Οδός Σας"}, {"STAR", "ſtar"}, {"STRASSE", "Straße"}} {
 		var got []string
 		view(t, s, func(r partner.Reader) error {
-			ps, _, err := r.Partners(ctx, partner.Filter{Name: tc.q})
+			ps, _, err := r.Partners(ctx, partner.Filter{Name: tc.q}, AsOfT0)
 			for _, p := range ps {
 				got = append(got, p.Profile.CompanyName)
 			}
@@ -325,7 +338,7 @@ func testDerivedCounts(t *testing.T, s partner.Store) {
 		if got, err = r.Partner(ctx, p.ID); err != nil {
 			return err
 		}
-		listed, _, err = r.Partners(ctx, partner.Filter{Page: partner.Page{Limit: 10}})
+		listed, _, err = r.Partners(ctx, partner.Filter{Page: partner.Page{Limit: 10}}, AsOfT0)
 		return err
 	})
 	want := map[string]int64{"customers": 3, "provisioned": 15, "used": 4}
@@ -726,7 +739,10 @@ func testAudit(t *testing.T, s partner.Store) {
 	update(t, s, func(tx partner.Tx) error {
 		for i := range 5 {
 			e := partner.AuditEntry{PartnerID: p.ID, Actor: "alice", Action: partner.OpUpdateProfile,
-				Target: fmt.Sprint("partner ", p.ID), Before: fmt.Sprint("city=", i), After: fmt.Sprint("city=", i+1), At: T0.Add(time.Duration(i) * time.Second)}
+				Target: fmt.Sprint("partner ", p.ID), Changes: []partner.Change{{Field: "city", Label: "City",
+					Before: fmt.Sprint("City ", i), After: fmt.Sprint("City ", i+1),
+					BeforeValue: json.RawMessage(fmt.Sprintf(`"City %d"`, i)), AfterValue: json.RawMessage(fmt.Sprintf(`"City %d"`, i+1))}},
+				At: T0.Add(time.Duration(i) * time.Second)}
 			if err := tx.AppendAudit(ctx, &e); err != nil {
 				return err
 			}
@@ -802,7 +818,7 @@ func requireUntouched(t *testing.T, s partner.Store, keep partner.Partner, l lic
 		_, total, err := r.Audit(ctx, keep.ID, partner.Page{Limit: 10})
 		require.NoError(t, err)
 		require.Zero(t, total)
-		_, total, err = r.Partners(ctx, partner.Filter{Page: partner.Page{Limit: 10}})
+		_, total, err = r.Partners(ctx, partner.Filter{Page: partner.Page{Limit: 10}}, AsOfT0)
 		require.NoError(t, err)
 		require.Equal(t, 1, total)
 		return nil
@@ -842,7 +858,7 @@ func testReadYourWrites(t *testing.T, s partner.Store) {
 		got, err := tx.Partner(ctx, p.ID)
 		require.NoError(t, err)
 		require.Equal(t, int64(3), got.UnitsUsed)
-		list, total, err := tx.Partners(ctx, partner.Filter{Name: "fresh", Page: partner.Page{Limit: 5}})
+		list, total, err := tx.Partners(ctx, partner.Filter{Name: "fresh", Page: partner.Page{Limit: 5}}, AsOfT0)
 		require.NoError(t, err)
 		require.Equal(t, 1, total)
 		require.Equal(t, p.ID, list[0].ID)
@@ -859,7 +875,7 @@ func testCanceledContext(t *testing.T, s partner.Store) {
 	})
 	require.ErrorIs(t, err, context.Canceled)
 	view(t, s, func(r partner.Reader) error {
-		_, total, err := r.Partners(ctx, partner.Filter{Page: partner.Page{Limit: 5}})
+		_, total, err := r.Partners(ctx, partner.Filter{Page: partner.Page{Limit: 5}}, AsOfT0)
 		require.Zero(t, total)
 		return err
 	})
@@ -987,7 +1003,7 @@ func testNeverSilentlyRolledBack(t *testing.T, s partner.Store) {
 			var stored []string
 			view(t, s, func(r partner.Reader) error {
 				for _, name := range tc.names {
-					ps, _, err := r.Partners(ctx, partner.Filter{Name: name})
+					ps, _, err := r.Partners(ctx, partner.Filter{Name: name}, AsOfT0)
 					if err != nil {
 						return err
 					}

@@ -1,0 +1,34 @@
+-- Audit entries keep their changes as structured JSON: a list of
+-- {field, label, before, after, before_value, after_value} (see
+-- partner.Change). An entry written before keeps its old texts as one
+-- change of field "summary". Indexes for the log across partners: by
+-- actor, by action, by date. (sqlite)
+ALTER TABLE partnerkit_audit ADD COLUMN changes TEXT NOT NULL DEFAULT '[]'
+
+--bun:split
+
+UPDATE partnerkit_audit SET changes = json_array(json_patch('{}', json_object(
+    'field', 'summary', 'label', 'Summary',
+    'before', NULLIF(before_summary, ''), 'after', NULLIF(after_summary, ''),
+    'before_value', json_quote(NULLIF(before_summary, '')), 'after_value', json_quote(NULLIF(after_summary, '')))))
+WHERE before_summary <> '' OR after_summary <> ''
+
+--bun:split
+
+ALTER TABLE partnerkit_audit DROP COLUMN before_summary
+
+--bun:split
+
+ALTER TABLE partnerkit_audit DROP COLUMN after_summary
+
+--bun:split
+
+CREATE INDEX IF NOT EXISTS partnerkit_audit_actor ON partnerkit_audit (actor, id)
+
+--bun:split
+
+CREATE INDEX IF NOT EXISTS partnerkit_audit_action ON partnerkit_audit (action, id)
+
+--bun:split
+
+CREATE INDEX IF NOT EXISTS partnerkit_audit_at ON partnerkit_audit (at, id)

@@ -1,0 +1,227 @@
+package bunstore
+
+import (
+	"context"
+
+	"github.com/uptrace/bun"
+
+	"github.com/partnerkit/partnerkit/partner"
+)
+
+// The derived figures of a partner, as SQL over partnerkit_partners AS p:
+// correlated subqueries on indexed columns, computed for the rows a
+// statement returns (or, for an order or a filter that needs them, for
+// the rows it considers).
+const (
+	customersSQL   = "(SELECT count(*) FROM partnerkit_customers AS c WHERE c.partner_id = p.id)"
+	provisionedSQL = "(SELECT coalesce(sum(l.units), 0) FROM partnerkit_licenses AS l WHERE l.partner_id = p.id)"
+	usedSQL        = "(SELECT coalesce(sum(l.used), 0) FROM partnerkit_licenses AS l WHERE l.partner_id = p.id)"
+	// usageSQL is the share of units used in millionths, in integers.
+	usageSQL = "(SELECT CASE WHEN coalesce(sum(l.units), 0) = 0 THEN 0 ELSE " +
+		"CAST(sum(l.used) AS BIGINT) * 1000000 / CAST(sum(l.units) AS BIGINT) END " +
+		"FROM partnerkit_licenses AS l WHERE l.partner_id = p.id)"
+	statusRankSQL = "CASE p.status WHEN 'active' THEN 0 WHEN 'suspended' THEN 1 ELSE 2 END"
+	// usableSQL: a licence l that may be given to customers at ? (twice).
+	usableSQL = "l.disabled = ? AND l.start_at <= ? AND l.expiry_at > ?"
+	// lowStockSQL counts the partner's pools (a product and unit type with
+	// a usable licence or with settings) whose minimum is above their
+	// remaining units; the remaining units are never negative, so a
+	// minimum of 0 is never above them.
+	lowStockSQL = "(SELECT count(*) FROM (" +
+		"SELECT l.product, l.unit_type FROM partnerkit_licenses AS l WHERE l.partner_id = p.id AND " + usableSQL +
+		" UNION SELECT ps.product, ps.unit_type FROM partnerkit_pool_settings AS ps WHERE ps.partner_id = p.id) AS k " +
+		"WHERE coalesce((SELECT ps.minimum FROM partnerkit_pool_settings AS ps WHERE ps.partner_id = p.id " +
+		"AND ps.product = k.product AND ps.unit_type = k.unit_type), p.minimum_licenses) > " +
+		"coalesce((SELECT sum(l.units - l.used) FROM partnerkit_licenses AS l WHERE l.partner_id = p.id " +
+		"AND l.product = k.product AND l.unit_type = k.unit_type AND " + usableSQL + "), 0))"
+	// expiringWhere: a licence l Expiring soon between ? and ?.
+	expiringWhere = "l.partner_id = p.id AND l.disabled = ? AND l.expiry_at > ? AND l.expiry_at < ?"
+	expiringSQL   = "(SELECT count(*) FROM partnerkit_licenses AS l WHERE " + expiringWhere + ")"
+	expiredSQL    = "(SELECT count(*) FROM partnerkit_licenses AS l WHERE l.partner_id = p.id AND l.disabled = ? AND l.expiry_at <= ?)"
+)
+
+func lowStockArgs(at partner.AsOf) []any {
+	now := at.Now.UTC()
+	return []any{false, now, now, false, now, now}
+}
+
+func expiringArgs(at partner.AsOf) []any {
+	return []any{false, at.Now.UTC(), at.Now.Add(at.Window).UTC()}
+}
+
+// partnerSelect selects partners with their derived figures; with at, the
+// licence figures too.
+func (r *reader) partnerSelect(rows any, at *partner.AsOf) *bun.SelectQuery {
+	q := r.db.NewSelect().Model(rows).ColumnExpr("p.*").
+		ColumnExpr(customersSQL + " AS customers").
+		ColumnExpr(provisionedSQL + " AS units_provisioned").
+		ColumnExpr(usedSQL + " AS units_used")
+	if at != nil {
+		q = q.ColumnExpr(lowStockSQL+" AS low_stock_pools", lowStockArgs(*at)...).
+			ColumnExpr(expiringSQL+" AS expiring_licenses", expiringArgs(*at)...).
+			ColumnExpr(expiredSQL+" AS expired_licenses", false, at.Now.UTC())
+	}
+	return q
+}
+
+// filterPartners applies f's conditions, at at.
+func filterPartners(q *bun.SelectQuery, f partner.Filter, at partner.AsOf) *bun.SelectQuery {
+	if f.Status != "" {
+		q = q.Where("p.status = ?", string(f.Status))
+	}
+	if f.Type != "" {
+		q = q.Where("p.type = ?", string(f.Type))
+	}
+	if f.Name != "" {
+		q = q.Where(`p.company_key LIKE ? ESCAPE '\'`, "%"+likeEscaper.Replace(partner.FoldName(f.Name))+"%")
+	}
+	if len(f.IDs) > 0 {
+		q = q.Where("p.id IN (?)", bun.List(f.IDs))
+	}
+	if f.ProductID != 0 {
+		q = q.Where("EXISTS (SELECT 1 FROM partnerkit_licenses AS l WHERE l.partner_id = p.id AND l.product_id = ?)", f.ProductID)
+	}
+	low := lowStockSQL + " > 0"
+	expiring := "EXISTS (SELECT 1 FROM partnerkit_licenses AS l WHERE " + expiringWhere + ")"
+	switch f.Attention {
+	case partner.AttentionLowStock:
+		q = q.Where(low, lowStockArgs(at)...)
+	case partner.AttentionExpiring:
+		q = q.Where(expiring, expiringArgs(at)...)
+	case partner.AttentionAny:
+		q = q.Where("("+low+" OR "+expiring+")", append(lowStockArgs(at), expiringArgs(at)...)...)
+	}
+	return q
+}
+
+// sortKey is one key of the partners' order: an SQL expression over p,
+// its arguments, its direction, and, for a keyset page, the value of the
+// partner the page comes after.
+type sortKey struct {
+	expr string
+	args []any
+	desc bool
+	val  any
+}
+
+// sortKeys are f's order (see partner.Reader.Partners), with the values
+// of after when it is not nil.
+func sortKeys(f partner.Filter, after *partner.Partner) []sortKey {
+	var a partner.Partner
+	if after != nil {
+		a = *after
+	}
+	id := sortKey{"p.id", nil, false, a.ID}
+	name := sortKey{"p.name_sort", nil, false, partner.NameSortKey(a.Profile.CompanyName)}
+	var first sortKey
+	switch f.Sort {
+	case partner.SortID:
+		id.desc = f.Desc
+		return []sortKey{id}
+	case partner.SortName:
+		name.desc = f.Desc
+		return []sortKey{name, id}
+	case partner.SortType:
+		first = sortKey{"p.type", nil, f.Desc, string(a.Type)}
+	case partner.SortStatus:
+		first = sortKey{statusRankSQL, nil, f.Desc, map[partner.Status]int{partner.Active: 0, partner.Suspended: 1}[a.Status]}
+		if a.Status == partner.Canceled {
+			first.val = 2
+		}
+	case partner.SortCustomers:
+		first = sortKey{customersSQL, nil, f.Desc, a.Customers}
+	case partner.SortUsage:
+		var ppm int64
+		if a.UnitsProvisioned > 0 {
+			ppm = a.UnitsUsed * 1_000_000 / a.UnitsProvisioned
+		}
+		first = sortKey{usageSQL, nil, f.Desc, ppm}
+	case partner.SortCreated:
+		first = sortKey{"p.created_at", nil, f.Desc, a.CreatedAt.UTC()}
+	}
+	return []sortKey{first, name, id}
+}
+
+// order applies keys as the query's ORDER BY.
+func order(q *bun.SelectQuery, keys []sortKey) *bun.SelectQuery {
+	for _, k := range keys {
+		dir := " ASC"
+		if k.desc {
+			dir = " DESC"
+		}
+		q = q.OrderExpr(k.expr+dir, k.args...)
+	}
+	return q
+}
+
+// after restricts q to the rows that come after the keys' values in their
+// order: (k1 > v1) OR (k1 = v1 AND ((k2 > v2) OR (k2 = v2 AND …))), with
+// < for a descending key.
+func after(q *bun.SelectQuery, keys []sortKey) *bun.SelectQuery {
+	var cond string
+	var args []any
+	for i := len(keys) - 1; i >= 0; i-- {
+		k := keys[i]
+		op := " > ?"
+		if k.desc {
+			op = " < ?"
+		}
+		kargs := append(append([]any{}, k.args...), k.val)
+		if cond == "" {
+			cond, args = k.expr+op, kargs
+			continue
+		}
+		cond = "(" + k.expr + op + " OR (" + k.expr + " = ? AND " + cond + "))"
+		args = append(append(append([]any{}, kargs...), kargs...), args...)
+	}
+	return q.Where(cond, args...)
+}
+
+func partnersOf(rows []partnerRow) ([]partner.Partner, error) {
+	out := make([]partner.Partner, len(rows))
+	for i := range rows {
+		var err error
+		if out[i], err = rows[i].toPartner(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (r *reader) Partners(ctx context.Context, f partner.Filter, at partner.AsOf) ([]partner.Partner, int, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	// The page's ids come first, in f's order, so the derived figures are
+	// computed for the page's rows only (and, for an order or a filter
+	// that needs one, that figure for the rows it considers).
+	keys := sortKeys(f, nil)
+	ids := window(order(filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)).Column("p.id"), f, at), keys), f.Page)
+	var rows []partnerRow
+	if err := order(r.partnerSelect(&rows, &at).Where("p.id IN (?)", ids), keys).Scan(ctx); err != nil {
+		return nil, 0, r.dbErr(err)
+	}
+	total, err := r.pagedCount(ctx, len(rows), f.Page, filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)), f, at).Count)
+	if err != nil {
+		return nil, 0, err
+	}
+	out, err := partnersOf(rows)
+	return out, total, err
+}
+
+func (r *reader) PartnersAfter(ctx context.Context, f partner.Filter, at partner.AsOf, last *partner.Partner, limit int) ([]partner.Partner, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
+	keys := sortKeys(f, last)
+	q := filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)).Column("p.id"), f, at)
+	if last != nil {
+		q = after(q, keys)
+	}
+	ids := order(q, keys).Limit(int64(limit))
+	var rows []partnerRow
+	if err := order(r.partnerSelect(&rows, &at).Where("p.id IN (?)", ids), keys).Scan(ctx); err != nil {
+		return nil, r.dbErr(err)
+	}
+	return partnersOf(rows)
+}
