@@ -110,8 +110,9 @@ func (a *admin) create(w http.ResponseWriter, r *http.Request, _ int64) {
 type screenView struct {
 	Licenses []licenseLine
 	LicPager pager
-	// Expiring and Expired count the licences of the page shown by
-	// state; CountScope says which licences they count.
+	// Expiring and Expired count the partner's licences Expiring soon
+	// and Expired (Partner.ExpiringLicenses, ExpiredLicenses), all of
+	// them, not only the page shown; CountScope says so in words.
 	Expiring, Expired int
 	CountScope        string
 	Pools             []poolLine
@@ -302,6 +303,9 @@ func (a *admin) tab(w http.ResponseWriter, r *http.Request, id int64) {
 		return
 	case "audit.csv":
 		a.auditCSV(w, r, id)
+		return
+	case "licenses.csv":
+		a.exportLicenses(w, r, id)
 		return
 	}
 	tab, ok := tabByPath[r.PathValue("tab")]
