@@ -146,7 +146,7 @@ func TestListPageNumbers(t *testing.T) {
 func TestListFiltersAndMarks(t *testing.T) {
 	runScenarios(t, []scenario{
 		{name: "marks: expiring soon, low stock, expired, in words for screen readers", method: "GET", path: "/", setup: needsLook, status: 200,
-			want: []string{`<span class="mark expiring"><span aria-hidden="true">⏱ 1 expiring soon</span><span class="sr-only">1 license expiring soon</span></span>`,
+			want: []string{`<span class="mark expiring"><span aria-hidden="true">⚠ 1 expiring soon</span><span class="sr-only">1 license expiring soon</span></span>`,
 				`<span class="mark low"><span aria-hidden="true">▼ 1 low</span><span class="sr-only">1 pool below its minimum</span></span>`,
 				`<span class="mark expired"><span aria-hidden="true">✕ 1 expired</span><span class="sr-only">1 license expired</span></span>`}},
 		{name: "needs attention: expiring", method: "GET", path: "/?attention=expiring", setup: needsLook, status: 200,
@@ -201,19 +201,19 @@ func TestListAlerts(t *testing.T) {
 	runScenarios(t, []scenario{
 		{name: "alerts name the partners and link to all of them", method: "GET", path: "/", setup: needsLook, status: 200,
 			want: []string{`<h2 id="alerts-title">Alerts</h2>`,
-				`<h3 id="alert-0">Low stock</h3>`, "<p>1 partner has a pool below its minimum.</p>", `<a href="/admin/partners/{other}/licenses">Other MSP</a> <span class="hint">(1 low pool)</span>`,
+				`<h3 id="alert-0">Low stock</h3>`, "<p>1 partner has a pool below its minimum.</p>", `<a href="/admin/partners/{other}/licenses">Other MSP <span class="hint">(1 low pool)</span></a>`,
 				`<a href="/admin/partners/?attention=low-stock">See all 1 in the list</a>`,
-				`<h3 id="alert-1">Expiring soon</h3>`, `<a href="/admin/partners/{msp}/licenses">Acme MSP</a> <span class="hint">(1 license expiring)</span>`,
+				`<h3 id="alert-1">Expiring soon</h3>`, `<a href="/admin/partners/{msp}/licenses">Acme MSP <span class="hint">(1 license expiring)</span></a>`,
 				`<a href="/admin/partners/?attention=expiring">See all 1 in the list</a>`,
 				`<h3 id="alert-2">Recently suspended</h3>`, "<p>1 partner is suspended.</p>",
-				`<a href="/admin/partners/{suspended}/licenses">Sleepy MSP</a> <span class="hint">(suspended 2026-05-04)</span>`,
+				`<a href="/admin/partners/{suspended}/licenses">Sleepy MSP <span class="hint">(suspended 2026-05-04)</span></a>`,
 				`<a href="/admin/partners/?status=suspended">See all 1 in the list</a>`}},
 		{name: "a reactivated partner is no longer listed as suspended", method: "GET", path: "/", status: 200,
 			setup: func(t *testing.T, w *world) {
 				_, err := w.m.Reactivate(context.Background(), w.suspended.ID, 0)
 				require.NoError(t, err)
 			},
-			want: []string{"<p>0 partners are suspended.</p>", "<p>0 partners have pools below their minimum.</p>"}, notWant: []string{"Sleepy MSP</a> <span"}},
+			want: []string{"<p>0 partners are suspended.</p>", "<p>0 partners have pools below their minimum.</p>"}, notWant: []string{`Sleepy MSP <span class="hint">`}},
 		{name: "many alerts: five named, the count says how many", method: "GET", path: "/", status: 200,
 			setup: func(t *testing.T, w *world) {
 				for i := range 7 {
@@ -225,7 +225,7 @@ func TestListAlerts(t *testing.T) {
 					require.NoError(t, err)
 				}
 			},
-			want: []string{"<p>7 partners have pools below their minimum.</p>", `Low 4</a> <span class="hint">(1 low pool)</span>`, `See all 7 in the list`}, notWant: []string{`Low 5</a> <span class="hint">`}},
+			want: []string{"<p>7 partners have pools below their minimum.</p>", `Low 4 <span class="hint">(1 low pool)</span></a>`, `See all 7 in the list`}, notWant: []string{`Low 5 <span class="hint">`}},
 	})
 }
 
