@@ -163,6 +163,9 @@ type listView struct {
 	ProductsMenu  bool
 	ExportURL     string
 	Alerts        []alertBox
+	// Err is the refusal of a query, shown in the results when htmx
+	// swaps them alone (a full page shows it in the message area).
+	Err string
 }
 
 // partnerLine is one row of the partners list with its values ready to
@@ -312,6 +315,7 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 	}
 	l.ExportURL = withQuery(a.url(0)+"export.csv", lq.values(0))
 	if isHX(r) && r.Header.Get("HX-Target") == "results" {
+		l.Err = v.Err // the message area is not swapped: the results say it
 		a.fragment(w, code, "results", &v)
 		return
 	}

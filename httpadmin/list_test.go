@@ -173,6 +173,9 @@ func TestListFiltersAndMarks(t *testing.T) {
 			want: []string{"The product filter", "The page size", "cannot be sorted by that"}},
 		{name: "bad status with a bad size", method: "GET", path: "/?status=zombie&size=7", status: 400,
 			want: []string{"The page size must be", "Status is not a partner status"}},
+		{name: "a refusal in the results fragment says why there", method: "GET", path: "/?product=abc&q=acme", hx: true, headers: map[string]string{"HX-Target": "results"}, status: 400,
+			want: []string{`<div id="results">
+<div class="notice bad" role="alert"><p>The product filter must be a product of the catalogue`, "Acme MSP</a>"}, notWant: []string{"<html"}},
 		{name: "results fragment keeps the order", method: "GET", path: "/?sort=customers&desc=1", hx: true, headers: map[string]string{"HX-Target": "results"}, status: 200,
 			want: []string{`id="results"`, `aria-sort="descending"`, `name="sort" value="customers"`}, notWant: []string{"<html", "Alerts"}},
 	})
