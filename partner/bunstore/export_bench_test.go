@@ -163,4 +163,3 @@ func BenchmarkExportPartnersCSV(b *testing.B) {
 		})
 	}
 }
-
