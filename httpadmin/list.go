@@ -81,8 +81,8 @@ func parseListQuery(q url.Values) (lq listQuery, problems []string) {
 	}
 	switch q.Get("desc") {
 	case "":
-	case "1":
-		lq.Desc = lq.Sort != partner.SortID
+	case "1": // without sort: creation order reversed, newest first
+		lq.Desc = true
 	default:
 		problems = append(problems, "The order must be ascending or descending (desc=1); it is shown ascending.")
 	}
@@ -125,9 +125,9 @@ func (lq listQuery) values(offset int) url.Values {
 	p := lq.filterValues()
 	if lq.Sort != partner.SortID {
 		p.Set("sort", string(lq.Sort))
-		if lq.Desc {
-			p.Set("desc", "1")
-		}
+	}
+	if lq.Desc {
+		p.Set("desc", "1")
 	}
 	if lq.Size != listPageSize {
 		p.Set("size", strconv.Itoa(lq.Size))
@@ -303,9 +303,9 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 	}
 	if lq.Sort != partner.SortID {
 		l.Keep = append(l.Keep, field{"sort", string(lq.Sort)})
-		if lq.Desc {
-			l.Keep = append(l.Keep, field{"desc", "1"})
-		}
+	}
+	if lq.Desc {
+		l.Keep = append(l.Keep, field{"desc", "1"})
 	}
 	for _, k := range []string{"q", "status", "type", "product", "attention"} {
 		l.FilterFields = append(l.FilterFields, field{k, lq.filterValues().Get(k)})

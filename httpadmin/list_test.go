@@ -165,6 +165,8 @@ func TestListFiltersAndMarks(t *testing.T) {
 			want: []string{`<label for="product">Product number</label>`, "The catalogue has 204 products, too many for a menu"}, notWant: []string{`<select id="product"`}},
 		{name: "bad sort", method: "GET", path: "/?sort=size", status: 400,
 			want: []string{"The list cannot be sorted by that; it sorts by company name, type, status, customers, licenses used / provisioned, created. It is shown in creation order.", "Acme MSP</a>"}},
+		{name: "desc alone: newest first", method: "GET", path: "/?desc=1", status: 200,
+			want: []string{`<input type="hidden" form="filters" name="desc" value="1">`}},
 		{name: "bad desc", method: "GET", path: "/?sort=name&desc=yes", status: 400, want: []string{"The order must be ascending or descending (desc=1)"}},
 		{name: "bad page size", method: "GET", path: "/?size=1000", status: 400, want: []string{"The page size must be 25, 50 or 100; 25 partners are shown a page."}},
 		{name: "bad attention", method: "GET", path: "/?attention=panic", status: 400, want: []string{"The needs-attention filter must be low stock, expiring soon or either"}},
@@ -245,4 +247,13 @@ func TestLicensesTabCountsEveryPage(t *testing.T) {
 	// The list row says the same.
 	body = w.do("GET", "/?q=acme", false, nil, nil).Body.String()
 	require.Contains(t, body, `<span class="sr-only">1 license expiring soon</span>`)
+}
+
+// Without a sort, desc=1 reverses creation order: the newest first.
+func TestListNewestFirst(t *testing.T) {
+	w := newWorld(t)
+	addPartner(t, w, "Newest")
+	body := w.do("GET", "/?desc=1", false, nil, nil).Body.String()
+	require.Empty(t, cmp.Diff([]string{"Newest", "Other MSP", "Gone Reseller", "Sleepy MSP", "Blue Reseller", "Acme MSP"}, rowNames(body)))
+	require.NotContains(t, body, "aria-sort=")
 }
