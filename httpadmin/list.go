@@ -240,6 +240,10 @@ func plural(n int, one, many string) string {
 func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 	ctx := r.Context()
 	lq, problems := parseListQuery(r.URL.Query())
+	if err := a.checkProduct(r, &lq, &problems); err != nil {
+		a.errorPage(w, r, err, nil)
+		return
+	}
 	f := lq.filter()
 	v := a.base(r, a.words.ConsoleTitle)
 	code := http.StatusOK
@@ -334,6 +338,21 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 		return
 	}
 	a.page(w, r, code, a.words.ConsoleTitle, "list-page", &v)
+}
+
+// checkProduct drops a product filter that names no product of the
+// catalogue, with a problem that says so; an error is a failed read.
+func (a *admin) checkProduct(r *http.Request, lq *listQuery, problems *[]string) error {
+	if lq.Product == 0 {
+		return nil
+	}
+	_, err := a.m.Product(r.Context(), lq.Product)
+	if status(err) == http.StatusNotFound {
+		*problems = append(*problems, fmt.Sprintf("No product of the catalogue has the number %d; the list is shown for every product.", lq.Product))
+		lq.Product = 0
+		return nil
+	}
+	return err
 }
 
 // pageLinks numbers the pages of a list: the first, the last, and two

@@ -170,6 +170,8 @@ func TestListFiltersAndMarks(t *testing.T) {
 		{name: "bad desc", method: "GET", path: "/?sort=name&desc=yes", status: 400, want: []string{"The order must be ascending or descending (desc=1)"}},
 		{name: "bad page size", method: "GET", path: "/?size=1000", status: 400, want: []string{"The page size must be 25, 50 or 100; 25 partners are shown a page."}},
 		{name: "bad attention", method: "GET", path: "/?attention=panic", status: 400, want: []string{"The needs-attention filter must be low stock, expiring soon or either"}},
+		{name: "a product that is not in the catalogue", method: "GET", path: "/?product=9999", status: 400,
+			want: []string{"No product of the catalogue has the number 9999; the list is shown for every product.", "Acme MSP</a></td>"}},
 		{name: "bad product", method: "GET", path: "/?product=x1", status: 400, want: []string{"The product filter must be a product of the catalogue"}},
 		{name: "every problem at once", method: "GET", path: "/?product=0&size=7&sort=x", status: 400,
 			want: []string{"The product filter", "The page size", "cannot be sorted by that"}},
