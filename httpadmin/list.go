@@ -26,6 +26,7 @@ type listQuery struct {
 // default.
 var listPageSizes = []int{25, 50, 100}
 
+// listPageSize is the list's default page size.
 const listPageSize = 25
 
 // attentions maps the list's attention filter values to the library's.
@@ -60,7 +61,7 @@ func parseListQuery(q url.Values) (lq listQuery, problems []string) {
 	}
 	if s := q.Get("product"); s != "" {
 		if lq.Product, err = parseID(s); err != nil {
-			problems = append(problems, "The product filter must be a product of the catalogue, chosen from the menu; the list is shown for every product.")
+			problems = append(problems, "The product filter must be a product of the catalogue, named by its number; the list is shown for every product.")
 		}
 	}
 	if s := q.Get("attention"); s != "" {
@@ -146,9 +147,9 @@ type listView struct {
 	// Pages links the pages by number, around the page shown.
 	Pages   []pageLink
 	Columns []sortHeader
-	// Keep are the order and page size, carried by the filter form
-	// (the inputs sit in the results, which a sort link swaps, and join
-	// the form by its id).
+	// Keep is the order (sort, desc), carried by the filter form: its
+	// hidden inputs sit in the results, which a sort link swaps, and
+	// join the form by its id.
 	Keep []field
 	// FilterFields are the filters alone, carried by the bulk form.
 	FilterFields []field
