@@ -117,11 +117,11 @@ func (a *admin) partnerNamed(r *http.Request, s string) (int64, error) {
 	}
 	switch total {
 	case 0:
-		return 0, partner.NewError(partner.ErrInvalid, "partner", "matches no partner: no company name contains “%s”", s)
+		return 0, partner.NewError(partner.ErrInvalid, "partner", "must name one partner: no company name contains “%s”", s)
 	case 1:
 		return ps[0].ID, nil
 	}
-	return 0, partner.NewError(partner.ErrInvalid, "partner", "matches %d partners (“%s” is in each name): type the whole name or the partner's id", total, s)
+	return 0, partner.NewError(partner.ErrInvalid, "partner", "must name one partner: “%s” is in %d names; type the whole name or the partner's id", s, total)
 }
 
 // auditLog is GET /audit: the audit log of every partner and of the
@@ -161,10 +161,10 @@ func (a *admin) auditLog(w http.ResponseWriter, r *http.Request, _ int64) {
 			return
 		}
 		a.failed(r, err)
-		p.fail(code, err)
+		p.filterRefused(code, err)
 		if code == http.StatusNotFound {
 			p.Err = fmt.Sprintf("No partner has the id %d.", f.PartnerID)
-			p.Form.Errors["partner"] = "no partner has this id"
+			p.Form.Errors["partner"] = "must name one partner: none has this id"
 		}
 	}
 	if err := a.auditLines(r, p, entries); err != nil {
@@ -178,7 +178,7 @@ func (a *admin) auditLog(w http.ResponseWriter, r *http.Request, _ int64) {
 		}
 	}
 	v.CSV = withQuery(a.url(0)+"audit.csv", filter)
-	v.Pager = newPager(f.Offset, len(entries), total, auditPageSize, "entries", func(off int) string {
+	v.Pager = newPager(f.Offset, len(entries), total, auditPageSize, "changes", func(off int) string {
 		pq := url.Values{}
 		for k, vs := range filter {
 			pq[k] = vs
@@ -258,4 +258,23 @@ func (a *admin) auditLogCSV(w http.ResponseWriter, r *http.Request, _ int64) {
 		}
 	}
 	cw.Flush()
+}
+
+// filterRefused shows why a filter was refused: each field's problem
+// next to it and, in words, in the message area (nothing was changed by
+// a filter, so the message does not say so).
+func (v *view) filterRefused(code int, err error) {
+	if code != http.StatusUnprocessableEntity || !v.Form.mark(err, v.L) {
+		v.Err = v.L.say(message(err))
+		return
+	}
+	var probs []string
+	for _, p := range partner.FieldErrors(err) {
+		probs = append(probs, v.L.say(phrase(p.Field, p.Reason)))
+	}
+	if len(probs) == 1 {
+		v.Err = probs[0]
+		return
+	}
+	v.Err, v.Problems = fmt.Sprintf("Please correct these %d fields:", len(probs)), probs
 }
