@@ -29,15 +29,6 @@ var bulkOps = map[partner.BulkKind]partner.Operation{
 // outcomes shows.
 const bulkPageSize = 50
 
-// Attention words of the partners list's filter, as its form sends them
-// in the field "attention".
-var attentionWords = map[string]partner.Attention{
-	"":          0,
-	"low-stock": partner.AttentionLowStock,
-	"expiring":  partner.AttentionExpiring,
-	"any":       partner.AttentionAny,
-}
-
 // attentionLabels say what each attention word selects.
 var attentionLabels = map[partner.Attention]string{
 	partner.AttentionLowStock: "a license pool below its minimum",
@@ -70,8 +61,8 @@ func selectionOf(f url.Values) (selection, error) {
 			}
 			s.filter.ProductID = id
 		}
-		att, ok := attentionWords[f.Get("attention")]
-		if !ok {
+		att, ok := attentions[f.Get("attention")] // the partners list's words
+		if !ok && f.Get("attention") != "" {
 			errs = append(errs, partner.NewError(partner.ErrInvalid, "attention", "must be low-stock, expiring or any (got %q)", f.Get("attention")))
 		}
 		s.filter.Attention = att
@@ -110,8 +101,8 @@ func (s selection) fields() []hiddenField {
 	if s.filter.ProductID != 0 {
 		out = append(out, hiddenField{"product", strconv.FormatInt(s.filter.ProductID, 10)})
 	}
-	for w, att := range attentionWords {
-		if att != 0 && att == s.filter.Attention {
+	for w, att := range attentions {
+		if att == s.filter.Attention {
 			out = append(out, hiddenField{"attention", w})
 		}
 	}

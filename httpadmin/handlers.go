@@ -18,76 +18,6 @@ import (
 	"github.com/partnerkit/partnerkit/serviceplan"
 )
 
-type listView struct {
-	Q, Status, Type string
-	Rows            []partnerLine
-	Pager           pager
-}
-
-// partnerLine is one row of the partners list with its values ready to
-// print, as licenseLine is.
-type partnerLine struct {
-	URL, Name   string
-	Type        string // its label
-	Status      string // the class of its status
-	StatusLabel string
-	Customers   int
-	Meter       meter // licence units used of provisioned
-}
-
-const listPageSize = 25
-
-func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
-	q := r.URL.Query()
-	offset, err := parseOffset(q.Get("offset"))
-	if err != nil {
-		a.errorPage(w, r, err, &link{URL: a.url(0), Label: "Back to the partners list"})
-		return
-	}
-	f := partner.Filter{Name: strings.TrimSpace(q.Get("q")), Status: partner.Status(q.Get("status")),
-		Type: partner.Type(q.Get("type")), Page: partner.Page{Offset: offset, Limit: listPageSize}}
-	v := a.base(r, a.words.ConsoleTitle)
-	v.List = listView{Q: f.Name, Status: string(f.Status), Type: string(f.Type)}
-	rows, total, err := a.m.List(r.Context(), f)
-	if err == nil && len(rows) == 0 && f.Offset > 0 && total > 0 { // past the end: show the last page
-		f.Offset = clampOffset(f.Offset, total, listPageSize)
-		rows, total, err = a.m.List(r.Context(), f)
-	}
-	code := http.StatusOK
-	if err != nil {
-		if code = status(err); code >= 500 {
-			a.errorPage(w, r, err, nil)
-			return
-		}
-		a.failed(r, err) // a filter typed into the URL: say what is wrong with it
-		v.Err = v.L.say(message(err))
-	}
-	v.List.Rows = make([]partnerLine, len(rows))
-	for i, p := range rows {
-		v.List.Rows[i] = partnerLine{URL: a.url(p.ID, string(partner.TabLicenses)), Name: p.Profile.CompanyName, Type: p.Type.Label(),
-			Status: string(p.Status), StatusLabel: p.Status.Label(), Customers: p.Customers,
-			Meter: newMeter(p.UnitsUsed, p.UnitsProvisioned)}
-	}
-	v.List.Pager = newPager(f.Offset, len(rows), total, listPageSize, "partners", func(off int) string {
-		p := url.Values{}
-		for k, val := range map[string]string{"q": f.Name, "status": string(f.Status), "type": string(f.Type)} {
-			if val != "" {
-				p.Set(k, val)
-			}
-		}
-		if off > 0 {
-			p.Set("offset", strconv.Itoa(off))
-		}
-		return withQuery(a.url(0), p)
-	})
-	v.List.Pager.Target = "#results"
-	if isHX(r) && r.Header.Get("HX-Target") == "results" {
-		a.fragment(w, code, "results", &v)
-		return
-	}
-	a.page(w, r, code, a.words.ConsoleTitle, "list-page", &v)
-}
-
 func (a *admin) newPartner(w http.ResponseWriter, r *http.Request, _ int64) {
 	a.createForm(w, r, http.StatusOK, form{Values: map[string]string{"type": string(partner.MSP)}, Errors: map[string]string{}}, nil)
 }
@@ -180,8 +110,9 @@ func (a *admin) create(w http.ResponseWriter, r *http.Request, _ int64) {
 type screenView struct {
 	Licenses []licenseLine
 	LicPager pager
-	// Expiring and Expired count the licences of the page shown by
-	// state; CountScope says which licences they count.
+	// Expiring and Expired count the partner's licences Expiring soon
+	// and Expired (Partner.ExpiringLicenses, ExpiredLicenses), all of
+	// them, not only the page shown; CountScope says so in words.
 	Expiring, Expired int
 	CountScope        string
 	Pools             []poolLine
@@ -372,6 +303,9 @@ func (a *admin) tab(w http.ResponseWriter, r *http.Request, id int64) {
 		return
 	case "audit.csv":
 		a.auditCSV(w, r, id)
+		return
+	case "licenses.csv":
+		a.exportLicenses(w, r, id)
 		return
 	}
 	tab, ok := tabByPath[r.PathValue("tab")]

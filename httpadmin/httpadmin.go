@@ -331,6 +331,7 @@ func New(m *partner.Manager, opts Options) http.Handler {
 	route("/", read, func(w http.ResponseWriter, r *http.Request, _ int64) { a.notFound(w, r) }) // anything else
 	route("GET /assets/{file}", read, a.asset)
 	route("GET /{$}", read, a.list)
+	route("GET /export.csv", read, a.exportPartners)
 	route("GET /new", read, a.newPartner)
 	route("POST /{$}", partner.OpCreatePartner, a.create)
 	route("GET /{id}", read, func(w http.ResponseWriter, r *http.Request, id int64) {

@@ -90,22 +90,16 @@ func (a *admin) licensePage(ctx context.Context, v *view) error {
 	base := a.url(id, "licenses") + "/"
 	for i, l := range lics {
 		state := a.m.LicenseState(l)
-		switch state {
-		case license.ExpiringSoon:
-			s.Expiring++
-		case license.Expired:
-			s.Expired++
-		}
 		s.Licenses[i] = licenseLine{ID: l.ID, Product: l.Product, UnitType: l.UnitType, Kind: l.Kind.Label(),
 			Meter: newMeter(l.Used, l.Units), State: string(state), StateLabel: state.Label(),
 			Start: dateText(l.Start), Expiry: dateText(l.Expiry), Locked: locked, Low: low[[2]string{l.Product, l.UnitType}],
 			Uncatalogued: l.ProductID == 0, URL: base + strconv.FormatInt(l.ID, 10)}
 	}
-	if len(lics) == total {
-		s.CountScope = fmt.Sprintf("of all %d licenses", total)
-	} else {
-		s.CountScope = fmt.Sprintf("of the %d licenses on this page", len(lics))
-	}
+	// The partner's own figures, derived at the Manager's clock over all
+	// its licences (disabled ones left out), as the partners list shows
+	// them: not only the page's.
+	s.Expiring, s.Expired = v.P.ExpiringLicenses, v.P.ExpiredLicenses
+	s.CountScope = fmt.Sprintf("of all %d licenses", total)
 	s.LicPager = newPager(s.Offset, len(lics), total, licensePageSize, "licenses", func(off int) string {
 		return withQuery(a.url(id, string(partner.TabLicenses)), offsetQuery(off))
 	})
