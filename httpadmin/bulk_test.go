@@ -341,3 +341,36 @@ func TestBulkRunProgressStopAndResume(t *testing.T) {
 	run = waitFinished(t, w.m, "bulk-held")
 	require.Equal(t, []int{3, 3, 0}, []int{run.Total, run.Done, run.Pending})
 }
+
+// The partners list's selection form leads to the bulk pages, and each
+// page's form carries on what the next needs: "select all matching the
+// filter" on the Suspended partners, Reactivate, previewed, then run as
+// a browser would post the preview's form.
+func TestBulkFromTheList(t *testing.T) {
+	w := newWorld(t)
+	list := w.do("GET", "/?status=suspended", false, nil, nil)
+	require.Equal(t, http.StatusOK, list.Code)
+	f := formFields(t, list.Body.String(), "/admin/partners/bulk")
+	require.Equal(t, "suspended", f.Get("status"), "the list's form carries its filter")
+	f.Set("all", "1")
+	f.Set("action", "reactivate")
+	pv := w.do("POST", "/bulk", false, f, nil)
+	require.Equal(t, http.StatusOK, pv.Code, pv.Body.String())
+	require.Contains(t, pv.Body.String(), "Every partner matching the filter: status Suspended")
+	require.Contains(t, pv.Body.String(), "<strong>1</strong> partners: <strong>1</strong> will change")
+
+	run := formFields(t, pv.Body.String(), "/admin/partners/bulk/run")
+	res := w.do("POST", "/bulk/run", false, run, nil)
+	require.Equal(t, http.StatusSeeOther, res.Code, res.Body.String())
+	waitFinished(t, w.m, run.Get("key"))
+	p, err := w.m.Get(context.Background(), w.suspended.ID)
+	require.NoError(t, err)
+	require.Equal(t, partner.Active, p.Status)
+
+	// Back from a preview to the action's form keeps what was typed.
+	f = form("action", "set_minimum_licenses", "id", "{msp}", "minimum", "12")
+	pv = w.do("POST", "/bulk/preview", false, f, nil)
+	back := formFields(t, pv.Body.String(), "/admin/partners/bulk")
+	page := w.do("POST", "/bulk", false, back, nil)
+	require.Contains(t, page.Body.String(), `id="b-minimum" name="minimum" min="0" value="12"`)
+}
