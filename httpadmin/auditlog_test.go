@@ -118,3 +118,23 @@ func TestAuditLogCSV(t *testing.T) {
 	res = w.do("GET", "/audit.csv?partner=9999", false, nil, nil)
 	require.Equal(t, http.StatusNotFound, res.Code)
 }
+
+// The export reads the log a batch at a time and writes every entry,
+// also past the first batch.
+func TestAuditLogCSVEveryBatch(t *testing.T) {
+	w := newWorld(t)
+	manyPartners(partner.ExportBatch + 20)(t, w)
+	_, total, err := w.m.AuditLog(context.Background(), partner.AuditFilter{Action: partner.OpCreatePartner, Page: partner.Page{Limit: 1}})
+	require.NoError(t, err)
+	require.Greater(t, total, partner.ExportBatch)
+	res := w.do("GET", "/audit.csv?op=create_partner", false, nil, nil)
+	require.Equal(t, http.StatusOK, res.Code)
+	rows, err := csv.NewReader(strings.NewReader(res.Body.String())).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, total+1)
+	seen := map[string]bool{}
+	for _, r := range rows[1:] {
+		require.False(t, seen[r[1]], "partner %s exported once", r[1])
+		seen[r[1]] = true
+	}
+}

@@ -374,3 +374,37 @@ func TestBulkFromTheList(t *testing.T) {
 	page := w.do("POST", "/bulk", false, back, nil)
 	require.Contains(t, page.Body.String(), `id="b-minimum" name="minimum" min="0" value="12"`)
 }
+
+// "Select all matching the filter" wins over the ticked ids: the filter
+// selects, the ticks are among its partners or not.
+func TestBulkAllWinsOverTickedIDs(t *testing.T) {
+	w := newWorld(t)
+	res := w.do("POST", "/bulk", false, form("action", "reactivate", "all", "1", "status", "suspended", "id", "{msp}"), nil)
+	require.Equal(t, http.StatusOK, res.Code)
+	require.Contains(t, res.Body.String(), "<strong>1</strong> partners:")
+	require.Contains(t, res.Body.String(), ">Sleepy MSP</a>")
+	require.NotContains(t, res.Body.String(), ">Acme MSP</a>")
+	require.NotContains(t, res.Body.String(), `name="id"`)
+}
+
+// Two posts of one run at once (a double click) lead to the same run,
+// and each partner's change is made once.
+func TestBulkDoubleSubmit(t *testing.T) {
+	w := newWorld(t)
+	f := assignFull("id", "{msp}", "id", "{other}", "key", "bulk-twice")
+	was := []int{licenceCount(t, w, w.msp.ID), licenceCount(t, w, w.other.ID)}
+	var wg sync.WaitGroup
+	codes, locations := make([]int, 2), make([]string, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			res := w.do("POST", "/bulk/run", false, f, nil)
+			codes[i], locations[i] = res.Code, res.Header().Get("Location")
+		})
+	}
+	wg.Wait()
+	require.Equal(t, []int{http.StatusSeeOther, http.StatusSeeOther}, codes)
+	require.Equal(t, []string{"/admin/partners/bulk/bulk-twice", "/admin/partners/bulk/bulk-twice"}, locations)
+	run := waitFinished(t, w.m, "bulk-twice")
+	require.Equal(t, []int{2, 2}, []int{run.Total, run.Done})
+	require.Equal(t, []int{was[0] + 1, was[1] + 1}, []int{licenceCount(t, w, w.msp.ID), licenceCount(t, w, w.other.ID)})
+}
