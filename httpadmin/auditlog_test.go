@@ -123,7 +123,7 @@ func TestAuditLogCSV(t *testing.T) {
 // also past the first batch.
 func TestAuditLogCSVEveryBatch(t *testing.T) {
 	w := newWorld(t)
-	manyPartners(partner.ExportBatch + 20)(t, w)
+	manyPartners(partner.ExportBatch+20)(t, w)
 	_, total, err := w.m.AuditLog(context.Background(), partner.AuditFilter{Action: partner.OpCreatePartner, Page: partner.Page{Limit: 1}})
 	require.NoError(t, err)
 	require.Greater(t, total, partner.ExportBatch)
