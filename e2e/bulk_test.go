@@ -74,6 +74,7 @@ func TestBulkInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.Search(`//fieldset[contains(@class, "bulk")]//button[@type="submit"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//h1[text()="Bulk action: Assign licences"]`)))
 	require.Equal(t, "3 partners selected on the partners list.", b.text(chromedp.CSS(`main p.card`)))
+	b.shot("bulk-action-form")
 	b.accessible("bulk action form")
 
 	// One grant line, then the preview.

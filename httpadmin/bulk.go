@@ -689,8 +689,14 @@ func (a *admin) bulkRunPage(w http.ResponseWriter, r *http.Request, _ int64) {
 	b.Running = a.bulk.running(key) != nil && !run.Finished()
 	b.Stopped = !b.Running && !run.Finished()
 	b.Done = run.Total - run.Pending
-	if run.Params.Filter != nil {
-		b.Selection = "Every partner matching the filter: " + filterWords(*run.Params.Filter, nil)
+	if f := run.Params.Filter; f != nil {
+		names := map[int64]string{}
+		if f.ProductID != 0 {
+			if pr, err := a.m.Product(ctx, f.ProductID); err == nil {
+				names[pr.ID] = pr.Name
+			}
+		}
+		b.Selection = "Every partner matching the filter: " + filterWords(*f, names)
 	} else {
 		b.Selection = fmt.Sprintf("%d partners selected on the partners list", len(run.Params.PartnerIDs))
 	}

@@ -3,6 +3,7 @@ package httpadmin_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -407,4 +408,16 @@ func TestBulkDoubleSubmit(t *testing.T) {
 	run := waitFinished(t, w.m, "bulk-twice")
 	require.Equal(t, []int{2, 2}, []int{run.Total, run.Done})
 	require.Equal(t, []int{was[0] + 1, was[1] + 1}, []int{licenceCount(t, w, w.msp.ID), licenceCount(t, w, w.other.ID)})
+}
+
+// A run of every partner matching a filter says which filter, the
+// product by its name.
+func TestBulkRunNamesItsFilter(t *testing.T) {
+	w := newWorld(t)
+	f := form("action", "set_minimum_licenses", "minimum", "7", "all", "1", "product", fmt.Sprint(w.products[0].ID), "attention", "any", "key", "bulk-filtered")
+	res := w.do("POST", "/bulk/run", false, f, nil)
+	require.Equal(t, http.StatusSeeOther, res.Code, res.Body.String())
+	waitFinished(t, w.m, "bulk-filtered")
+	page := w.do("GET", "/bulk/bulk-filtered", false, nil, nil)
+	require.Contains(t, page.Body.String(), "Every partner matching the filter: holding Endpoint Security, with a pool below its minimum or licenses expiring soon")
 }
