@@ -70,6 +70,10 @@ func (a *admin) abortExport(r *http.Request, s *csvStream, what string, err erro
 // status or type the library refuses), before anything is sent.
 func (a *admin) exportPartners(w http.ResponseWriter, r *http.Request, _ int64) {
 	lq, problems := parseListQuery(r.URL.Query())
+	if err := a.checkProduct(r, &lq, &problems); err != nil {
+		a.errorPage(w, r, err, &link{URL: a.url(0), Label: "Back to the partners list"})
+		return
+	}
 	if len(problems) > 0 {
 		a.errorPage(w, r, &badRequest{strings.Join(problems, " ")}, &link{URL: a.url(0), Label: "Back to the partners list"})
 		return

@@ -71,6 +71,8 @@ func TestExportRefusals(t *testing.T) {
 	runScenarios(t, []scenario{
 		{name: "a query the list refuses", method: "GET", path: "/export.csv?sort=nope&size=3", status: 400,
 			want: []string{"The list cannot be sorted by that", "The page size must be 25, 50 or 100", "Back to the partners list"}, notWant: []string{"Company name,"}},
+		{name: "a product not in the catalogue", method: "GET", path: "/export.csv?product=9999", status: 400,
+			want: []string{"No product of the catalogue has the number 9999"}},
 		{name: "a status the library refuses", method: "GET", path: "/export.csv?status=zombie", status: 422,
 			want: []string{"Status is not a partner status"}},
 		{name: "licences of no partner", method: "GET", path: "/9999/licenses.csv", status: 404,

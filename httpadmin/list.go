@@ -26,6 +26,7 @@ type listQuery struct {
 // default.
 var listPageSizes = []int{25, 50, 100}
 
+// listPageSize is the list's default page size.
 const listPageSize = 25
 
 // attentions maps the list's attention filter values to the library's.
@@ -60,7 +61,7 @@ func parseListQuery(q url.Values) (lq listQuery, problems []string) {
 	}
 	if s := q.Get("product"); s != "" {
 		if lq.Product, err = parseID(s); err != nil {
-			problems = append(problems, "The product filter must be a product of the catalogue, chosen from the menu; the list is shown for every product.")
+			problems = append(problems, "The product filter must be a product of the catalogue, named by its number; the list is shown for every product.")
 		}
 	}
 	if s := q.Get("attention"); s != "" {
@@ -81,8 +82,8 @@ func parseListQuery(q url.Values) (lq listQuery, problems []string) {
 	}
 	switch q.Get("desc") {
 	case "":
-	case "1":
-		lq.Desc = lq.Sort != partner.SortID
+	case "1": // without sort: creation order reversed, newest first
+		lq.Desc = true
 	default:
 		problems = append(problems, "The order must be ascending or descending (desc=1); it is shown ascending.")
 	}
@@ -125,9 +126,9 @@ func (lq listQuery) values(offset int) url.Values {
 	p := lq.filterValues()
 	if lq.Sort != partner.SortID {
 		p.Set("sort", string(lq.Sort))
-		if lq.Desc {
-			p.Set("desc", "1")
-		}
+	}
+	if lq.Desc {
+		p.Set("desc", "1")
 	}
 	if lq.Size != listPageSize {
 		p.Set("size", strconv.Itoa(lq.Size))
@@ -146,9 +147,9 @@ type listView struct {
 	// Pages links the pages by number, around the page shown.
 	Pages   []pageLink
 	Columns []sortHeader
-	// Keep are the order and page size, carried by the filter form
-	// (the inputs sit in the results, which a sort link swaps, and join
-	// the form by its id).
+	// Keep is the order (sort, desc), carried by the filter form: its
+	// hidden inputs sit in the results, which a sort link swaps, and
+	// join the form by its id.
 	Keep []field
 	// FilterFields are the filters alone, carried by the bulk form.
 	FilterFields []field
@@ -163,6 +164,9 @@ type listView struct {
 	ProductsMenu  bool
 	ExportURL     string
 	Alerts        []alertBox
+	// Err is the refusal of a query, shown in the results when htmx
+	// swaps them alone (a full page shows it in the message area).
+	Err string
 }
 
 // partnerLine is one row of the partners list with its values ready to
@@ -237,6 +241,10 @@ func plural(n int, one, many string) string {
 func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 	ctx := r.Context()
 	lq, problems := parseListQuery(r.URL.Query())
+	if err := a.checkProduct(r, &lq, &problems); err != nil {
+		a.errorPage(w, r, err, nil)
+		return
+	}
 	f := lq.filter()
 	v := a.base(r, a.words.ConsoleTitle)
 	code := http.StatusOK
@@ -300,9 +308,9 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 	}
 	if lq.Sort != partner.SortID {
 		l.Keep = append(l.Keep, field{"sort", string(lq.Sort)})
-		if lq.Desc {
-			l.Keep = append(l.Keep, field{"desc", "1"})
-		}
+	}
+	if lq.Desc {
+		l.Keep = append(l.Keep, field{"desc", "1"})
 	}
 	for _, k := range []string{"q", "status", "type", "product", "attention"} {
 		l.FilterFields = append(l.FilterFields, field{k, lq.filterValues().Get(k)})
@@ -312,6 +320,7 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 	}
 	l.ExportURL = withQuery(a.url(0)+"export.csv", lq.values(0))
 	if isHX(r) && r.Header.Get("HX-Target") == "results" {
+		l.Err = v.Err // the message area is not swapped: the results say it
 		a.fragment(w, code, "results", &v)
 		return
 	}
@@ -330,6 +339,21 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request, _ int64) {
 		return
 	}
 	a.page(w, r, code, a.words.ConsoleTitle, "list-page", &v)
+}
+
+// checkProduct drops a product filter that names no product of the
+// catalogue, with a problem that says so; an error is a failed read.
+func (a *admin) checkProduct(r *http.Request, lq *listQuery, problems *[]string) error {
+	if lq.Product == 0 {
+		return nil
+	}
+	_, err := a.m.Product(r.Context(), lq.Product)
+	if status(err) == http.StatusNotFound {
+		*problems = append(*problems, fmt.Sprintf("No product of the catalogue has the number %d; the list is shown for every product.", lq.Product))
+		lq.Product = 0
+		return nil
+	}
+	return err
 }
 
 // pageLinks numbers the pages of a list: the first, the last, and two

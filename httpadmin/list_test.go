@@ -146,7 +146,7 @@ func TestListPageNumbers(t *testing.T) {
 func TestListFiltersAndMarks(t *testing.T) {
 	runScenarios(t, []scenario{
 		{name: "marks: expiring soon, low stock, expired, in words for screen readers", method: "GET", path: "/", setup: needsLook, status: 200,
-			want: []string{`<span class="mark expiring"><span aria-hidden="true">⏱ 1 expiring soon</span><span class="sr-only">1 license expiring soon</span></span>`,
+			want: []string{`<span class="mark expiring"><span aria-hidden="true">⚠ 1 expiring soon</span><span class="sr-only">1 license expiring soon</span></span>`,
 				`<span class="mark low"><span aria-hidden="true">▼ 1 low</span><span class="sr-only">1 pool below its minimum</span></span>`,
 				`<span class="mark expired"><span aria-hidden="true">✕ 1 expired</span><span class="sr-only">1 license expired</span></span>`}},
 		{name: "needs attention: expiring", method: "GET", path: "/?attention=expiring", setup: needsLook, status: 200,
@@ -165,14 +165,21 @@ func TestListFiltersAndMarks(t *testing.T) {
 			want: []string{`<label for="product">Product number</label>`, "The catalogue has 204 products, too many for a menu"}, notWant: []string{`<select id="product"`}},
 		{name: "bad sort", method: "GET", path: "/?sort=size", status: 400,
 			want: []string{"The list cannot be sorted by that; it sorts by company name, type, status, customers, licenses used / provisioned, created. It is shown in creation order.", "Acme MSP</a>"}},
+		{name: "desc alone: newest first", method: "GET", path: "/?desc=1", status: 200,
+			want: []string{`<input type="hidden" form="filters" name="desc" value="1">`}},
 		{name: "bad desc", method: "GET", path: "/?sort=name&desc=yes", status: 400, want: []string{"The order must be ascending or descending (desc=1)"}},
 		{name: "bad page size", method: "GET", path: "/?size=1000", status: 400, want: []string{"The page size must be 25, 50 or 100; 25 partners are shown a page."}},
 		{name: "bad attention", method: "GET", path: "/?attention=panic", status: 400, want: []string{"The needs-attention filter must be low stock, expiring soon or either"}},
+		{name: "a product that is not in the catalogue", method: "GET", path: "/?product=9999", status: 400,
+			want: []string{"No product of the catalogue has the number 9999; the list is shown for every product.", "Acme MSP</a></td>"}},
 		{name: "bad product", method: "GET", path: "/?product=x1", status: 400, want: []string{"The product filter must be a product of the catalogue"}},
 		{name: "every problem at once", method: "GET", path: "/?product=0&size=7&sort=x", status: 400,
 			want: []string{"The product filter", "The page size", "cannot be sorted by that"}},
 		{name: "bad status with a bad size", method: "GET", path: "/?status=zombie&size=7", status: 400,
 			want: []string{"The page size must be", "Status is not a partner status"}},
+		{name: "a refusal in the results fragment says why there", method: "GET", path: "/?product=abc&q=acme", hx: true, headers: map[string]string{"HX-Target": "results"}, status: 400,
+			want: []string{`<div id="results">
+<div class="notice bad" role="alert"><p>The product filter must be a product of the catalogue`, "Acme MSP</a>"}, notWant: []string{"<html"}},
 		{name: "results fragment keeps the order", method: "GET", path: "/?sort=customers&desc=1", hx: true, headers: map[string]string{"HX-Target": "results"}, status: 200,
 			want: []string{`id="results"`, `aria-sort="descending"`, `name="sort" value="customers"`}, notWant: []string{"<html", "Alerts"}},
 	})
@@ -201,19 +208,19 @@ func TestListAlerts(t *testing.T) {
 	runScenarios(t, []scenario{
 		{name: "alerts name the partners and link to all of them", method: "GET", path: "/", setup: needsLook, status: 200,
 			want: []string{`<h2 id="alerts-title">Alerts</h2>`,
-				`<h3 id="alert-0">Low stock</h3>`, "<p>1 partner has a pool below its minimum.</p>", `<a href="/admin/partners/{other}/licenses">Other MSP</a> <span class="hint">(1 low pool)</span>`,
+				`<h3 id="alert-0">Low stock</h3>`, "<p>1 partner has a pool below its minimum.</p>", `<a href="/admin/partners/{other}/licenses">Other MSP <span class="hint">(1 low pool)</span></a>`,
 				`<a href="/admin/partners/?attention=low-stock">See all 1 in the list</a>`,
-				`<h3 id="alert-1">Expiring soon</h3>`, `<a href="/admin/partners/{msp}/licenses">Acme MSP</a> <span class="hint">(1 license expiring)</span>`,
+				`<h3 id="alert-1">Expiring soon</h3>`, `<a href="/admin/partners/{msp}/licenses">Acme MSP <span class="hint">(1 license expiring)</span></a>`,
 				`<a href="/admin/partners/?attention=expiring">See all 1 in the list</a>`,
 				`<h3 id="alert-2">Recently suspended</h3>`, "<p>1 partner is suspended.</p>",
-				`<a href="/admin/partners/{suspended}/licenses">Sleepy MSP</a> <span class="hint">(suspended 2026-05-04)</span>`,
+				`<a href="/admin/partners/{suspended}/licenses">Sleepy MSP <span class="hint">(suspended 2026-05-04)</span></a>`,
 				`<a href="/admin/partners/?status=suspended">See all 1 in the list</a>`}},
 		{name: "a reactivated partner is no longer listed as suspended", method: "GET", path: "/", status: 200,
 			setup: func(t *testing.T, w *world) {
 				_, err := w.m.Reactivate(context.Background(), w.suspended.ID, 0)
 				require.NoError(t, err)
 			},
-			want: []string{"<p>0 partners are suspended.</p>", "<p>0 partners have pools below their minimum.</p>"}, notWant: []string{"Sleepy MSP</a> <span"}},
+			want: []string{"<p>0 partners are suspended.</p>", "<p>0 partners have pools below their minimum.</p>"}, notWant: []string{`Sleepy MSP <span class="hint">`}},
 		{name: "many alerts: five named, the count says how many", method: "GET", path: "/", status: 200,
 			setup: func(t *testing.T, w *world) {
 				for i := range 7 {
@@ -225,7 +232,7 @@ func TestListAlerts(t *testing.T) {
 					require.NoError(t, err)
 				}
 			},
-			want: []string{"<p>7 partners have pools below their minimum.</p>", `Low 4</a> <span class="hint">(1 low pool)</span>`, `See all 7 in the list`}, notWant: []string{`Low 5</a> <span class="hint">`}},
+			want: []string{"<p>7 partners have pools below their minimum.</p>", `Low 4 <span class="hint">(1 low pool)</span></a>`, `See all 7 in the list`}, notWant: []string{`Low 5 <span class="hint">`}},
 	})
 }
 
@@ -242,4 +249,13 @@ func TestLicensesTabCountsEveryPage(t *testing.T) {
 	// The list row says the same.
 	body = w.do("GET", "/?q=acme", false, nil, nil).Body.String()
 	require.Contains(t, body, `<span class="sr-only">1 license expiring soon</span>`)
+}
+
+// Without a sort, desc=1 reverses creation order: the newest first.
+func TestListNewestFirst(t *testing.T) {
+	w := newWorld(t)
+	addPartner(t, w, "Newest")
+	body := w.do("GET", "/?desc=1", false, nil, nil).Body.String()
+	require.Empty(t, cmp.Diff([]string{"Newest", "Other MSP", "Gone Reseller", "Sleepy MSP", "Blue Reseller", "Acme MSP"}, rowNames(body)))
+	require.NotContains(t, body, "aria-sort=")
 }

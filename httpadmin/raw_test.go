@@ -58,19 +58,50 @@ func (c *rawConsole) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `<div id="results"><div class="table-wrap"><table>
+	fmt.Fprintf(&b, `<div id="results">
+<p class="actions export"><a class="button secondary" href="%s/export.csv" download>Export CSV</a> <span class="hint">The partners matching the filter, in this order.</span></p>
+<form id="bulk-form" method="post" action="%s/bulk">
+<input type="hidden" name="q" value=""><input type="hidden" name="status" value=""><input type="hidden" name="type" value=""><input type="hidden" name="product" value=""><input type="hidden" name="attention" value="">
+<div class="table-wrap"><table class="partners">
 <caption class="sr-only">Partners: Showing 1–%d of %d partners.</caption>
-<thead><tr><th scope="col">Company name</th><th scope="col">Type</th><th scope="col">Status</th><th scope="col" class="num">Customers</th><th scope="col">Licenses used / provisioned</th></tr></thead>
-<tbody>
-`, len(rows), total)
+<thead><tr><th scope="col"><span class="sr-only">Select</span></th>`, benchPrefix, benchPrefix, len(rows), total)
+	for _, h := range []struct{ sort, label, class string }{{"name", "Company name", ""}, {"type", "Type", ""}, {"status", "Status", ""},
+		{"customers", "Customers", ` class="num"`}, {"usage", "Licenses used / provisioned", ""}, {"created", "Created", ""}} {
+		u := benchPrefix + "/?sort=" + h.sort
+		fmt.Fprintf(&b, `<th scope="col"%s><a class="sort" href="%s" hx-get="%s" hx-target="#results" hx-swap="outerHTML" hx-push-url="true">%s<span class="sr-only">, sort ascending</span></a></th>`,
+			h.class, u, u, h.label)
+	}
+	b.WriteString("<th scope=\"col\">Needs attention</th></tr></thead>\n<tbody>\n")
 	for _, p := range rows {
-		fmt.Fprintf(&b, "<tr>\n<td><a href=\"%s/%d/licenses\">%s</a></td>\n<td><span class=\"badge b-type\">%s</span></td>\n<td><span class=\"badge b-%s\">%s</span></td>\n<td class=\"num\">%d</td>\n",
-			benchPrefix, p.ID, esc(p.Profile.CompanyName), esc(p.Type.Label()), esc(string(p.Status)), esc(p.Status.Label()), p.Customers)
+		name := esc(p.Profile.CompanyName)
+		fmt.Fprintf(&b, "<tr>\n<td><input type=\"checkbox\" name=\"id\" value=\"%d\" aria-label=\"Select %s\"></td>\n<td><a href=\"%s/%d/licenses\">%s</a></td>\n<td><span class=\"badge b-type\">%s</span></td>\n<td><span class=\"badge b-%s\">%s</span></td>\n<td class=\"num\">%d</td>\n",
+			p.ID, name, benchPrefix, p.ID, name, esc(p.Type.Label()), esc(string(p.Status)), esc(p.Status.Label()), p.Customers)
 		usage(&b, "Licenses", p.UnitsUsed, p.UnitsProvisioned)
-		b.WriteString("</tr>\n")
+		fmt.Fprintf(&b, "<td>%s</td>\n<td class=\"marks\">", p.CreatedAt.UTC().Format("2006-01-02"))
+		if p.LowStockPools > 0 {
+			fmt.Fprintf(&b, `<span class="mark low"><span aria-hidden="true">▼ %d low</span><span class="sr-only">%d pools below their minimum</span></span>`, p.LowStockPools, p.LowStockPools)
+		}
+		if p.ExpiringLicenses > 0 {
+			fmt.Fprintf(&b, `<span class="mark expiring"><span aria-hidden="true">⚠ %d expiring soon</span><span class="sr-only">%d licenses expiring soon</span></span>`, p.ExpiringLicenses, p.ExpiringLicenses)
+		}
+		if p.ExpiredLicenses > 0 {
+			fmt.Fprintf(&b, `<span class="mark expired"><span aria-hidden="true">✕ %d expired</span><span class="sr-only">%d licenses expired</span></span>`, p.ExpiredLicenses, p.ExpiredLicenses)
+		}
+		b.WriteString("</td>\n</tr>\n")
 	}
 	b.WriteString("</tbody></table></div>\n")
+	fmt.Fprintf(&b, `<fieldset class="card bulk"><legend>Bulk actions</legend><div class="toolbar">
+<div><input type="checkbox" id="bulk-all" name="all" value="1"> <label for="bulk-all" class="inline">Select all %d partners matching the filter</label></div>
+<div><label for="bulk-action">Bulk action</label><select id="bulk-action" name="action">`, total)
+	for _, k := range partner.BulkKinds() {
+		fmt.Fprintf(&b, `<option value="%s">%s</option>`, k, esc(k.Label()))
+	}
+	b.WriteString("</select></div>\n<div><button type=\"submit\">Preview…</button></div></div></fieldset>\n</form>\n")
 	fmt.Fprintf(&b, "<nav class=\"pager\" aria-label=\"Pages of partners\">\n  <span>Showing 1–%d of %d partners.</span>\n", len(rows), total)
+	for n := 1; n <= min((total+24)/25, 3); n++ {
+		u := fmt.Sprintf("%s/?offset=%d", benchPrefix, (n-1)*25)
+		fmt.Fprintf(&b, `<a href="%s" hx-get="%s" hx-target="#results" hx-swap="outerHTML" hx-push-url="true" aria-label="Page %d">%d</a>`, u, u, n, n)
+	}
 	fmt.Fprintf(&b, `  <a href="%s/?offset=25" hx-get="%s/?offset=25" hx-target="#results" hx-swap="outerHTML" hx-push-url="true">Next</a>`+"\n</nav>\n</div>\n", benchPrefix, benchPrefix)
 	c.send(w, &b)
 }

@@ -38,6 +38,10 @@ func TestStoreCalls(t *testing.T) {
 		max  callCounts // at most this many of each; a name not listed: none
 	}{
 		{"list", get("/", http.Header{"Hx-Request": {"true"}, "Hx-Target": {"results"}}), callCounts{"View": 1, "Partners": 1}},
+		// the page, the product menu, and the alerts: low stock, expiring, the
+		// latest suspensions (AuditLog) and the suspended count; with a
+		// recent suspension, one more read names those partners
+		{"list page with alerts", get("/", nil), callCounts{"View": 6, "Partners": 4, "Products": 1, "AuditLog": 1}},
 		{"licenses tab", get(fmt.Sprintf("/%d/licenses", p.ID), hx),
 			callCounts{"View": 3, "Partner": 2, "Partners": 1, "Licenses": 1, "Licenses(all)": 1, "PoolSettings(all)": 1}},
 		{"accounts tab", get(fmt.Sprintf("/%d/accounts", p.ID), hx), callCounts{"View": 2, "Partner": 1, "Partners": 1, "Accounts(all)": 1}},

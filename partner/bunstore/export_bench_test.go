@@ -108,6 +108,13 @@ func BenchmarkExportPartnersCSV(b *testing.B) {
 		if err := bunstore.SeedBulk(ctx, s, n, 1, benchNow); err != nil {
 			b.Fatal(err)
 		}
+		if name == "postgres" {
+			// Fresh statistics: without them the first batches are planned
+			// for empty tables (a raw pass measured 272 s instead of 11 s).
+			if _, err := s.DB().ExecContext(ctx, "ANALYZE"); err != nil {
+				b.Fatal(err)
+			}
+		}
 		b.Logf("%s: seeded %d partners in %s", name, n, time.Since(start).Round(time.Millisecond))
 		m := partner.NewManager(partner.Options{Store: s, Now: func() time.Time { return benchNow }})
 		b.Run(name+"/raw", func(b *testing.B) {
@@ -163,4 +170,3 @@ func BenchmarkExportPartnersCSV(b *testing.B) {
 		})
 	}
 }
-
