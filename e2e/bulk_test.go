@@ -116,6 +116,7 @@ func TestBulkInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//h1[text()="Audit log"]`)))
 	b.step("filter by actor", chromedp.SendKeys(chromedp.ID("a-actor"), "demo.operator"),
 		chromedp.Click(chromedp.Search(`//button[text()="Filter"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//a[text()="Clear"]`)), // shown once the filtered page has loaded
 		chromedp.WaitVisible(chromedp.ID("audit-log")))
 	require.Contains(t, eval[string](b, `location.search`), "actor=demo.operator")
 	log := b.text(chromedp.CSS("#audit-log"))
