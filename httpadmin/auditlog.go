@@ -1,7 +1,6 @@
 package httpadmin
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"net/http"
@@ -228,37 +227,41 @@ func (a *admin) auditLines(r *http.Request, p *auditLogPage, entries []partner.A
 
 // auditLogCSV is GET /audit.csv: every entry the audit log's filter
 // selects, newest first, streamed from Manager.AuditLogAll a batch at a
-// time; cells a spreadsheet would run as formulas are neutralised. The
-// filter is checked first: a bad one is answered as the screen answers
-// it, before any row is written.
+// time (the rows are flushed to the client as they come); cells a
+// spreadsheet would run as formulas are neutralised. A bad filter, or a
+// failure before the first row, is answered as the screen answers it; a
+// failure after rows were sent cuts the connection (see abortExport).
 func (a *admin) auditLogCSV(w http.ResponseWriter, r *http.Request, _ int64) {
+	back := &link{URL: withQuery(a.url(0)+"audit", r.URL.Query()), Label: "Back to the audit log"}
 	f, err := a.auditFilterOf(r, r.URL.Query())
-	if err == nil {
-		f.Page = partner.Page{Limit: 1}
-		_, _, err = a.m.AuditLog(r.Context(), f) // a partner id that names no partner: 404 before the download starts
-	}
 	if err != nil {
-		a.errorPage(w, r, err, &link{URL: withQuery(a.url(0)+"audit", r.URL.Query()), Label: "Back to the audit log"})
+		a.errorPage(w, r, err, back)
 		return
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="audit-log.csv"`)
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"at", "partner_id", "actor", "action", "target", "changes", "before", "after"})
-	n := 0
+	var s *csvStream
 	for e, err := range a.m.AuditLogAll(r.Context(), f) {
 		if err != nil {
-			a.log.ErrorContext(r.Context(), "httpadmin: audit log export ended short", "path", a.prefix+r.URL.Path, "rows", n, "err", err)
-			break
+			if s == nil { // nothing sent yet: a partner id no partner has (404), a store's failure
+				a.errorPage(w, r, err, back)
+				return
+			}
+			a.abortExport(r, s, "audit log", err)
 		}
-		_ = cw.Write([]string{e.At.UTC().Format(time.RFC3339), strconv.FormatInt(e.PartnerID, 10), cell(e.Actor), string(e.Action),
+		if s == nil {
+			s = startCSV(w, "audit-log.csv", auditLogColumns)
+		}
+		s.row([]string{e.At.UTC().Format(time.RFC3339), strconv.FormatInt(e.PartnerID, 10), cell(e.Actor), string(e.Action),
 			cell(e.Target), cell(e.Summary()), cell(e.Before()), cell(e.After())})
-		if n++; n%partner.ExportBatch == 0 {
-			cw.Flush()
-		}
 	}
-	cw.Flush()
+	if s == nil { // nothing matches: the header row alone
+		s = startCSV(w, "audit-log.csv", auditLogColumns)
+	}
+	s.end()
 }
+
+// auditLogColumns are the header row of the audit log's export: the
+// library's codes, as the partner's audit export has them.
+var auditLogColumns = []string{"at", "partner_id", "actor", "action", "target", "changes", "before", "after"}
 
 // filterRefused shows why a filter was refused: each field's problem
 // next to it and, in words, in the message area (nothing was changed by
