@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/partnerkit/partnerkit/account"
 	"github.com/partnerkit/partnerkit/partner"
 )
 
@@ -18,8 +20,11 @@ import (
 // partners ticked on the partners list (one of them Suspended), "Assign
 // licences" with one grant line, the preview that shows the Suspended
 // partner refused and why, the run with its progress and summary, then
-// the audit log filtered by the console's actor. axe-core checks the
-// action's form, the preview, the run and the audit log.
+// the audit log filtered by the console's actor; then a run of 200
+// partners selected by "all matching the filter", whose page shows the
+// progress, polled by htmx, and turns into the summary by itself.
+// axe-core checks the action's form, the preview, the run (finished and
+// in progress) and the audit log.
 func TestBulkInBrowser(t *testing.T) {
 	chromium := os.Getenv(ChromiumEnv)
 	if chromium == "" {
@@ -126,6 +131,36 @@ func TestBulkInBrowser(t *testing.T) {
 	require.NotContains(t, log, "Harbor Networks", "nothing was done to the refused partner")
 	b.shot("audit-log")
 	b.accessible("audit log")
+	// A longer run, of every partner matching a filter: its page follows
+	// the progress (htmx polls it every second) and turns into the
+	// summary by itself when the run ends.
+	const polled = 200
+	for i := range polled {
+		_, err := m.Create(ctx, partner.CreateParams{Type: partner.MSP,
+			Profile: partner.Profile{CompanyName: fmt.Sprintf("Polled %03d", i), City: "Lyon", Country: "France"},
+			Admin:   account.Params{Name: fmt.Sprintf("polled%03d.admin", i), FirstName: "Po", LastName: "Lled", Email: fmt.Sprintf("polled%03d@example.com", i)}})
+		require.NoError(t, err)
+	}
+	b.step("filter the list", chromedp.Navigate(base+"?q=Polled"), chromedp.WaitVisible(chromedp.ID("bulk-all")))
+	b.step("select all matching, Suspend", chromedp.Click(chromedp.ID("bulk-all")),
+		chromedp.SetValue(chromedp.ID("bulk-action"), string(partner.BulkSuspend)),
+		chromedp.Click(chromedp.Search(`//fieldset[contains(@class, "bulk")]//button[@type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("bulk-preview")))
+	require.Contains(t, b.text(chromedp.CSS(`main .card p`)), `Every partner matching the filter: company name containing “Polled”`)
+	b.step("run", chromedp.Click(chromedp.Search(fmt.Sprintf(`//button[text()="Suspend: run for %d partners"]`, polled))),
+		chromedp.WaitVisible(chromedp.Search(`//h1[text()="Bulk run: Suspend"]`)))
+	require.Equal(t, 42, eval[int](b, `window.__noReload = 42`))
+	require.Equal(t, "Progress", b.text(chromedp.CSS(`#bulk-progress h2`)), "the run is still under way when its page shows")
+	require.Equal(t, "every 1s", eval[string](b, `document.getElementById('bulk-progress').getAttribute('hx-trigger')`))
+	b.accessible("bulk run in progress")
+	ctxWait, cancelWait := context.WithTimeout(bctx, 90*time.Second)
+	defer cancelWait()
+	_, err := chromedp.Run(ctxWait, chromedp.WaitVisible(chromedp.Search(`//h2[text()="Summary"]`)))
+	require.NoError(t, err, "the page turns into the summary")
+	require.Nil(t, eval[any](b, `window.__noReload`), "the finished run reloaded the page for its summary")
+	require.Equal(t, fmt.Sprintf("%d done, 0 unchanged, 0 refused, 0 failed.", polled), strings.Join(strings.Fields(b.text(chromedp.CSS("#bulk-counts"))), " "))
+	require.Equal(t, fmt.Sprintf("Showing 1–50 of %d partners.", polled), b.text(chromedp.CSS(`nav.pager span`)))
+
 	t.Logf("axe-core found no WCAG 2.1 A/AA violation on: %s", strings.Join(b.checked, ", "))
 
 	require.NoError(t, console.stop(t), console.stderr.String())
