@@ -1,6 +1,8 @@
 // Package httpadmin is the optional HTMX admin console of the library: the
 // partners list and the partner screen (banner plus the Licenses,
-// Management Licenses, Service Plans, Accounts and Profile tabs), served
+// Management Licenses, Service Plans, Accounts and Profile tabs), bulk
+// actions across partners (a preview, then a run in the background whose
+// progress the page follows) and the audit log of every partner, served
 // as one http.Handler that a host mounts under a prefix of its own:
 //
 //	admin := httpadmin.New(m, httpadmin.Options{
