@@ -35,6 +35,8 @@ type opOption struct {
 // auditLine is one entry of the audit log, ready to print.
 type auditLine struct {
 	At, Actor, Action, Target string
+	// TargetURL links a bulk run's entries to the run's page.
+	TargetURL string
 	// PartnerURL and PartnerName name the partner changed; both empty
 	// for a change of no partner (the catalogues, bulk runs).
 	PartnerURL, PartnerName string
@@ -211,6 +213,9 @@ func (a *admin) auditLines(r *http.Request, p *auditLogPage, entries []partner.A
 	}
 	for _, e := range entries {
 		l := auditLine{At: dateTimeText(e.At), Actor: e.Actor, Action: a.words.say(partner.OperationLabel(e.Action)), Target: a.auditTarget(e)}
+		if key, ok := strings.CutPrefix(e.Target, "bulk run "); ok && (e.Action == partner.OpBulkStart || e.Action == partner.OpBulkFinish) {
+			l.TargetURL = a.runURL(key)
+		}
 		if e.PartnerID != 0 {
 			l.PartnerURL, l.PartnerName = a.url(e.PartnerID, string(partner.TabLicenses)), names[e.PartnerID]
 			if l.PartnerName == "" {

@@ -120,6 +120,10 @@ func TestBulkAssignFlow(t *testing.T) {
 	require.Contains(t, refused.Body.String(), "Showing all 2 refused partners.")
 	require.NotContains(t, refused.Body.String(), ">Acme MSP</a>")
 
+	log := w.do("GET", "/audit?op=bulk_run_finished", false, nil, nil)
+	require.Contains(t, log.Body.String(), `<a href="/admin/partners/bulk/`+key+`">bulk run `+key+`</a>`, "the audit log links to the run")
+	require.Contains(t, log.Body.String(), "<li>Done: 2</li><li>Unchanged: 0</li><li>Refused: 2</li><li>Failed: 0</li>")
+
 	poll := w.do("GET", "/bulk/"+key, true, nil, map[string]string{"HX-Target": "bulk-progress"})
 	require.Equal(t, http.StatusOK, poll.Code)
 	require.Equal(t, "true", poll.Header().Get("HX-Refresh"), "the last poll reloads the page for the summary")
