@@ -597,14 +597,29 @@ func (a *admin) bulkRunPost(w http.ResponseWriter, r *http.Request, _ int64) {
 // runAndFollow starts the run of params in the background (see
 // startBulk) and, once the run is recorded, redirects to its page; a run
 // refused before it starts (invalid, or its key naming a run with other
-// parameters) is handed to refused. When the key named a run already,
-// that run is followed only once Bulk has accepted the parameters as the
-// same: it checks them before anything else, so a call still running
+// parameters) is handed to refused. A key that names a finished run is
+// answered at once (Bulk then changes nothing). A key that names a run
+// not finished is followed only once Bulk has accepted the parameters as
+// the same: it checks them before anything else, so a call still running
 // after a second has accepted them.
 func (a *admin) runAndFollow(w http.ResponseWriter, r *http.Request, params partner.BulkParams, refused func(error)) {
 	ctx := r.Context()
-	_, perr := a.m.BulkRun(ctx, params.Key)
+	prior, perr := a.m.BulkRun(ctx, params.Key)
 	existed := perr == nil
+	if existed && prior.Finished() && a.bulk.running(params.Key) == nil {
+		// A finished run: Bulk changes nothing and answers at once, with
+		// the record (the same parameters) or ErrDuplicate (others).
+		if _, err := a.m.Bulk(ctx, params); err != nil {
+			if status(err) < 500 {
+				refused(err)
+			} else {
+				a.errorPage(w, r, err, &link{URL: a.url(0), Label: "Back to the partners list"})
+			}
+			return
+		}
+		a.follow(w, r, params.Key)
+		return
+	}
 	job := a.startBulk(ctx, params)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -633,15 +648,20 @@ func (a *admin) runAndFollow(w http.ResponseWriter, r *http.Request, params part
 			a.errorPage(w, r, ctx.Err(), nil)
 			return
 		}
-		to := a.runURL(params.Key)
-		if isHX(r) {
-			w.Header().Set("HX-Redirect", to)
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		http.Redirect(w, r, to, http.StatusSeeOther)
+		a.follow(w, r, params.Key)
 		return
 	}
+}
+
+// follow redirects to the page of the run with the key.
+func (a *admin) follow(w http.ResponseWriter, r *http.Request, key string) {
+	to := a.runURL(key)
+	if isHX(r) {
+		w.Header().Set("HX-Redirect", to)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 // cmpErr is the first error that is not nil.

@@ -305,11 +305,15 @@ func TestBulkRunProgressStopAndResume(t *testing.T) {
 	h := httpadmin.New(w.m, httpadmin.Options{Prefix: "/admin/partners", Authorize: httpadmin.AllowAll, Context: life,
 		Actor: func(*http.Request) string { return "tester" }, Logger: slog.New(slog.DiscardHandler)})
 	w.h = h
-	gate := make(chan struct{})
 	var once sync.Once
 	unsubscribe := w.m.Subscribe(func(ctx context.Context, e partner.Event) error {
 		if e.Kind == partner.EventStatusChanged {
-			once.Do(func() { <-gate }) // hold the run after its first partner
+			once.Do(func() { // hold the run after its first partner, until the console stops it
+				select {
+				case <-ctx.Done():
+				case <-time.After(30 * time.Second):
+				}
+			})
 		}
 		return nil
 	})
@@ -330,7 +334,6 @@ func TestBulkRunProgressStopAndResume(t *testing.T) {
 	require.NotContains(t, frag.Body.String(), "<table")
 
 	stop() // the console stops: the run ends after the partner it holds
-	close(gate)
 	require.Eventually(t, func() bool {
 		body := w.do("GET", "/bulk/bulk-held", false, nil, nil).Body.String()
 		return strings.Contains(body, "This run stopped before it finished")
