@@ -1,6 +1,8 @@
 // Package httpadmin is the optional HTMX admin console of the library: the
 // partners list and the partner screen (banner plus the Licenses,
-// Management Licenses, Service Plans, Accounts and Profile tabs), served
+// Management Licenses, Service Plans, Accounts and Profile tabs), bulk
+// actions across partners (a preview, then a run in the background whose
+// progress the page follows) and the audit log of every partner, served
 // as one http.Handler that a host mounts under a prefix of its own:
 //
 //	admin := httpadmin.New(m, httpadmin.Options{
@@ -42,7 +44,11 @@ import (
 // Access describes what a request is about to do, for Options.Authorize.
 type Access struct {
 	// Operation is the partner operation a POST performs, OpCreatePartner
-	// for the Create Partner form, or OpRead for every GET.
+	// for the Create Partner form, or OpRead for every GET. The bulk
+	// actions' posts are asked about twice: as OpBulk when they arrive,
+	// then, once the form is read, as the operation the action applies to
+	// each partner (OpAssignLicenses, OpExtendLicense,
+	// OpSetMinimumLicenses, OpSuspend or OpReactivate), with PartnerID 0.
 	Operation partner.Operation
 	// PartnerID is the partner addressed, or 0 (list, create, assets).
 	PartnerID int64
@@ -115,6 +121,12 @@ type Options struct {
 	// header a host may already have set on the response: the zero value,
 	// CSPReplace, sets the console's own policy in its place.
 	CSP CSPMode
+	// Context bounds the bulk runs the console starts in the background
+	// (see "Bulk actions in the console" in the README): when it ends,
+	// they stop, and the partners not yet done stay pending until the run
+	// is resumed from its page. nil: context.Background(), the runs last
+	// as long as the process.
+	Context context.Context
 }
 
 // Labels are the names the console shows that a host may want to change;
@@ -245,6 +257,9 @@ type admin struct {
 	// roleMenus holds the rendered options of the menu of roles, by the
 	// role selected (see renderRoleMenus).
 	roleMenus map[account.Role]template.HTML
+	// life is Options.Context; bulk holds the bulk runs running here.
+	life context.Context
+	bulk bulkRunner
 }
 
 // maxFormBytes bounds a form post; the largest form, the Profile with
@@ -270,6 +285,10 @@ func New(m *partner.Manager, opts Options) http.Handler {
 		words: newWording(opts.Labels)}
 	if a.log == nil {
 		a.log = slog.Default()
+	}
+	a.life, a.bulk.jobs = opts.Context, map[string]*bulkJob{}
+	if a.life == nil {
+		a.life = context.Background()
 	}
 	if a.opts.Layout == nil {
 		a.opts.Layout = DefaultLayout
@@ -321,6 +340,14 @@ func New(m *partner.Manager, opts Options) http.Handler {
 		http.Redirect(w, r, a.url(id, string(partner.TabLicenses)), http.StatusSeeOther)
 	})
 	route("GET /{id}/{tab}", read, a.tab) // the tabs, plus the cancel and audit pages
+
+	route("POST /bulk", partner.OpBulk, a.bulkForm)
+	route("POST /bulk/preview", partner.OpBulk, a.bulkPreviewPost)
+	route("POST /bulk/run", partner.OpBulk, a.bulkRunPost)
+	route("GET /bulk/{key}", read, a.bulkRunPage)
+	route("POST /bulk/{key}/resume", partner.OpBulk, a.bulkResume)
+	route("GET /audit", read, a.auditLog)
+	route("GET /audit.csv", read, a.auditLogCSV)
 
 	route("GET /products", read, a.products)
 	route("POST /products", partner.OpCreateProduct, a.createProduct)

@@ -113,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fail("listen", err)
 	}
 	t := defaultTimeouts
-	srv := newServer(NewHost(m, log, t.Request), log, t)
+	srv := newServer(NewHost(ctx, m, log, t.Request), log, t)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "Partner console: open http://%s/admin/partners/\n", ln.Addr())
@@ -180,8 +180,10 @@ var hostChrome = template.Must(template.New("host").Parse(`<!doctype html>
 // NewHost returns the host application's handler: its home page and the
 // plugin mounted under /admin/partners/. Each request may wait at most
 // requestTimeout for the database: a database that stays locked longer
-// answers 503 (the console maps the store's error).
-func NewHost(m *partner.Manager, log *slog.Logger, requestTimeout time.Duration) http.Handler {
+// answers 503 (the console maps the store's error). The bulk runs the
+// console starts end with ctx, the process's life: stopped, a run is
+// resumed from its page.
+func NewHost(ctx context.Context, m *partner.Manager, log *slog.Logger, requestTimeout time.Duration) http.Handler {
 	mux := http.NewServeMux()
 	admin := httpadmin.New(m, httpadmin.Options{
 		Prefix: "/admin/partners",
@@ -193,7 +195,8 @@ func NewHost(m *partner.Manager, log *slog.Logger, requestTimeout time.Duration)
 				log.Error("layout", "err", err)
 			}
 		},
-		Logger: log,
+		Logger:  log,
+		Context: ctx,
 	})
 	httpadmin.Mount(mux, "/admin/partners", admin) // the prefix stripped, as Options.Prefix says
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
