@@ -196,6 +196,7 @@ type screenView struct {
 	Assigned          []partner.AssignedPlan
 	Assignable        []serviceplan.Plan
 	Accounts          []accountLine
+	AcctPager         pager
 	DataCenters       []dcLine
 	Impact            partner.CancelImpact
 	Audit             []partner.AuditEntry
@@ -313,9 +314,30 @@ type dcLine struct {
 	Enabled bool
 }
 
+// accountPage reads the page of accounts at the view's offset: past the
+// end, the last page.
+func (a *admin) accountPage(ctx context.Context, v *view) error {
+	s, id := &v.Screen, v.P.ID
+	accts, total, err := a.m.Accounts(ctx, id, partner.Page{Offset: s.Offset, Limit: accountPageSize})
+	if err == nil && len(accts) == 0 && s.Offset > 0 && total > 0 {
+		s.Offset = clampOffset(s.Offset, total, accountPageSize)
+		accts, total, err = a.m.Accounts(ctx, id, partner.Page{Offset: s.Offset, Limit: accountPageSize})
+	}
+	if err != nil {
+		return err
+	}
+	s.Accounts = a.accountLines(id, accts)
+	s.AcctPager = newPager(s.Offset, len(accts), total, accountPageSize, "accounts", func(off int) string {
+		return withQuery(a.url(id, "accounts"), offsetQuery(off))
+	})
+	s.AcctPager.Target = "#partner-main"
+	return nil
+}
+
 // Page sizes of the partner's lists.
 const (
 	licensePageSize = 50
+	accountPageSize = 50
 	auditPageSize   = 50
 	// impactPageSize is how many customers the cancel preview shows a
 	// page, each with every allocation it will lose.
@@ -476,9 +498,7 @@ func (a *admin) screenAt(ctx context.Context, r *http.Request, id int64, pl plac
 			}
 		}
 	case partner.TabAccounts:
-		var accts []account.Account
-		accts, err = a.m.Accounts(ctx, id)
-		s.Accounts = a.accountLines(id, accts)
+		err = a.accountPage(ctx, &v)
 	}
 	return v, err
 }

@@ -259,7 +259,7 @@ func (c *rawConsole) accounts(w http.ResponseWriter, r *http.Request, id int64) 
 		c.fail(w, err)
 		return
 	}
-	accts, err := c.m.Accounts(ctx, id)
+	accts, _, err := c.m.Accounts(ctx, id, partner.Page{Limit: partner.MaxLimit})
 	if err != nil {
 		c.fail(w, err)
 		return
