@@ -120,13 +120,20 @@ func keepsAdmin(ctx context.Context, tx Tx, a account.Account, what string) erro
 	if a.Role != account.Administrator || !a.Enabled {
 		return nil
 	}
-	all, _, err := tx.Accounts(ctx, a.PartnerID, Page{})
-	if err != nil {
-		return err
-	}
-	for _, o := range all {
-		if o.ID != a.ID && o.Role == account.Administrator && o.Enabled {
-			return nil
+	// Page by page, stopping at the first other enabled Administrator:
+	// usually on the first page, the partner's first account.
+	for pg := (Page{Limit: MaxLimit}); ; pg.Offset += pg.Limit {
+		some, total, err := tx.Accounts(ctx, a.PartnerID, pg)
+		if err != nil {
+			return err
+		}
+		for _, o := range some {
+			if o.ID != a.ID && o.Role == account.Administrator && o.Enabled {
+				return nil
+			}
+		}
+		if len(some) == 0 || pg.Offset+len(some) >= total {
+			break
 		}
 	}
 	return NewError(ErrLastAdministrator, "account", "%s is the last enabled Administrator and cannot be %s", a.Name, what)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +24,51 @@ var readTests = []struct {
 	{"Partners/RecordWithoutDerivedFigures", testPartnerRecord},
 	{"Accounts/PagedByID", testAccountsPaged},
 	{"Pools/SummedByTheStore", testPoolsSummed},
+	{"Partners/SearchShortLiteralAndRenamed", testSearchShortLiteral},
+}
+
+// testSearchShortLiteral: the name search finds the folded names that
+// contain the folded query, for queries shorter than an index's trigrams
+// (1 and 2 characters), for LIKE's and FTS5's special characters taken
+// literally (%, _, \, the double quote, a star), and for a partner renamed
+// after it was created (the old name no longer matches).
+func testSearchShortLiteral(t *testing.T, s partner.Store) {
+	names := []string{"Zeta 100% Services_", "Ab", "a_b Co", `Quote "Q" Ltd`, `Back\slash`, "Star* Net", "ΣΊΣΥΦΟΣ", "Old Name"}
+	ps := make([]partner.Partner, len(names))
+	for i, n := range names {
+		ps[i] = createPartner(t, s, n, partner.MSP, partner.Active)
+	}
+	renamed := ps[len(ps)-1]
+	renamed.Profile.CompanyName = "New Title"
+	update(t, s, func(tx partner.Tx) error { return tx.UpdatePartner(ctx, &renamed) })
+	names[len(names)-1] = "New Title"
+	for _, q := range []string{"a", "A", "%", "_", "_b", "0%", "% S", `\s`, `\`, `"`, `"Q"`, `q" l`, "*", "r* n", "σ", "σύ", "σίσυφος", "old", "title", "nope", "ab"} {
+		var want []string
+		for _, n := range names {
+			if strings.Contains(partner.FoldName(n), partner.FoldName(q)) {
+				want = append(want, n)
+			}
+		}
+		view(t, s, func(r partner.Reader) error {
+			got, total, err := r.Partners(ctx, partner.Filter{Name: q, Page: partner.Page{Limit: 50}}, AsOfT0)
+			require.NoError(t, err)
+			var have []string
+			for _, p := range got {
+				have = append(have, p.Profile.CompanyName)
+			}
+			require.Empty(t, cmp.Diff(want, have), "query %q", q)
+			require.Equal(t, len(want), total, "query %q", q)
+			return nil
+		})
+	}
+	view(t, s, func(r partner.Reader) error {
+		for q, n := range map[string]int{"%": 1, `"q"`: 1, "title": 1, "old": 0, "σίσυφος": 1, "_b": 1, `\`: 1} {
+			_, total, err := r.Partners(ctx, partner.Filter{Name: q, Page: partner.Page{Limit: 50}}, AsOfT0)
+			require.NoError(t, err)
+			require.Equal(t, n, total, "query %q", q)
+		}
+		return nil
+	})
 }
 
 // testPartnerRecord: PartnerRecord returns the stored fields as
