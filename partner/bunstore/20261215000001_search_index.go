@@ -70,7 +70,9 @@ func CreateSearchIndex(ctx context.Context, db *bun.DB) (bool, error) {
 // createTrigramIndex creates pg_trgm, when it is missing, in the schema
 // public (or, without one, the current schema), then the GIN index, naming
 // the operator class with the extension's schema so that it is found
-// whatever the search path.
+// whatever the search path. The index is written as partners are added
+// (fastupdate off): a GIN index's pending list of new entries would be
+// read by every search until the next vacuum.
 func createTrigramIndex(ctx context.Context, db *bun.DB) (bool, error) {
 	schema := func() (string, error) {
 		var name string
@@ -105,7 +107,7 @@ func createTrigramIndex(ctx context.Context, db *bun.DB) (bool, error) {
 		}
 	}
 	_, err = db.ExecContext(ctx, "CREATE INDEX IF NOT EXISTS partnerkit_partners_company_trgm ON partnerkit_partners "+
-		"USING gin (company_key "+pgIdent(where)+".gin_trgm_ops)")
+		"USING gin (company_key "+pgIdent(where)+".gin_trgm_ops) WITH (fastupdate = off)")
 	if err != nil {
 		return false, fmt.Errorf("bunstore: search index: %w", err)
 	}
