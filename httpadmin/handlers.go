@@ -259,6 +259,9 @@ type accountLine struct {
 	Version               int64
 	URL                   string // the account's URL, which its actions extend
 	RoleErr               string // the error of its Change role form, shown again
+	// Offset is the page's position ("" on the first page), which each of
+	// the row's forms posts back so that the answer shows the same page.
+	Offset string
 }
 
 // roleOption is an option of a menu of roles.
@@ -327,6 +330,11 @@ func (a *admin) accountPage(ctx context.Context, v *view) error {
 		return err
 	}
 	s.Accounts = a.accountLines(id, accts)
+	if s.Offset > 0 {
+		for i := range s.Accounts {
+			s.Accounts[i].Offset = strconv.Itoa(s.Offset)
+		}
+	}
 	s.AcctPager = newPager(s.Offset, len(accts), total, accountPageSize, "accounts", func(off int) string {
 		return withQuery(a.url(id, "accounts"), offsetQuery(off))
 	})
