@@ -170,8 +170,8 @@ func poolsFrom(totals []Pool, sets []PoolSettings, minimum int64) []Pool {
 // Pools returns the partner's licence pools, by product and unit type,
 // with their settings: every pool with a usable licence, in the order of
 // their first licences, then the pools that have settings but no usable
-// licence. The store sums the usable licences (Reader.Pools): no licence
-// is read into memory.
+// licence. The store sums the usable licences (Reader.Pools): the
+// Manager reads no licence.
 func (m *Manager) Pools(ctx context.Context, partnerID int64) ([]Pool, error) {
 	var out []Pool
 	err := m.read(ctx, func(ctx context.Context, r Reader) error {

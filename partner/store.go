@@ -111,7 +111,8 @@ type Reader interface {
 	// licences' product ids: 0 when all are uncatalogued), Units and Used,
 	// the other fields zero, in the order of each pool's lowest licence
 	// id. A partner without usable licences (or no such partner) has none.
-	// The store sums in its database, without reading the licences.
+	// A SQL store sums in its database (GROUP BY) and returns the sums
+	// only, not the licences.
 	Pools(ctx context.Context, partnerID int64, now time.Time) ([]Pool, error)
 	// LicensesByGrantKey returns the licences created by the assignment
 	// with that idempotency key for the partner (none: empty, no error).

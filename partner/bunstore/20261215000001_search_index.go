@@ -26,6 +26,9 @@ import (
 //     scans the names as before. A driver built without FTS5 (mattn's
 //     go-sqlite3 without the sqlite_fts5 build tag) cannot create the
 //     table: the migration then creates nothing, and every search scans.
+//     Once a database has the table, its triggers write it with every
+//     new or renamed partner: every program writing partners to that
+//     database needs a driver with FTS5.
 //   - PostgreSQL: a GIN index with pg_trgm's gin_trgm_ops on company_key,
 //     which the LIKE of the search uses (for queries of 3 characters or
 //     more; PostgreSQL rechecks every candidate row, so results are exact

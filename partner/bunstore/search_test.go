@@ -220,3 +220,37 @@ func BenchmarkSearchPartners(b *testing.B) {
 		})
 	}
 }
+
+// TestSearchIndexCoversPartnersMadeBefore: CreateSearchIndex, run on a
+// database whose partners were written before the index existed (a host
+// upgrading, or one running the SQL migrations itself), indexes them.
+func TestSearchIndexCoversPartnersMadeBefore(t *testing.T) {
+	ctx := context.Background()
+	s := dbtest.SQLite(t)
+	if !fts5Built(t, s) {
+		t.Skip("the SQLite driver compiled in has no FTS5: the search scans (TestSearchUsesTheIndex)")
+	}
+	db := s.DB()
+	for _, stmt := range []string{"DROP TRIGGER partnerkit_partners_fts_ai", "DROP TRIGGER partnerkit_partners_fts_ad",
+		"DROP TRIGGER partnerkit_partners_fts_au", "DROP TABLE partnerkit_partners_fts"} {
+		_, err := db.ExecContext(ctx, stmt)
+		require.NoError(t, err)
+	}
+	m := partner.NewManager(partner.Options{Store: s})
+	for i := range 5 {
+		_, err := m.Create(ctx, partner.CreateParams{Type: partner.MSP, Profile: partner.Profile{CompanyName: fmt.Sprintf("Früh Partner %d", i),
+			City: "Lyon", Country: "France"}, Admin: adminParams(fmt.Sprintf("early%d.admin", i))})
+		require.NoError(t, err)
+	}
+	has, err := bunstore.CreateSearchIndex(ctx, db)
+	require.NoError(t, err)
+	require.True(t, has)
+	// A new Store on the database looks the index up afresh.
+	m = partner.NewManager(partner.Options{Store: bunstore.New(db)})
+	_, total, err := m.List(ctx, partner.Filter{Name: "FRÜH PARTNER"})
+	require.NoError(t, err)
+	require.Equal(t, 5, total)
+	var n int
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM partnerkit_partners_fts WHERE partnerkit_partners_fts MATCH '\"früh\"'").Scan(&n))
+	require.Equal(t, 5, n, "the index holds the partners made before it")
+}
