@@ -354,7 +354,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	nb.step("confirm", chromedp.Click(chromedp.Search(`//button[text()="Yes, go ahead"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "Account disabled.")]`)))
 	require.True(t, strings.HasSuffix(eval[string](nb, `location.pathname`), "/accounts"))
-	accts, err := m.Accounts(ctx, blue[0].ID)
+	accts, _, err := m.Accounts(ctx, blue[0].ID, partner.Page{})
 	require.NoError(t, err)
 	for _, a := range accts {
 		require.Equal(t, a.Name != "bluesky.billing", a.Enabled, a.Name)

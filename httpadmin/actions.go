@@ -402,13 +402,8 @@ func (a *admin) changeRole(w http.ResponseWriter, r *http.Request, id int64) {
 // accountName names an account of the partner for a question, or says
 // "this account" when it cannot be read (the action then says why).
 func (a *admin) accountName(r *http.Request, id, acct int64) string {
-	accts, err := a.m.Accounts(r.Context(), id)
-	if err == nil {
-		for _, x := range accts {
-			if x.ID == acct {
-				return "the account " + x.Name
-			}
-		}
+	if x, err := a.m.Account(r.Context(), id, acct); err == nil {
+		return "the account " + x.Name
 	}
 	return "this account"
 }

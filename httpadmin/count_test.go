@@ -135,6 +135,16 @@ func (c countReader) Partner(ctx context.Context, id int64) (partner.Partner, er
 	return c.r.Partner(ctx, id)
 }
 
+func (c countReader) PartnerRecord(ctx context.Context, id int64) (partner.Partner, error) {
+	defer c.s.add("PartnerRecord")()
+	return c.r.PartnerRecord(ctx, id)
+}
+
+func (c countReader) Pools(ctx context.Context, partnerID int64, now time.Time) ([]partner.Pool, error) {
+	defer c.s.add("Pools")()
+	return c.r.Pools(ctx, partnerID, now)
+}
+
 func (c countReader) Partners(ctx context.Context, f partner.Filter, at partner.AsOf) ([]partner.Partner, int, error) {
 	defer c.s.add("Partners")()
 	return c.r.Partners(ctx, f, at)
@@ -204,9 +214,13 @@ func (c countReader) AccountByName(ctx context.Context, name string) (account.Ac
 	return c.r.AccountByName(ctx, name)
 }
 
-func (c countReader) Accounts(ctx context.Context, partnerID int64) ([]account.Account, error) {
-	defer c.s.add("Accounts(all)")()
-	return c.r.Accounts(ctx, partnerID)
+func (c countReader) Accounts(ctx context.Context, partnerID int64, p partner.Page) ([]account.Account, int, error) {
+	name := "Accounts"
+	if p.Limit == 0 && p.Offset == 0 {
+		name = "Accounts(all)"
+	}
+	defer c.s.add(name)()
+	return c.r.Accounts(ctx, partnerID, p)
 }
 
 func (c countReader) Plan(ctx context.Context, id int64) (serviceplan.Plan, error) {

@@ -127,6 +127,7 @@ type screenView struct {
 	Assigned          []partner.AssignedPlan
 	Assignable        []serviceplan.Plan
 	Accounts          []accountLine
+	AcctPager         pager
 	DataCenters       []dcLine
 	Impact            partner.CancelImpact
 	Audit             []partner.AuditEntry
@@ -189,6 +190,9 @@ type accountLine struct {
 	Version               int64
 	URL                   string // the account's URL, which its actions extend
 	RoleErr               string // the error of its Change role form, shown again
+	// Offset is the page's position ("" on the first page), which each of
+	// the row's forms posts back so that the answer shows the same page.
+	Offset string
 }
 
 // roleOption is an option of a menu of roles.
@@ -244,9 +248,35 @@ type dcLine struct {
 	Enabled bool
 }
 
+// accountPage reads the page of accounts at the view's offset: past the
+// end, the last page.
+func (a *admin) accountPage(ctx context.Context, v *view) error {
+	s, id := &v.Screen, v.P.ID
+	accts, total, err := a.m.Accounts(ctx, id, partner.Page{Offset: s.Offset, Limit: accountPageSize})
+	if err == nil && len(accts) == 0 && s.Offset > 0 && total > 0 {
+		s.Offset = clampOffset(s.Offset, total, accountPageSize)
+		accts, total, err = a.m.Accounts(ctx, id, partner.Page{Offset: s.Offset, Limit: accountPageSize})
+	}
+	if err != nil {
+		return err
+	}
+	s.Accounts = a.accountLines(id, accts)
+	if s.Offset > 0 {
+		for i := range s.Accounts {
+			s.Accounts[i].Offset = strconv.Itoa(s.Offset)
+		}
+	}
+	s.AcctPager = newPager(s.Offset, len(accts), total, accountPageSize, "accounts", func(off int) string {
+		return withQuery(a.url(id, "accounts"), offsetQuery(off))
+	})
+	s.AcctPager.Target = "#partner-main"
+	return nil
+}
+
 // Page sizes of the partner's lists.
 const (
 	licensePageSize = 50
+	accountPageSize = 50
 	auditPageSize   = 50
 	// impactPageSize is how many customers the cancel preview shows a
 	// page, each with every allocation it will lose.
@@ -410,9 +440,7 @@ func (a *admin) screenAt(ctx context.Context, r *http.Request, id int64, pl plac
 			}
 		}
 	case partner.TabAccounts:
-		var accts []account.Account
-		accts, err = a.m.Accounts(ctx, id)
-		s.Accounts = a.accountLines(id, accts)
+		err = a.accountPage(ctx, &v)
 	}
 	return v, err
 }

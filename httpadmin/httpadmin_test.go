@@ -125,7 +125,7 @@ func newWorldOn(t *testing.T, store partner.Store) *world {
 	require.NoError(t, err)
 	w.offUser, err = w.m.DisableAccount(ctx, w.msp.ID, w.offUser.ID, 0)
 	require.NoError(t, err)
-	accts, err := w.m.Accounts(ctx, w.msp.ID)
+	accts, _, err := w.m.Accounts(ctx, w.msp.ID, partner.Page{Limit: partner.MaxLimit})
 	require.NoError(t, err)
 	w.mspAdmin = accts[0]
 	lics, _, err := w.m.Licenses(ctx, w.msp.ID, partner.Page{})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/partnerkit/partnerkit/account"
 	"github.com/partnerkit/partnerkit/license"
 	"github.com/partnerkit/partnerkit/partner"
 )
@@ -24,6 +25,18 @@ func manyLicenses(n int) func(t *testing.T, w *world) {
 			}
 			_, err := w.m.AssignLicenses(context.Background(), w.msp.ID, partner.AssignLicensesParams{Grants: []license.Grant{{
 				Product: product, UnitType: "seats", Units: int64(1000 + i), Kind: license.Full, Start: now.AddDate(0, -1, 0), Expiry: now.AddDate(1, 0, 0)}}})
+			require.NoError(t, err)
+		}
+	}
+}
+
+// manyAccounts gives the MSP n more accounts, "acct000.user" on, after
+// its three.
+func manyAccounts(n int) func(t *testing.T, w *world) {
+	return func(t *testing.T, w *world) {
+		for i := range n {
+			_, err := w.m.AddAccount(context.Background(), w.msp.ID, account.Params{Name: fmt.Sprintf("acct%03d.user", i),
+				FirstName: "A", LastName: "Ccount", Email: fmt.Sprintf("acct%03d@example.com", i), Role: account.SupportEngineer})
 			require.NoError(t, err)
 		}
 	}
@@ -111,7 +124,25 @@ func TestEveryListIsPaged(t *testing.T) {
 		{name: "cancel preview second page", method: "GET", path: "/{msp}/cancel?offset=50", setup: manyAllocations(60), status: 200,
 			want: []string{"Showing 51–60 of 60 customers.", "Customer 059"}, notWant: []string{"Customer 049"}},
 		{name: "accounts are all shown and say so", method: "GET", path: "/{msp}/accounts", status: 200,
-			want: []string{"Console accounts of Acme MSP: all 3"}},
+			want: []string{"Console accounts of Acme MSP: Showing all 3 accounts.", "acme.off"}, notWant: []string{">Next</a>"}},
+		// 3 accounts and 60 more: two pages of 50.
+		{name: "accounts first page", method: "GET", path: "/{msp}/accounts", setup: manyAccounts(60), status: 200,
+			want:    []string{"Showing 1–50 of 63 accounts.", `href="/admin/partners/{msp}/accounts?offset=50"`, ">Next</a>", "acme.admin", "acct046.user"},
+			notWant: []string{">Previous</a>", "acct047.user", `name="offset"`}},
+		{name: "accounts second page keeps its place in its forms", method: "GET", path: "/{msp}/accounts?offset=50", setup: manyAccounts(60), status: 200,
+			want:    []string{"Showing 51–63 of 63 accounts.", "acct047.user", "acct059.user", ">Previous</a>", `<input type="hidden" name="offset" value="50">`},
+			notWant: []string{"acct046.user", "acme.admin", ">Next</a>"}},
+		{name: "accounts past the end show the last page", method: "GET", path: "/{msp}/accounts?offset=900", setup: manyAccounts(60), status: 200,
+			want: []string{"Showing 51–63 of 63 accounts.", "acct059.user"}},
+		{name: "accounts pager with htmx swaps the tab", method: "GET", path: "/{msp}/accounts", hx: true, setup: manyAccounts(60), status: 200,
+			want: []string{`hx-get="/admin/partners/{msp}/accounts?offset=50" hx-target="#partner-main"`}, notWant: []string{"<html"}},
+		{name: "changing a role on a later page comes back to it", method: "POST", path: "/{msp}/accounts/{user}/role", setup: manyAccounts(60), status: 303,
+			form: form("role", "billing_manager", "offset", "50"), location: "/admin/partners/{msp}/accounts?done=role&offset=50"},
+		{name: "disabling an account on a later page comes back to it", method: "POST", path: "/{msp}/accounts/{user}/disable", setup: manyAccounts(60), status: 303,
+			form: form("confirm", "yes", "offset", "50"), location: "/admin/partners/{msp}/accounts?done=acct-off&offset=50"},
+		{name: "adding an account on a later page shows that page with it", method: "POST", path: "/{msp}/accounts/add", hx: true, setup: manyAccounts(60), status: 200,
+			form: form("account", "zz.new", "first_name", "Z", "last_name", "New", "email", "z@example.com", "role", "license_manager", "offset", "50"),
+			want: []string{"Showing 51–64 of 64 accounts.", "zz.new"}, headers: map[string]string{}},
 		{name: "many pools fold into a list that says how many", method: "GET", path: "/{msp}/licenses", setup: manyProducts(9), status: 200,
 			want: []string{"<summary>All 10 license pools</summary>", "<td>Product 9 (seats)</td>"}},
 	})

@@ -290,7 +290,7 @@ func (c *rawConsole) accounts(w http.ResponseWriter, r *http.Request, id int64) 
 		c.fail(w, err)
 		return
 	}
-	accts, err := c.m.Accounts(ctx, id)
+	accts, _, err := c.m.Accounts(ctx, id, partner.Page{Limit: 50}) // the page the handler shows
 	if err != nil {
 		c.fail(w, err)
 		return

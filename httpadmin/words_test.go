@@ -67,7 +67,7 @@ func TestResetWhoseHookFailsSaysTheChangeWasMade(t *testing.T) {
 		require.Contains(t, body, "The change was made, but a host hook failed: password reset hook for acme.user: mail server down.")
 		require.NotContains(t, body, "the change was not made")
 	}
-	accts, err := w.m.Accounts(context.Background(), w.msp.ID)
+	accts, _, err := w.m.Accounts(context.Background(), w.msp.ID, partner.Page{Limit: partner.MaxLimit})
 	require.NoError(t, err)
 	for _, a := range accts {
 		if a.ID == w.mspUser.ID {

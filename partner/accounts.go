@@ -44,14 +44,40 @@ func accountChanges(a account.Account, gone bool) []Change {
 	return cl
 }
 
-// Accounts lists the partner's console accounts.
-func (m *Manager) Accounts(ctx context.Context, partnerID int64) ([]account.Account, error) {
-	var out []account.Account
+// Accounts returns one page of the partner's console accounts, by
+// ascending id, and the number of the partner's accounts. A Page with
+// Limit 0 returns DefaultLimit accounts; a negative offset or a limit
+// above MaxLimit is ErrInvalid naming the field.
+func (m *Manager) Accounts(ctx context.Context, partnerID int64, pg Page) ([]account.Account, int, error) {
+	var (
+		out   []account.Account
+		total int
+	)
 	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
-		if _, err := r.Partner(ctx, partnerID); err != nil {
+		if pg, err = pg.normalize(); err != nil {
 			return err
 		}
-		out, err = r.Accounts(ctx, partnerID)
+		if _, err := r.PartnerRecord(ctx, partnerID); err != nil {
+			return err
+		}
+		out, total, err = r.Accounts(ctx, partnerID, pg)
+		return err
+	})
+	return out, total, err
+}
+
+// Account returns one console account of the partner; ErrNotFound when
+// the partner has no account with that id.
+func (m *Manager) Account(ctx context.Context, partnerID, accountID int64) (account.Account, error) {
+	var out account.Account
+	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
+		if _, err := r.PartnerRecord(ctx, partnerID); err != nil {
+			return err
+		}
+		out, err = r.Account(ctx, accountID)
+		if err == nil && out.PartnerID != partnerID {
+			err = NewError(ErrNotFound, "", "account %d does not exist for partner %d", accountID, partnerID)
+		}
 		return err
 	})
 	return out, err
@@ -94,13 +120,20 @@ func keepsAdmin(ctx context.Context, tx Tx, a account.Account, what string) erro
 	if a.Role != account.Administrator || !a.Enabled {
 		return nil
 	}
-	all, err := tx.Accounts(ctx, a.PartnerID)
-	if err != nil {
-		return err
-	}
-	for _, o := range all {
-		if o.ID != a.ID && o.Role == account.Administrator && o.Enabled {
-			return nil
+	// Page by page, stopping at the first other enabled Administrator:
+	// usually on the first page, the partner's first account.
+	for pg := (Page{Limit: MaxLimit}); ; pg.Offset += pg.Limit {
+		some, total, err := tx.Accounts(ctx, a.PartnerID, pg)
+		if err != nil {
+			return err
+		}
+		for _, o := range some {
+			if o.ID != a.ID && o.Role == account.Administrator && o.Enabled {
+				return nil
+			}
+		}
+		if len(some) == 0 || pg.Offset+len(some) >= total {
+			break
 		}
 	}
 	return NewError(ErrLastAdministrator, "account", "%s is the last enabled Administrator and cannot be %s", a.Name, what)

@@ -377,7 +377,7 @@ func (m *Manager) auditFilter(ctx context.Context, r Reader, f AuditFilter) (Aud
 		return f, err
 	}
 	if f.PartnerID != 0 {
-		_, err = r.Partner(ctx, f.PartnerID)
+		_, err = r.PartnerRecord(ctx, f.PartnerID)
 	}
 	return f, err
 }

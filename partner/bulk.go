@@ -703,7 +703,7 @@ func (m *Manager) applyBulk(ctx context.Context, run BulkRun, id int64) (BulkOut
 	a := run.Params.Action
 	var p Partner
 	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
-		p, err = r.Partner(ctx, id)
+		p, err = r.PartnerRecord(ctx, id)
 		return err
 	})
 	if err != nil {

@@ -79,7 +79,7 @@ func (m *Manager) Customers(ctx context.Context, partnerID int64, f CustomerFilt
 		if f.Page, err = f.Page.normalize(); err != nil {
 			return err
 		}
-		if _, err := r.Partner(ctx, partnerID); err != nil {
+		if _, err := r.PartnerRecord(ctx, partnerID); err != nil {
 			return err
 		}
 		out, total, err = r.Customers(ctx, partnerID, f)
@@ -95,7 +95,7 @@ func (m *Manager) Customers(ctx context.Context, partnerID int64, f CustomerFilt
 func (m *Manager) CustomerAllocations(ctx context.Context, partnerID, customerID int64) ([]AllocationView, error) {
 	var out []AllocationView
 	err := m.read(ctx, func(ctx context.Context, r Reader) error {
-		if _, err := r.Partner(ctx, partnerID); err != nil {
+		if _, err := r.PartnerRecord(ctx, partnerID); err != nil {
 			return err
 		}
 		cu, err := r.Customer(ctx, customerID)
@@ -241,7 +241,7 @@ func (m *Manager) Release(ctx context.Context, partnerID, allocationID int64) er
 func (m *Manager) Allocations(ctx context.Context, partnerID int64) ([]AllocationView, error) {
 	var out []AllocationView
 	err := m.read(ctx, func(ctx context.Context, r Reader) error {
-		if _, err := r.Partner(ctx, partnerID); err != nil {
+		if _, err := r.PartnerRecord(ctx, partnerID); err != nil {
 			return err
 		}
 		allocs, err := r.Allocations(ctx, AllocationFilter{PartnerID: partnerID})

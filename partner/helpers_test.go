@@ -181,7 +181,7 @@ func (e *env) fixture(t *testing.T, typ partner.Type, status partner.Status) fix
 	}
 	p, err := e.m.Create(e.ctx, in)
 	require.NoError(t, err)
-	accts, err := e.m.Accounts(e.ctx, p.ID)
+	accts, _, err := e.m.Accounts(e.ctx, p.ID, partner.Page{Limit: partner.MaxLimit})
 	require.NoError(t, err)
 	f.admin = accts[0]
 	f.second, err = e.m.AddAccount(e.ctx, p.ID, account.Params{Name: fmt.Sprintf("second%d", n), FirstName: "Sam",

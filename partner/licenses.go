@@ -282,7 +282,7 @@ func (m *Manager) Licenses(ctx context.Context, partnerID int64, pg Page) ([]lic
 		if pg, err = pg.normalize(); err != nil {
 			return err
 		}
-		if _, err := r.Partner(ctx, partnerID); err != nil {
+		if _, err := r.PartnerRecord(ctx, partnerID); err != nil {
 			return err
 		}
 		out, total, err = r.Licenses(ctx, partnerID, pg)

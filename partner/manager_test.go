@@ -48,7 +48,7 @@ func TestCreatePartner(t *testing.T) {
 			RemoteManager: []serviceplan.DataCenter{serviceplan.US, serviceplan.JP}, UnitsProvisioned: 50}
 		require.Empty(t, cmp.Diff(want, p))
 
-		accts, err := e.m.Accounts(e.ctx, p.ID)
+		accts, _, err := e.m.Accounts(e.ctx, p.ID, partner.Page{Limit: partner.MaxLimit})
 		require.NoError(t, err)
 		require.Len(t, accts, 1)
 		require.Equal(t, "acme.admin", accts[0].Name, "account names are lower-cased")
@@ -234,7 +234,7 @@ func TestStatusLifecycleAndCancel(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, t0.Add(24*time.Hour), lics[0].Expiry, "licences expire on the cancellation date")
 		require.Equal(t, license.Expired, e.m.LicenseState(lics[0]))
-		accts, err := e.m.Accounts(e.ctx, id)
+		accts, _, err := e.m.Accounts(e.ctx, id, partner.Page{Limit: partner.MaxLimit})
 		require.NoError(t, err)
 		for _, a := range accts {
 			require.False(t, a.Enabled, "every account loses access")
@@ -514,7 +514,7 @@ func TestAccountsLastAdministrator(t *testing.T) {
 		requireErr(t, e.m.DeleteAccount(e.ctx, id, other.second.ID), partner.ErrNotFound, "")
 		_, err = e.m.ChangeRole(e.ctx, id, other.second.ID, 0, account.BillingManager)
 		requireErr(t, err, partner.ErrNotFound, "")
-		accts, err := e.m.Accounts(e.ctx, other.p.ID)
+		accts, _, err := e.m.Accounts(e.ctx, other.p.ID, partner.Page{Limit: partner.MaxLimit})
 		require.NoError(t, err)
 		require.Len(t, accts, 2)
 	})
@@ -546,7 +546,7 @@ func TestResetPasswordHook(t *testing.T) {
 		_, after, err := e.m.Audit(e.ctx, f.p.ID, partner.Page{})
 		require.NoError(t, err)
 		require.Equal(t, before+1, after, "the committed reset is recorded")
-		accts, err := e.m.Accounts(e.ctx, f.p.ID)
+		accts, _, err := e.m.Accounts(e.ctx, f.p.ID, partner.Page{Limit: partner.MaxLimit})
 		require.NoError(t, err)
 		require.Equal(t, t0.Add(time.Hour), accts[0].PasswordResetAt)
 

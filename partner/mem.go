@@ -187,6 +187,29 @@ func (v *memView) Partner(ctx context.Context, id int64) (Partner, error) {
 	return v.derive(p), nil
 }
 
+func (v *memView) PartnerRecord(ctx context.Context, id int64) (Partner, error) {
+	if err := v.check(ctx); err != nil {
+		return Partner{}, err
+	}
+	p, ok := v.s.partners[id]
+	if !ok {
+		return Partner{}, notFound("partner", id)
+	}
+	return clonePartner(p), nil
+}
+
+func (v *memView) Pools(ctx context.Context, partnerID int64, now time.Time) ([]Pool, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, err
+	}
+	ids, _ := page(v.s.licByP[partnerID], Page{})
+	lics := make([]license.License, len(ids))
+	for i, id := range ids {
+		lics[i] = v.s.licenses[id]
+	}
+	return poolTotals(lics, now), nil
+}
+
 // figures derives a partner's licence figures at at.
 func (v *memView) figures(p *Partner, at AsOf) {
 	var lics []license.License
@@ -413,16 +436,16 @@ func (v *memView) AccountByName(ctx context.Context, name string) (account.Accou
 	return v.s.accounts[id], nil
 }
 
-func (v *memView) Accounts(ctx context.Context, partnerID int64) ([]account.Account, error) {
+func (v *memView) Accounts(ctx context.Context, partnerID int64, p Page) ([]account.Account, int, error) {
 	if err := v.check(ctx); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	ids, _ := page(v.s.accByP[partnerID], Page{})
+	ids, total := page(v.s.accByP[partnerID], p)
 	out := make([]account.Account, len(ids))
 	for i, id := range ids {
 		out[i] = v.s.accounts[id]
 	}
-	return out, nil
+	return out, total, nil
 }
 
 func (v *memView) Plan(ctx context.Context, id int64) (serviceplan.Plan, error) {

@@ -258,7 +258,7 @@ func (o *opCreate) call(w *world, m *partner.Manager) (any, string, error) {
 		return nil, mut, err
 	}
 	res := createRes{P: p}
-	if res.Accts, err = m.Accounts(w.ctx, p.ID); err == nil {
+	if res.Accts, _, err = m.Accounts(w.ctx, p.ID, partner.Page{Limit: partner.MaxLimit}); err == nil {
 		res.Lics, _, err = m.Licenses(w.ctx, p.ID, partner.Page{Limit: partner.MaxLimit})
 	}
 	return res, mut, err
@@ -1392,7 +1392,7 @@ func (o *opRead) call(w *world, m *partner.Manager) (any, string, error) {
 		ls, _, err := m.Licenses(w.ctx, id, o.page)
 		return ls, "", err
 	}
-	as, err := m.Accounts(w.ctx, id)
+	as, _, err := m.Accounts(w.ctx, id, partner.Page{Limit: partner.MaxLimit})
 	return as, "", err
 }
 

@@ -176,7 +176,7 @@ func snapLite(t *testing.T, e *env, pid int64) pSnapLite {
 	t.Helper()
 	p, err := e.m.Get(e.ctx, pid)
 	require.NoError(t, err)
-	as, err := e.m.Accounts(e.ctx, pid)
+	as, _, err := e.m.Accounts(e.ctx, pid, partner.Page{Limit: partner.MaxLimit})
 	require.NoError(t, err)
 	_, nl, err := e.m.Licenses(e.ctx, pid, partner.Page{})
 	require.NoError(t, err)
@@ -314,7 +314,7 @@ func TestRegressRunInTxReadsAfterAbortFail(t *testing.T) {
 			if err == nil {
 				t.Errorf("Get on the bound Manager after the batch was aborted succeeded (customers %d)", got.Customers)
 			}
-			if _, err := m.Accounts(ctx, p.ID); err == nil {
+			if _, _, err := m.Accounts(ctx, p.ID, partner.Page{Limit: partner.MaxLimit}); err == nil {
 				t.Errorf("Accounts on the bound Manager after the batch was aborted succeeded")
 			}
 			return nil
@@ -364,7 +364,7 @@ func TestRegressResetPasswordHookAfterCommit(t *testing.T) {
 			ResetPassword: func(_ context.Context, a account.Account) error {
 				done := make(chan string, 1)
 				go func() {
-					as, err := e.m.Accounts(context.Background(), a.PartnerID)
+					as, _, err := e.m.Accounts(context.Background(), a.PartnerID, partner.Page{Limit: partner.MaxLimit})
 					switch {
 					case err != nil:
 						done <- err.Error()

@@ -924,7 +924,7 @@ func (r *runner) snapshot(w *world, id int64) pSnap {
 			return err
 		}
 		what = "Accounts"
-		if s.Accounts, err = m.Accounts(ctx, aid); err != nil {
+		if s.Accounts, _, err = m.Accounts(ctx, aid, partner.Page{Limit: partner.MaxLimit}); err != nil {
 			return err
 		}
 		what = "Customers"

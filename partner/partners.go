@@ -420,7 +420,7 @@ func (m *Manager) CancelPreview(ctx context.Context, id int64) (CancelImpact, er
 		}
 		im.Allocations = allocationViews(allocs, lics, im.Customers)
 		im.ByCustomer = byCustomer(im.Customers, im.Allocations)
-		accts, err := r.Accounts(ctx, id)
+		accts, _, err := r.Accounts(ctx, id, Page{})
 		if err != nil {
 			return err
 		}
@@ -487,7 +487,7 @@ func (m *Manager) Audit(ctx context.Context, partnerID int64, pg Page) ([]AuditE
 			return err
 		}
 		if partnerID != 0 {
-			if _, err := r.Partner(ctx, partnerID); err != nil {
+			if _, err := r.PartnerRecord(ctx, partnerID); err != nil {
 				return err
 			}
 		}

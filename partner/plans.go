@@ -160,7 +160,7 @@ func (m *Manager) RemovePlan(ctx context.Context, partnerID, planID int64) error
 func (m *Manager) AssignedPlans(ctx context.Context, partnerID int64) ([]AssignedPlan, error) {
 	var out []AssignedPlan
 	err := m.read(ctx, func(ctx context.Context, r Reader) (err error) {
-		if _, err := r.Partner(ctx, partnerID); err != nil {
+		if _, err := r.PartnerRecord(ctx, partnerID); err != nil {
 			return err
 		}
 		out, err = r.AssignedPlans(ctx, partnerID)

@@ -100,34 +100,58 @@ func usableAt(l license.License, now time.Time) bool {
 	return !l.Disabled && !now.Before(l.Start) && now.Before(l.Expiry)
 }
 
+// poolTotals sums the licences usable at now by pool, in the order of
+// each pool's first (lowest id) usable licence: the Go counterpart of
+// Reader.Pools, which a store computes in its database. lics are in
+// ascending id order.
+func poolTotals(lics []license.License, now time.Time) []Pool {
+	var out []Pool
+	at := map[poolKey]int{}
+	for _, l := range lics {
+		if !usableAt(l, now) {
+			continue
+		}
+		k := poolOf(l)
+		i, ok := at[k]
+		if !ok {
+			i = len(out)
+			at[k] = i
+			out = append(out, Pool{Product: k.product, UnitType: k.unitType})
+		}
+		out[i].Units += l.Units
+		out[i].Used += l.Used
+		out[i].ProductID = max(out[i].ProductID, l.ProductID)
+	}
+	return out
+}
+
 // poolsOf sums the usable licences by pool, in the order of the pools'
 // first licences, adds the pools that have settings but no usable
 // licence, and applies the settings.
 func poolsOf(lics []license.License, sets []PoolSettings, minimum int64, now time.Time) []Pool {
-	var out []Pool
+	return poolsFrom(poolTotals(lics, now), sets, minimum)
+}
+
+// poolsFrom applies the pool settings and the partner's minimum to the
+// sums of the usable licences (as Reader.Pools returns them): it adds the
+// pools that have settings but no usable licence, after the others, and
+// works out each pool's remaining units and whether it is low.
+func poolsFrom(totals []Pool, sets []PoolSettings, minimum int64) []Pool {
+	out := make([]Pool, 0, len(totals)+len(sets))
 	at := map[poolKey]int{}
-	index := func(k poolKey) int {
+	for _, t := range totals {
+		at[poolKey{t.Product, t.UnitType}] = len(out)
+		out = append(out, Pool{Product: t.Product, ProductID: t.ProductID, UnitType: t.UnitType,
+			Units: t.Units, Used: t.Used, Minimum: minimum})
+	}
+	for _, s := range sets {
+		k := poolKey{s.Product, s.UnitType}
 		i, ok := at[k]
 		if !ok {
 			i = len(out)
 			at[k] = i
 			out = append(out, Pool{Product: k.product, UnitType: k.unitType, Minimum: minimum})
 		}
-		return i
-	}
-	for _, l := range lics {
-		if !usableAt(l, now) {
-			continue
-		}
-		i := index(poolOf(l))
-		out[i].Units += l.Units
-		out[i].Used += l.Used
-		if out[i].ProductID == 0 {
-			out[i].ProductID = l.ProductID
-		}
-	}
-	for _, s := range sets {
-		i := index(poolKey{s.Product, s.UnitType})
 		if s.ProductID != 0 {
 			out[i].ProductID = s.ProductID
 		}
@@ -146,11 +170,12 @@ func poolsOf(lics []license.License, sets []PoolSettings, minimum int64, now tim
 // Pools returns the partner's licence pools, by product and unit type,
 // with their settings: every pool with a usable licence, in the order of
 // their first licences, then the pools that have settings but no usable
-// licence.
+// licence. The store sums the usable licences (Reader.Pools): the
+// Manager reads no licence.
 func (m *Manager) Pools(ctx context.Context, partnerID int64) ([]Pool, error) {
 	var out []Pool
 	err := m.read(ctx, func(ctx context.Context, r Reader) error {
-		p, err := r.Partner(ctx, partnerID)
+		p, err := r.PartnerRecord(ctx, partnerID)
 		if err != nil {
 			return err
 		}
@@ -160,8 +185,10 @@ func (m *Manager) Pools(ctx context.Context, partnerID int64) ([]Pool, error) {
 	return out, err
 }
 
+// pools reads the partner's pools at the Manager's clock, the sums by the
+// store.
 func (m *Manager) pools(ctx context.Context, r Reader, p Partner) ([]Pool, error) {
-	lics, _, err := r.Licenses(ctx, p.ID, Page{})
+	totals, err := r.Pools(ctx, p.ID, m.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +196,7 @@ func (m *Manager) pools(ctx context.Context, r Reader, p Partner) ([]Pool, error
 	if err != nil {
 		return nil, err
 	}
-	return poolsOf(lics, sets, p.MinimumLicenses, m.Now()), nil
+	return poolsFrom(totals, sets, p.MinimumLicenses), nil
 }
 
 // findPool returns the pool named k among pools (the zero pool of k when

@@ -59,6 +59,11 @@ type Reader interface {
 	// figures (LowStockPools, ExpiringLicenses, ExpiredLicenses) stay
 	// zero: they need an instant, which Partners takes.
 	Partner(ctx context.Context, id int64) (Partner, error)
+	// PartnerRecord returns the partner's stored fields, as LockPartner
+	// does but without locking: its derived fields stay zero, and it reads
+	// the partner's row alone, whatever the partner holds. The Manager
+	// calls it to check that a partner exists before reading its lists.
+	PartnerRecord(ctx context.Context, id int64) (Partner, error)
 	// Partners returns one page of the partners matching f, in f's order,
 	// with every derived field, and the number of matches. Its licence
 	// figures are computed at at.Now, for the page's partners at once
@@ -100,6 +105,15 @@ type Reader interface {
 
 	License(ctx context.Context, id int64) (license.License, error)
 	Licenses(ctx context.Context, partnerID int64, p Page) ([]license.License, int, error)
+	// Pools returns the partner's licences usable at now (not disabled,
+	// start <= now < expiry) summed by pool, a product and unit type: for
+	// each pool its Product, UnitType, ProductID (the largest of its
+	// licences' product ids: 0 when all are uncatalogued), Units and Used,
+	// the other fields zero, in the order of each pool's lowest licence
+	// id. A partner without usable licences (or no such partner) has none.
+	// A SQL store sums in its database (GROUP BY) and returns the sums
+	// only, not the licences.
+	Pools(ctx context.Context, partnerID int64, now time.Time) ([]Pool, error)
 	// LicensesByGrantKey returns the licences created by the assignment
 	// with that idempotency key for the partner (none: empty, no error).
 	LicensesByGrantKey(ctx context.Context, partnerID int64, key string) ([]license.License, error)
@@ -107,7 +121,9 @@ type Reader interface {
 	Account(ctx context.Context, id int64) (account.Account, error)
 	// AccountByName finds an account by its (lower-case) name.
 	AccountByName(ctx context.Context, name string) (account.Account, error)
-	Accounts(ctx context.Context, partnerID int64) ([]account.Account, error)
+	// Accounts returns one page of the partner's console accounts, by
+	// ascending id, and the number of the partner's accounts.
+	Accounts(ctx context.Context, partnerID int64, p Page) ([]account.Account, int, error)
 
 	Plan(ctx context.Context, id int64) (serviceplan.Plan, error)
 	Plans(ctx context.Context) ([]serviceplan.Plan, error)

@@ -179,7 +179,7 @@ func notify(ctx context.Context, tx Tx, c *changes, l license.License, now time.
 func (m *Manager) Notices(ctx context.Context, partnerID, licenseID int64) ([]Notice, error) {
 	var out []Notice
 	err := m.read(ctx, func(ctx context.Context, r Reader) error {
-		if _, err := r.Partner(ctx, partnerID); err != nil {
+		if _, err := r.PartnerRecord(ctx, partnerID); err != nil {
 			return err
 		}
 		if _, err := partnerLicense(ctx, r, partnerID, licenseID); err != nil {

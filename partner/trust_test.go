@@ -41,7 +41,7 @@ func (e *env) snapshot(t *testing.T, id int64) snapshot {
 	require.NoError(t, err)
 	s.Licenses, _, err = e.m.Licenses(e.ctx, id, partner.Page{Limit: partner.MaxLimit})
 	require.NoError(t, err)
-	s.Accounts, err = e.m.Accounts(e.ctx, id)
+	s.Accounts, _, err = e.m.Accounts(e.ctx, id, partner.Page{Limit: partner.MaxLimit})
 	require.NoError(t, err)
 	s.Allocs, err = e.m.Allocations(e.ctx, id)
 	require.NoError(t, err)
@@ -500,7 +500,7 @@ func TestResetPasswordHookRunsOnceAfterCommit(t *testing.T) {
 		m := partner.NewManager(partner.Options{Store: retryOnce{e.m.Store()}, Now: e.clock.Now,
 			ResetPassword: func(ctx context.Context, a account.Account) error {
 				calls = append(calls, a.Name)
-				got, err := e.m.Accounts(context.Background(), a.PartnerID) // a fresh read on the real store
+				got, _, err := e.m.Accounts(context.Background(), a.PartnerID, partner.Page{Limit: partner.MaxLimit}) // a fresh read on the real store
 				require.NoError(t, err)
 				for _, x := range got {
 					if x.ID == a.ID {

@@ -205,7 +205,7 @@ func run(w io.Writer, now func() time.Time) error {
 	step(w, "Assign Service Plan on an MSP", err)
 
 	fmt.Fprintln(w, "== Accounts tab")
-	accts, _ := m.Accounts(ctx, msp.ID)
+	accts, _, _ := m.Accounts(ctx, msp.ID, partner.Page{})
 	admin := accts[0]
 	lm, err := m.AddAccount(ctx, msp.ID, account.Params{Name: "acme.licensing", FirstName: "Lee", LastName: "Roux",
 		Email: "lee@acme.example", Role: account.LicenseManager})

@@ -226,6 +226,7 @@ type rawPartner struct {
 	Status           string    `bun:"status"`
 	CompanyName      string    `bun:"company_name"`
 	CompanyKey       string    `bun:"company_key"`
+	NameSort         string    `bun:"name_sort"`
 	City             string    `bun:"city"`
 	State            string    `bun:"state"`
 	Country          string    `bun:"country"`

@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -48,9 +49,9 @@ import (
 
 // Migrations holds the schema's SQL migrations, one folder per dialect
 // ("migrations/sqlite", "migrations/postgres"), for hosts that run
-// migrations with their own tooling. MigrationsFS picks the folder. Three
+// migrations with their own tooling. MigrationsFS picks the folder. Four
 // migrations are in Go and not among these files: a host running the SQL
-// files itself calls RefoldNameKeys after them.
+// files itself calls RefoldNameKeys and CreateSearchIndex after them.
 //
 //go:embed migrations
 var Migrations embed.FS
@@ -83,6 +84,7 @@ type Store struct {
 	owned       []*bun.DB // closed by Close
 
 	// SQLite only.
+	fts      atomic.Int32  // whether the name search's FTS5 table exists: ftsUnknown, ftsPresent, ftsAbsent
 	writer   chan struct{} // one write transaction of the store at a time (see enqueue)
 	hostConn bool          // a host's handle: write transactions on a connection of their own (see writeOnConn)
 }
@@ -322,6 +324,7 @@ func (s *Store) Close() error {
 // at every start, from several processes at once: they take turns on the
 // migration lock, and a migration that met a busy database is run again.
 func (s *Store) Migrate(ctx context.Context) error {
+	defer s.fts.Store(ftsUnknown) // the search index may have come
 	ms, err := s.migrations()
 	if err != nil {
 		return err
@@ -354,6 +357,7 @@ func (s *Store) migrations() (*migrate.Migrations, error) {
 	s.registerRefoldNameKeys(ms)
 	s.registerFoldCustomerNames(ms)
 	s.registerSortNameKeys(ms)
+	s.registerSearchIndex(ms)
 	return ms, nil
 }
 

@@ -121,9 +121,11 @@ func ExampleNew() {
 	fmt.Println("created:", p.ID, p.Profile.CompanyName)
 
 	// The schema sits beside the host's own tables, every name prefixed.
+	// (The name search's FTS5 tables, partnerkit_partners_fts and its
+	// own, exist when the driver has FTS5: see CreateSearchIndex.)
 	var tables []string
 	err = db.NewSelect().Column("name").Table("sqlite_master").
-		Where("type = 'table' AND name LIKE 'partnerkit%'").OrderExpr("name").Scan(ctx, &tables)
+		Where("type = 'table' AND name LIKE 'partnerkit%' AND name NOT LIKE 'partnerkit_partners_fts%'").OrderExpr("name").Scan(ctx, &tables)
 	if err != nil {
 		fmt.Println(err)
 		return

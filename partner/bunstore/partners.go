@@ -26,14 +26,16 @@ const (
 	// lowStockSQL counts the partner's pools (a product and unit type with
 	// a usable licence or with settings) whose minimum is above their
 	// remaining units; the remaining units are never negative, so a
-	// minimum of 0 is never above them.
+	// minimum of 0 is never above them. It reads the partner's usable
+	// licences once, summing them by pool, and its settings twice (a few
+	// rows).
 	lowStockSQL = "(SELECT count(*) FROM (" +
-		"SELECT l.product, l.unit_type FROM partnerkit_licenses AS l WHERE l.partner_id = p.id AND " + usableSQL +
-		" UNION SELECT ps.product, ps.unit_type FROM partnerkit_pool_settings AS ps WHERE ps.partner_id = p.id) AS k " +
+		"SELECT k.product, k.unit_type, sum(k.remaining) AS remaining FROM (" +
+		"SELECT l.product, l.unit_type, l.units - l.used AS remaining FROM partnerkit_licenses AS l WHERE l.partner_id = p.id AND " + usableSQL +
+		" UNION ALL SELECT ps.product, ps.unit_type, 0 FROM partnerkit_pool_settings AS ps WHERE ps.partner_id = p.id) AS k " +
+		"GROUP BY k.product, k.unit_type) AS g " +
 		"WHERE coalesce((SELECT ps.minimum FROM partnerkit_pool_settings AS ps WHERE ps.partner_id = p.id " +
-		"AND ps.product = k.product AND ps.unit_type = k.unit_type), p.minimum_licenses) > " +
-		"coalesce((SELECT sum(l.units - l.used) FROM partnerkit_licenses AS l WHERE l.partner_id = p.id " +
-		"AND l.product = k.product AND l.unit_type = k.unit_type AND " + usableSQL + "), 0))"
+		"AND ps.product = g.product AND ps.unit_type = g.unit_type), p.minimum_licenses) > g.remaining)"
 	// expiringWhere: a licence l Expiring soon between ? and ?.
 	expiringWhere = "l.partner_id = p.id AND l.disabled = ? AND l.expiry_at > ? AND l.expiry_at < ?"
 	expiringSQL   = "(SELECT count(*) FROM partnerkit_licenses AS l WHERE " + expiringWhere + ")"
@@ -42,7 +44,7 @@ const (
 
 func lowStockArgs(at partner.AsOf) []any {
 	now := at.Now.UTC()
-	return []any{false, now, now, false, now, now}
+	return []any{false, now, now}
 }
 
 func expiringArgs(at partner.AsOf) []any {
@@ -64,8 +66,9 @@ func (r *reader) partnerSelect(rows any, at *partner.AsOf) *bun.SelectQuery {
 	return q
 }
 
-// filterPartners applies f's conditions, at at.
-func filterPartners(q *bun.SelectQuery, f partner.Filter, at partner.AsOf) *bun.SelectQuery {
+// filterPartners applies f's conditions, at at. fts says whether the name
+// search may use SQLite's FTS5 table (reader.hasFTS).
+func filterPartners(q *bun.SelectQuery, f partner.Filter, at partner.AsOf, fts bool) *bun.SelectQuery {
 	if f.Status != "" {
 		q = q.Where("p.status = ?", string(f.Status))
 	}
@@ -73,7 +76,15 @@ func filterPartners(q *bun.SelectQuery, f partner.Filter, at partner.AsOf) *bun.
 		q = q.Where("p.type = ?", string(f.Type))
 	}
 	if f.Name != "" {
-		q = q.Where(`p.company_key LIKE ? ESCAPE '\'`, "%"+likeEscaper.Replace(partner.FoldName(f.Name))+"%")
+		// The folded name contains the folded query: through the trigram
+		// index when there is one and the query is long enough for it
+		// (see 20261215000001_search_index.go), else by scanning the keys.
+		key := partner.FoldName(f.Name)
+		if fts && indexable(key) {
+			q = q.Where("p.id IN (SELECT rowid FROM "+searchFTS+" WHERE "+searchFTS+" MATCH ?)", ftsPhrase(key))
+		} else {
+			q = q.Where(`p.company_key LIKE ? ESCAPE '\'`, "%"+likeEscaper.Replace(key)+"%")
+		}
 	}
 	if len(f.IDs) > 0 {
 		q = q.Where("p.id IN (?)", bun.List(f.IDs))
@@ -195,13 +206,17 @@ func (r *reader) Partners(ctx context.Context, f partner.Filter, at partner.AsOf
 	// The page's ids come first, in f's order, so the derived figures are
 	// computed for the page's rows only (and, for an order or a filter
 	// that needs one, that figure for the rows it considers).
+	fts, err := r.hasFTS(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
 	keys := sortKeys(f, nil)
-	ids := window(order(filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)).Column("p.id"), f, at), keys), f.Page)
+	ids := window(order(filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)).Column("p.id"), f, at, fts), keys), f.Page)
 	var rows []partnerRow
 	if err := order(r.partnerSelect(&rows, &at).Where("p.id IN (?)", ids), keys).Scan(ctx); err != nil {
 		return nil, 0, r.dbErr(err)
 	}
-	total, err := r.pagedCount(ctx, len(rows), f.Page, filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)), f, at).Count)
+	total, err := r.pagedCount(ctx, len(rows), f.Page, filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)), f, at, fts).Count)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -213,8 +228,12 @@ func (r *reader) PartnersAfter(ctx context.Context, f partner.Filter, at partner
 	if err := r.check(ctx); err != nil {
 		return nil, err
 	}
+	fts, err := r.hasFTS(ctx)
+	if err != nil {
+		return nil, err
+	}
 	keys := sortKeys(f, last)
-	q := filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)).Column("p.id"), f, at)
+	q := filterPartners(r.db.NewSelect().Model((*partnerRow)(nil)).Column("p.id"), f, at, fts)
 	if last != nil {
 		q = after(q, keys)
 	}

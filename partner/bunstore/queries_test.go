@@ -136,7 +136,7 @@ func TestConstantQueriesPerScreen(t *testing.T) {
 					"pools":        func() (int, error) { ps, err := m.Pools(ctx, id); return len(ps), err },
 					"plans tab":    func() (int, error) { ps, err := m.AssignedPlans(ctx, id); return len(ps), err },
 					"catalogue":    func() (int, error) { ps, err := m.Plans(ctx); return len(ps), err },
-					"accounts tab": func() (int, error) { as, err := m.Accounts(ctx, id); return len(as), err },
+					"accounts tab": func() (int, error) { as, _, err := m.Accounts(ctx, id, partner.Page{}); return len(as), err },
 					"customers": func() (int, error) {
 						cs, _, err := m.Customers(ctx, id, partner.CustomerFilter{Page: page})
 						return len(cs), err

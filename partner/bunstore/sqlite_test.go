@@ -134,7 +134,8 @@ func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {
 			require.NoError(t, err)
 			ups, err := fsGlob(fsys, "*.up.sql")
 			require.NoError(t, err)
-			require.Equal(t, len(ups)+3, applied, "every SQL migration and the three Go migrations (name keys, customer name keys, name sort keys) applied once")
+			require.Equal(t, len(ups)+4, applied,
+				"every SQL migration and the four Go migrations (name keys, customer name keys, name sort keys, search index) applied once")
 			var hostTables int
 			q := "SELECT count(*) FROM sqlite_master WHERE name IN ('bun_migrations', 'bun_migration_locks')"
 			if name == "postgres" {

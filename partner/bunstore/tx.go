@@ -177,19 +177,23 @@ func (r *reader) AccountByName(ctx context.Context, name string) (account.Accoun
 	})
 }
 
-func (r *reader) Accounts(ctx context.Context, partnerID int64) ([]account.Account, error) {
+func (r *reader) Accounts(ctx context.Context, partnerID int64, p partner.Page) ([]account.Account, int, error) {
 	if err := r.check(ctx); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var rows []accountRow
-	if err := r.db.NewSelect().Model(&rows).Where("a.partner_id = ?", partnerID).OrderExpr("a.id ASC").Scan(ctx); err != nil {
-		return nil, r.dbErr(err)
+	if err := window(r.db.NewSelect().Model(&rows).Where("a.partner_id = ?", partnerID), p).OrderExpr("a.id ASC").Scan(ctx); err != nil {
+		return nil, 0, r.dbErr(err)
+	}
+	total, err := r.pagedCount(ctx, len(rows), p, r.db.NewSelect().Model((*accountRow)(nil)).Where("a.partner_id = ?", partnerID).Count)
+	if err != nil {
+		return nil, 0, err
 	}
 	out := make([]account.Account, len(rows))
 	for i := range rows {
 		out[i] = rows[i].toAccount()
 	}
-	return out, nil
+	return out, total, nil
 }
 
 func (r *reader) Plan(ctx context.Context, id int64) (serviceplan.Plan, error) {

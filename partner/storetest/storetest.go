@@ -82,6 +82,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Concurrency/OneRecorderPerBulkItem", testConcurrentBulkItem},
 	}
 	tests = append(tests, outboxTests...) // Outbox/..., in outbox.go
+	tests = append(tests, readTests...)   // reads of a screen that cost no more than its page, in reads.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
@@ -513,9 +514,10 @@ func testAccountsUnique(t *testing.T, s partner.Store) {
 		byName, err := r.AccountByName(ctx, "ops.admin")
 		require.NoError(t, err)
 		require.Empty(t, cmp.Diff(a, byName))
-		list, err := r.Accounts(ctx, q.ID)
+		list, total, err := r.Accounts(ctx, q.ID, partner.Page{})
 		require.NoError(t, err)
 		require.Empty(t, list, "the refused account left nothing behind")
+		require.Zero(t, total)
 		return nil
 	})
 }
@@ -546,9 +548,10 @@ func testAccountsUpdate(t *testing.T, s partner.Store) {
 	require.Equal(t, 2, n)
 	update(t, s, func(tx partner.Tx) error { return tx.DeleteAccount(ctx, a.ID) })
 	view(t, s, func(r partner.Reader) error {
-		list, err := r.Accounts(ctx, p.ID)
+		list, total, err := r.Accounts(ctx, p.ID, partner.Page{})
 		require.NoError(t, err)
 		require.Len(t, list, 1)
+		require.Equal(t, 1, total)
 		require.Equal(t, "second", list[0].Name)
 		require.Equal(t, account.BillingManager, list[0].Role)
 		require.False(t, list[0].Enabled)

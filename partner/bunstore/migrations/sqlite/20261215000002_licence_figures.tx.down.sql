@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS partnerkit_licenses_partner_expiry
