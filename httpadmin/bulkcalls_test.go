@@ -54,7 +54,7 @@ func TestBulkAndAuditLogStoreCalls(t *testing.T) {
 		// the page's entries, the names of their partners
 		{"audit log", get("/audit", nil), callCounts{"View": 2, "AuditLog": 1, "Partners": 1}},
 		{"audit log of a partner by name", get("/audit?partner="+url.QueryEscape(w.subject.Profile.CompanyName), nil),
-			callCounts{"View": 3, "AuditLog": 1, "Partners": 2, "Partner": 1}},
+			callCounts{"View": 3, "AuditLog": 1, "Partners": 2, "PartnerRecord": 1}},
 	} {
 		w.store.take()
 		rec := httptest.NewRecorder()
