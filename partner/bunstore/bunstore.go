@@ -81,6 +81,7 @@ type Store struct {
 	retries     int
 	busyTimeout time.Duration
 	owned       []*bun.DB // closed by Close
+	stmts       *stmts    // the allocation path's prepared statements (stmts.go)
 
 	// SQLite only.
 	writer   chan struct{} // one write transaction of the store at a time (see enqueue)
@@ -104,7 +105,7 @@ var _ partner.Store = (*Store)(nil)
 // back before the connection returns to the pool. OpenSQLite configures its connections
 // itself and skips these steps.
 func New(db *bun.DB) *Store {
-	s := &Store{db: db, reads: db, name: db.Dialect().Name(), retries: MaxRetries, busyTimeout: BusyTimeout}
+	s := &Store{db: db, reads: db, name: db.Dialect().Name(), retries: MaxRetries, busyTimeout: BusyTimeout, stmts: &stmts{}}
 	if s.name == dialect.SQLite {
 		s.writer = make(chan struct{}, 1)
 		s.hostConn = true
@@ -292,6 +293,7 @@ func walCheck(path, mode string, err error) error {
 // carries the hook (bun's WithQueryHook). Call it before the store is in
 // use; it is not safe to call concurrently with the store's work.
 func (s *Store) AddQueryHook(h bun.QueryHook) {
+	s.stmts.off.Store(true) // the hooks see every statement: bun's path only
 	same := s.reads == s.db
 	s.db = s.db.WithQueryHook(h)
 	if same {
@@ -308,10 +310,10 @@ func (s *Store) AddQueryHook(h bun.QueryHook) {
 // SQLiteConnector.
 func (s *Store) DB() *bun.DB { return s.db }
 
-// Close closes the databases OpenSQLite opened; it leaves a database
-// passed to New open.
+// Close closes the store's prepared statements and the databases
+// OpenSQLite opened; it leaves a database passed to New open.
 func (s *Store) Close() error {
-	var errs []error
+	errs := []error{s.stmts.close()}
 	for _, db := range s.owned {
 		errs = append(errs, db.Close())
 	}
