@@ -90,8 +90,8 @@ func TestAllocationPathIsPrepared(t *testing.T) {
 
 // TestAllocationTemplateMismatchFails: on PostgreSQL the audit entry is
 // written from a template; an Audit func that depends on more than the
-// allocation and the licence's ID and Used fails the step, and nothing
-// is committed.
+// allocation and the licence's ID and Used fails the step, and the
+// transaction, even when the caller goes on: nothing is committed.
 func TestAllocationTemplateMismatchFails(t *testing.T) {
 	dbtest.PostgresDSN(t)
 	ctx := context.Background()
@@ -104,9 +104,11 @@ func TestAllocationTemplateMismatchFails(t *testing.T) {
 				return partner.AuditEntry{PartnerID: a.PartnerID, Actor: "x", Action: partner.OpAllocateUnits,
 					Target: fmt.Sprintf("allocation %d of %d units", a.ID, l.Units), At: a.CreatedAt}
 			}})
-		return err
+		require.ErrorContains(t, err, "differs from its template")
+		return nil // the step's failure still aborts the transaction
 	})
 	require.ErrorContains(t, err, "differs from its template")
+	require.ErrorContains(t, err, "nothing was committed")
 	l, err := e.m.License(ctx, e.p.ID, e.lic.ID)
 	require.NoError(t, err)
 	require.Zero(t, l.Used, "nothing was committed")

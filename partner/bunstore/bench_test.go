@@ -237,6 +237,35 @@ func record(b *testing.B) {
 	}
 }
 
+// cpuPerOp records the last measured CPU time per operation of each
+// Assign sub-benchmark, as recordCPU's ratios need.
+var cpuPerOp sync.Map
+
+// recordCPU reports the process's CPU time per operation since cpu0
+// ("cpu-us/op": user and system time of every goroutine, the database's
+// work included on SQLite, not the PostgreSQL server's), which the load
+// of other processes on a shared machine moves far less than the elapsed
+// time. A manager run also reports raw-audited's CPU time per operation
+// as a multiple of its own ("cpu-x-raw-audited": above 1.00, it used less
+// CPU than that floor).
+func recordCPU(b *testing.B, cpu0 time.Duration) {
+	cpu1, ok := processCPU()
+	if !ok || b.N == 0 {
+		return
+	}
+	per := float64(cpu1-cpu0) / float64(b.N)
+	b.ReportMetric(per/1e3, "cpu-us/op")
+	name := b.Name()
+	parent, kind := name[:strings.LastIndex(name, "/")], name[strings.LastIndex(name, "/")+1:]
+	if kind != "manager" {
+		cpuPerOp.Store(parent+"/"+kind, per)
+		return
+	}
+	if audited, ok := cpuPerOp.Load(parent + "/raw-audited"); ok {
+		b.ReportMetric(audited.(float64)/per, "cpu-x-raw-audited")
+	}
+}
+
 // assignKinds are the runs of BenchmarkAssign and BenchmarkAssignParallel,
 // in order: both floors before the Manager.
 var assignKinds = []string{"raw", "raw-audited", "manager"}
@@ -258,12 +287,14 @@ func BenchmarkAssign(b *testing.B) {
 		for _, kind := range assignKinds {
 			run := f.run(kind)
 			b.Run(name+"/"+kind, func(b *testing.B) {
+				cpu0, _ := processCPU()
 				for b.Loop() {
 					if err := run(ctx); err != nil {
 						b.Fatal(err)
 					}
 				}
 				record(b)
+				recordCPU(b, cpu0)
 			})
 		}
 	}
@@ -279,6 +310,7 @@ func BenchmarkAssignParallel(b *testing.B) {
 			run := f.run(kind)
 			b.Run(name+"/"+kind, func(b *testing.B) {
 				b.SetParallelism((16 + gomaxprocs() - 1) / gomaxprocs())
+				cpu0, _ := processCPU()
 				var failed atomic.Value
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
@@ -291,6 +323,7 @@ func BenchmarkAssignParallel(b *testing.B) {
 					b.Fatal(err)
 				}
 				record(b)
+				recordCPU(b, cpu0)
 			})
 		}
 	}

@@ -291,7 +291,10 @@ func walCheck(path, mode string, err error) error {
 // to the store's own queries, reads and writes. The *bun.DB a host passed
 // to New is left as it is: the store queries through a clone of it that
 // carries the hook (bun's WithQueryHook). Call it before the store is in
-// use; it is not safe to call concurrently with the store's work.
+// use; it is not safe to call concurrently with the store's work. A store
+// with a hook runs its allocation path through bun too, instead of on
+// prepared statements (see stmts.go), so that the hook sees every
+// statement.
 func (s *Store) AddQueryHook(h bun.QueryHook) {
 	s.stmts.off.Store(true) // the hooks see every statement: bun's path only
 	same := s.reads == s.db

@@ -467,8 +467,12 @@ func (t *txn) allocatePG(ctx context.Context, ps *sql.Stmt, in partner.AllocateU
 	if !auditID.Valid || row.Changes != fill.Replace(trow.Changes) ||
 		row.Target != strings.ReplaceAll(trow.Target, idText, strconv.FormatInt(a.ID, 10)) ||
 		row.PartnerID != a.PartnerID || row.Actor != trow.Actor || row.Action != trow.Action || !row.At.Equal(at) {
-		return out, fmt.Errorf("bunstore: the audit entry of allocation %d differs from its template: "+
+		err := fmt.Errorf("bunstore: the audit entry of allocation %d differs from its template: "+
 			"AllocateUnitsParams.Audit must depend on the allocation and on the licence's ID and Used only", a.ID)
+		if t.failed == nil {
+			t.failed = err // the entry written is not the one meant: never commit it
+		}
+		return out, err
 	}
 	e.ID = auditID.Int64
 	out.Audit = e
