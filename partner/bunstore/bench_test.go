@@ -52,6 +52,7 @@ var benchNow = time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
 // assignFixture is a partner with a large licence and one customer.
 type assignFixture struct {
 	m        *partner.Manager
+	quiet    *partner.Manager // the same store, with Options.DisableOutbox
 	db       *bun.DB
 	partner  int64
 	customer int64
@@ -92,7 +93,8 @@ func newAssignFixture(b *testing.B, s *bunstore.Store) assignFixture {
 		db = bun.NewDB(sql.OpenDB(bunstore.SQLiteConnector(path.(string), true)), sqlitedialect.New())
 		b.Cleanup(func() { db.Close() })
 	}
-	return assignFixture{m: m, db: db, partner: p.ID, customer: c.ID, license: ls.Licenses[0].ID, rawLic: ls.Licenses[1].ID,
+	quiet := partner.NewManager(partner.Options{Store: s, Now: func() time.Time { return benchNow }, DisableOutbox: true})
+	return assignFixture{m: m, quiet: quiet, db: db, partner: p.ID, customer: c.ID, license: ls.Licenses[0].ID, rawLic: ls.Licenses[1].ID,
 		audLic: ls.Licenses[2].ID, pg: s.DB().Dialect().Name() == dialect.PG}
 }
 
@@ -203,6 +205,13 @@ func (f assignFixture) manager(ctx context.Context) error {
 	return err
 }
 
+// managerNoOutbox is manager without the event's outbox row
+// (Options.DisableOutbox), to measure what the outbox costs.
+func (f assignFixture) managerNoOutbox(ctx context.Context) error {
+	_, err := f.quiet.Allocate(ctx, f.partner, partner.AllocateParams{LicenseID: f.license, CustomerID: f.customer, Units: 1})
+	return err
+}
+
 // nsPerOp records the last measured ns/op of each sub-benchmark so the
 // parent can log the ratio measured in the same run.
 var nsPerOp sync.Map
@@ -247,7 +256,7 @@ var cpuPerOp sync.Map
 // of other processes on a shared machine moves far less than the elapsed
 // time. A manager run also reports raw-audited's CPU time per operation
 // as a multiple of its own ("cpu-x-raw-audited": above 1.00, it used less
-// CPU than that floor).
+// CPU than that floor); so does manager-no-outbox.
 func recordCPU(b *testing.B, cpu0 time.Duration) {
 	cpu1, ok := processCPU()
 	if !ok || b.N == 0 {
@@ -257,7 +266,7 @@ func recordCPU(b *testing.B, cpu0 time.Duration) {
 	b.ReportMetric(per/1e3, "cpu-us/op")
 	name := b.Name()
 	parent, kind := name[:strings.LastIndex(name, "/")], name[strings.LastIndex(name, "/")+1:]
-	if kind != "manager" {
+	if !strings.HasPrefix(kind, "manager") {
 		cpuPerOp.Store(parent+"/"+kind, per)
 		return
 	}
@@ -267,8 +276,9 @@ func recordCPU(b *testing.B, cpu0 time.Duration) {
 }
 
 // assignKinds are the runs of BenchmarkAssign and BenchmarkAssignParallel,
-// in order: both floors before the Manager.
-var assignKinds = []string{"raw", "raw-audited", "manager"}
+// in order: both floors before the Manager, then the Manager without the
+// outbox (Options.DisableOutbox), which shows what the outbox row costs.
+var assignKinds = []string{"raw", "raw-audited", "manager", "manager-no-outbox"}
 
 func (f assignFixture) run(kind string) func(context.Context) error {
 	switch kind {
@@ -276,6 +286,8 @@ func (f assignFixture) run(kind string) func(context.Context) error {
 		return f.raw
 	case "raw-audited":
 		return f.rawAudited
+	case "manager-no-outbox":
+		return f.managerNoOutbox
 	}
 	return f.manager
 }
