@@ -30,8 +30,8 @@ import (
 // handle (its write transactions run on a *sql.Conn, which cannot bind a
 // prepared statement), on a store with query hooks (AddQueryHook: the
 // hooks see every statement), after Close, and while the statements
-// cannot be prepared (before the schema is migrated): the same statements,
-// with the same outcomes.
+// cannot be prepared (before the schema is migrated), with the same
+// outcomes in more statements.
 
 // stmt names one prepared statement.
 type stmt int
@@ -42,7 +42,7 @@ const (
 	stLicensePool              // SQLite: the licence and its pool's settings
 	stInsertAlloc              // SQLite: the allocation, when the licence and customer are the partner's
 	stAllocate                 // PostgreSQL: all three and the audit entry, in one statement
-	stInsertAudit              // an audit entry
+	stInsertAudit              // SQLite: an audit entry
 	stInsertOutbox             // one outbox message
 	stCount
 )
@@ -52,12 +52,12 @@ const (
 const partnerColumns = `id, type, status, company_name, company_key, name_sort, city, state, country, contacts,
 	sign_in_url, pool_refill, minimum_licenses, remote_manager, version, created_at, updated_at, canceled_at`
 
-// licenseColumns are a licence's columns, in scanLicense's order.
+// licenseColumns are a licence's columns, in licenseDest's order.
 const licenseColumns = `id, partner_id, product_id, product, unit_type, kind, units, used, start_at, expiry_at,
 	disabled, disabled_at, grant_key, granted_units, granted_expiry_at, granted_kind, origin, version, created_at, updated_at`
 
 // poolColumns are a pool setting's columns after a LEFT JOIN as ps, in
-// scanLicensePool's order.
+// poolDest's order.
 const poolColumns = `ps.partner_id, ps.product_id, ps.minimum, ps.cap, ps.auto_refill, ps.updated_at`
 
 const insertAllocSQL = `INSERT INTO partnerkit_allocations (license_id, partner_id, customer_id, units, created_at)
@@ -109,12 +109,12 @@ func stmtSQL(name dialect.Name) [stCount]string {
 	VALUES (?, ?, ?, 0, NULL, '', NULL, NULL, '')`
 	if name == dialect.PG {
 		q[stLockPartner] += ` FOR UPDATE`
-		q[stInsertAudit] += ` RETURNING id`
 		q[stInsertOutbox] += ` RETURNING id`
 		for i := range q {
 			q[i] = numbered(q[i])
 		}
 		q[stAllocate] = allocateSQL
+		q[stInsertAudit] = "" // the audit entry is part of stAllocate
 		return q
 	}
 	q[stTakeUnits] = `UPDATE partnerkit_licenses SET used = used + ? WHERE id = ? AND used + ? <= units AND used + ? >= 0`
@@ -256,8 +256,8 @@ func licenseDest(r *licenseRow) ([]any, func()) {
 		func() { r.DisabledAt = disabledAt.Time }
 }
 
-// poolDest is licenseDest for poolColumns: done returns the settings, or
-// none.
+// poolDest holds the scanned poolColumns; settings returns them, or
+// none when the LEFT JOIN found no row.
 type poolDest struct {
 	partnerID, productID, minimum, cap sql.NullInt64
 	autoRefill                         sql.NullBool
