@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"github.com/partnerkit/partnerkit/account"
 	"github.com/partnerkit/partnerkit/internal/dbtest"
@@ -153,6 +156,56 @@ func TestPreparedStatementsSurviveALostConnection(t *testing.T) {
 			l, err := e.m.License(ctx, e.p.ID, e.lic.ID)
 			require.NoError(t, err)
 			require.Equal(t, int64(5-len(errs)), l.Used, "every allocation reported done was made, and no other")
+		})
+	}
+}
+
+// statementLog is a query hook that keeps the statements it sees.
+type statementLog struct {
+	mu    sync.Mutex
+	stmts []string
+}
+
+func (l *statementLog) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
+func (l *statementLog) AfterQuery(_ context.Context, e *bun.QueryEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stmts = append(l.stmts, e.Query)
+}
+
+// TestAllocationPathWithoutPreparedStatements: a store with a query hook
+// runs the allocation through bun, so that the hook sees its UPDATE; a
+// store after Close (a host's database stays open) does too; both
+// allocate as before.
+func TestAllocationPathWithoutPreparedStatements(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) *bunstore.Store{"sqlite-host": dbtest.SQLiteHost, "postgres": dbtest.Postgres} {
+		t.Run(name, func(t *testing.T) {
+			if name == "postgres" {
+				dbtest.PostgresDSN(t)
+			}
+			ctx := context.Background()
+			s := open(t)
+			e := newAllocEnv(t, s)
+			log := &statementLog{}
+			s.AddQueryHook(log)
+			_, err := e.m.Allocate(ctx, e.p.ID, partner.AllocateParams{LicenseID: e.lic.ID, CustomerID: e.customer.ID, Units: 1})
+			require.NoError(t, err)
+			require.False(t, bunstore.Prepared(s))
+			var updates int
+			for _, q := range log.stmts {
+				if strings.HasPrefix(q, "UPDATE \"partnerkit_licenses\"") {
+					updates++
+				}
+			}
+			require.Equal(t, 1, updates, "the hook saw the allocation's UPDATE: %q", log.stmts)
+
+			require.NoError(t, s.Close())
+			require.False(t, bunstore.Prepared(s))
+			_, err = e.m.Allocate(ctx, e.p.ID, partner.AllocateParams{LicenseID: e.lic.ID, CustomerID: e.customer.ID, Units: 1})
+			require.NoError(t, err, "a host's database stays open after Close")
+			l, err := e.m.License(ctx, e.p.ID, e.lic.ID)
+			require.NoError(t, err)
+			require.Equal(t, int64(2), l.Used)
 		})
 	}
 }

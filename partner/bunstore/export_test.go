@@ -8,4 +8,4 @@ func SetBusyTimeout(s *Store, d time.Duration) { s.busyTimeout = d }
 
 // Prepared reports whether the store's allocation path runs on prepared
 // statements.
-func Prepared(s *Store) bool { return s.stmts.set.Load() != nil }
+func Prepared(s *Store) bool { return s.stmts.set.Load() != nil && !s.stmts.off.Load() }
