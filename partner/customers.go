@@ -148,6 +148,11 @@ func (m *Manager) Allocate(ctx context.Context, partnerID int64, in AllocatePara
 		if err := license.ValidateUnits("units", in.Units); err != nil {
 			return err
 		}
+		if ua, ok := tx.(UnitsAllocator); ok {
+			a, err := m.allocateUnits(ctx, ua, tx, c, p, in)
+			out = a
+			return err
+		}
 		// Take the units first, in the store's one conditional step, then
 		// check the licence it returns: a failed check returns an error,
 		// which rolls the whole change back. The happy path costs no read.
@@ -177,9 +182,51 @@ func (m *Manager) Allocate(ctx context.Context, partnerID int64, in AllocatePara
 			allocationChanges(a, l.Used-a.Units, l.Used, false)); err != nil {
 			return err
 		}
-		return m.afterAllocation(ctx, tx, c, *p, l, in.Units)
+		return m.afterAllocation(ctx, tx, c, *p, l, in.Units, nil)
 	})
 	return out, err
+}
+
+// allocateUnits is Allocate's change on a store that takes the units,
+// records the allocation and its audit entry and reads the pool's
+// settings in one step (UnitsAllocator): the same checks, in the same
+// order, on what the step returns; a failed check rolls the whole change
+// back.
+func (m *Manager) allocateUnits(ctx context.Context, ua UnitsAllocator, tx Tx, c *changes, p *Partner, in AllocateParams) (license.Allocation, error) {
+	res, err := ua.AllocateUnits(ctx, AllocateUnitsParams{
+		Allocation: license.Allocation{LicenseID: in.LicenseID, PartnerID: p.ID, CustomerID: in.CustomerID, Units: in.Units, CreatedAt: c.at},
+		Audit: func(a license.Allocation, l license.License) AuditEntry {
+			return AuditEntry{PartnerID: p.ID, Actor: c.actor, Action: OpAllocateUnits, Target: fmt.Sprintf("allocation %d", a.ID),
+				Changes: allocationChanges(a, l.Used-a.Units, l.Used, false), At: c.at}
+		},
+	})
+	l := res.License
+	switch {
+	case err == nil:
+		err = usable(l, p.ID, c.at)
+	case errors.Is(err, ErrInsufficientUnits) || errors.Is(err, ErrNotFound):
+		// Report the licence's own problem first.
+		cur, rerr := partnerLicense(ctx, tx, p.ID, in.LicenseID)
+		if rerr == nil {
+			rerr = usable(cur, p.ID, c.at)
+		}
+		if rerr != nil {
+			return license.Allocation{}, rerr
+		}
+	}
+	if err != nil {
+		return license.Allocation{}, err
+	}
+	if res.Allocation.ID == 0 {
+		return license.Allocation{}, NewError(ErrNotFound, "", "licence %d or customer %d does not exist for partner %d",
+			in.LicenseID, in.CustomerID, p.ID)
+	}
+	c.emit(eventKinds[OpAllocateUnits], res.Audit)
+	pool := res.Pool
+	if pool == nil {
+		pool = []PoolSettings{} // read: the pool has no settings
+	}
+	return res.Allocation, m.afterAllocation(ctx, tx, c, *p, l, in.Units, pool)
 }
 
 // allocationChanges are the audit changes of an allocation made, or

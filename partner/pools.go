@@ -521,11 +521,15 @@ func refillLicense(partnerID int64, pool Pool, lics []license.License, units int
 // afterAllocation raises EventPoolBelowMinimum when taking units from the
 // pool of l has just made it fall below the pool's minimum and then, when
 // the pool refills itself, issues the automatic refill in the same
-// transaction.
-func (m *Manager) afterAllocation(ctx context.Context, tx Tx, c *changes, p Partner, l license.License, taken int64) error {
-	sets, err := tx.PoolSettings(ctx, p.ID)
-	if err != nil {
-		return err
+// transaction. poolSets, when not nil, are the partner's settings of the
+// pool of l (UnitsAllocator read them), which decide whether the pool has
+// a minimum at all without reading the others.
+func (m *Manager) afterAllocation(ctx context.Context, tx Tx, c *changes, p Partner, l license.License, taken int64, poolSets []PoolSettings) error {
+	sets, err := poolSets, error(nil)
+	if sets == nil {
+		if sets, err = tx.PoolSettings(ctx, p.ID); err != nil {
+			return err
+		}
 	}
 	k := poolOf(l)
 	minimum, auto := p.MinimumLicenses, false
@@ -539,6 +543,11 @@ func (m *Manager) afterAllocation(ctx context.Context, tx Tx, c *changes, p Part
 	}
 	if minimum == 0 {
 		return nil
+	}
+	if poolSets != nil {
+		if sets, err = tx.PoolSettings(ctx, p.ID); err != nil {
+			return err
+		}
 	}
 	lics, _, err := tx.Licenses(ctx, p.ID, Page{})
 	if err != nil {

@@ -411,3 +411,46 @@ type OutboxTx interface {
 func FoldName(s string) string {
 	return norm.NFC.String(cases.Fold().String(norm.NFD.String(s)))
 }
+
+// UnitsAllocator is a step a Tx may also offer: Manager.Allocate uses it
+// when the Tx has it, and otherwise runs AdjustUsed, CreateAllocation,
+// AppendAudit and PoolSettings, which it stands for, one by one. A store
+// offers it to write an allocation in fewer statements (bunstore: one on
+// PostgreSQL).
+type UnitsAllocator interface {
+	// AllocateUnits takes in.Allocation.Units from licence
+	// in.Allocation.LicenseID as AdjustUsed does, failing as AdjustUsed
+	// does (then the result's License is the licence as AdjustUsed returns
+	// it, and nothing is written). When the units are taken it records
+	// the allocation as CreateAllocation does — unless the licence or the
+	// customer does not belong to in.Allocation.PartnerID: then Allocation
+	// stays without an ID, nothing but the units was written, and the
+	// caller is to fail the transaction — and then the audit entry
+	// in.Audit returns for the allocation (with its ID) and the licence
+	// after the change, as AppendAudit does. It returns the licence after
+	// the change, the allocation and the entry with their IDs, and the
+	// partner's settings of the licence's pool (product and unit type):
+	// one element, or none when the pool has none.
+	AllocateUnits(ctx context.Context, in AllocateUnitsParams) (AllocatedUnits, error)
+}
+
+// AllocateUnitsParams is what UnitsAllocator.AllocateUnits writes.
+type AllocateUnitsParams struct {
+	// Allocation is the allocation to record: LicenseID, PartnerID,
+	// CustomerID, Units (at least 1) and CreatedAt.
+	Allocation license.Allocation
+	// Audit returns the audit entry of the allocation a, with its ID, made
+	// from the licence l after the change. It may depend on a and on l's
+	// ID and Used only: a store may write the entry from a template, which
+	// it checks against Audit's answer for the values written (a mismatch
+	// fails the step).
+	Audit func(a license.Allocation, l license.License) AuditEntry
+}
+
+// AllocatedUnits is what UnitsAllocator.AllocateUnits wrote and read.
+type AllocatedUnits struct {
+	License    license.License    // the licence after the change
+	Allocation license.Allocation // ID 0 when not recorded
+	Audit      AuditEntry         // ID 0 when not recorded
+	Pool       []PoolSettings     // the partner's settings of the licence's pool: none or one
+}

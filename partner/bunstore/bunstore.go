@@ -82,6 +82,7 @@ type Store struct {
 	retries     int
 	busyTimeout time.Duration
 	owned       []*bun.DB // closed by Close
+	stmts       *stmts    // the allocation path's prepared statements (stmts.go)
 
 	// SQLite only.
 	fts      atomic.Int32  // whether the name search's FTS5 table exists: ftsUnknown, ftsPresent, ftsAbsent
@@ -106,7 +107,7 @@ var _ partner.Store = (*Store)(nil)
 // back before the connection returns to the pool. OpenSQLite configures its connections
 // itself and skips these steps.
 func New(db *bun.DB) *Store {
-	s := &Store{db: db, reads: db, name: db.Dialect().Name(), retries: MaxRetries, busyTimeout: BusyTimeout}
+	s := &Store{db: db, reads: db, name: db.Dialect().Name(), retries: MaxRetries, busyTimeout: BusyTimeout, stmts: &stmts{}}
 	if s.name == dialect.SQLite {
 		s.writer = make(chan struct{}, 1)
 		s.hostConn = true
@@ -292,8 +293,12 @@ func walCheck(path, mode string, err error) error {
 // to the store's own queries, reads and writes. The *bun.DB a host passed
 // to New is left as it is: the store queries through a clone of it that
 // carries the hook (bun's WithQueryHook). Call it before the store is in
-// use; it is not safe to call concurrently with the store's work.
+// use; it is not safe to call concurrently with the store's work. A store
+// with a hook runs its allocation path through bun too, instead of on
+// prepared statements (see stmts.go), so that the hook sees every
+// statement.
 func (s *Store) AddQueryHook(h bun.QueryHook) {
+	s.stmts.off.Store(true) // the hooks see every statement: bun's path only
 	same := s.reads == s.db
 	s.db = s.db.WithQueryHook(h)
 	if same {
@@ -310,10 +315,10 @@ func (s *Store) AddQueryHook(h bun.QueryHook) {
 // SQLiteConnector.
 func (s *Store) DB() *bun.DB { return s.db }
 
-// Close closes the databases OpenSQLite opened; it leaves a database
-// passed to New open.
+// Close closes the store's prepared statements and the databases
+// OpenSQLite opened; it leaves a database passed to New open.
 func (s *Store) Close() error {
-	var errs []error
+	errs := []error{s.stmts.close()}
 	for _, db := range s.owned {
 		errs = append(errs, db.Close())
 	}

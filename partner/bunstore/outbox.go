@@ -75,9 +75,18 @@ func (r *reader) Outbox(ctx context.Context, f partner.OutboxFilter) ([]partner.
 // appendChunk is the most messages one INSERT writes.
 const appendChunk = 500
 
+// preparedOutbox is the most messages AppendOutbox writes one by one with
+// its prepared INSERT (stmts.go) rather than in one INSERT through bun.
+const preparedOutbox = 2
+
 func (t *txn) AppendOutbox(ctx context.Context, msgs []partner.OutboxMessage) error {
 	if err := t.check(ctx); err != nil {
 		return err
+	}
+	if len(msgs) <= preparedOutbox {
+		if ok, err := t.appendOutboxPrepared(ctx, msgs); ok {
+			return err
+		}
 	}
 	for lo := 0; lo < len(msgs); lo += appendChunk {
 		chunk := msgs[lo:min(lo+appendChunk, len(msgs))]

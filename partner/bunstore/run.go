@@ -172,6 +172,7 @@ func (s *Store) enqueue(ctx context.Context, until time.Time) error {
 // writeOnTx runs body in a database/sql transaction: on PostgreSQL, and on
 // the connections OpenSQLite configured, whose BEGIN is IMMEDIATE.
 func (s *Store) writeOnTx(ctx context.Context, body func(ctx context.Context, db bun.IDB) error) error {
+	s.prepare(ctx) // before BEGIN: preparing takes a connection of the pool
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		if s.name == dialect.SQLite && (transient(err) || ctx.Err() != nil) {

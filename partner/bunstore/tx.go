@@ -547,6 +547,7 @@ func (r *reader) insertSelect(ctx context.Context, query string, args ...any) (i
 // txn implements partner.Tx.
 type txn struct {
 	reader
+	bound [stCount]*sql.Stmt // the prepared statements bound to this transaction (stmts.go)
 }
 
 // savepoint is the name of guard's savepoint.
@@ -594,6 +595,9 @@ func (t *txn) insertRow(ctx context.Context, model any) (id int64, err error) {
 func (t *txn) LockPartner(ctx context.Context, id int64) (partner.Partner, error) {
 	if err := t.check(ctx); err != nil {
 		return partner.Partner{}, err
+	}
+	if p, ok, err := t.lockPartner(ctx, id); ok {
+		return p, err
 	}
 	var row partnerRow
 	q := t.db.NewSelect().Model(&row).Where("p.id = ?", id)
@@ -748,6 +752,12 @@ func (t *txn) AdjustUsed(ctx context.Context, licenseID, delta int64) (license.L
 	if n == 1 {
 		return t.License(ctx, licenseID)
 	}
+	return t.adjustFailed(ctx, licenseID, delta)
+}
+
+// adjustFailed is AdjustUsed's answer when its UPDATE changed no row: the
+// licence as it stands, and why.
+func (t *txn) adjustFailed(ctx context.Context, licenseID, delta int64) (license.License, error) {
 	cur, err := t.License(ctx, licenseID)
 	if err != nil {
 		return cur, err

@@ -81,8 +81,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Bulk/ThousandsOfPartners", testBulkRunMany},
 		{"Concurrency/OneRecorderPerBulkItem", testConcurrentBulkItem},
 	}
-	tests = append(tests, outboxTests...) // Outbox/..., in outbox.go
-	tests = append(tests, readTests...)   // reads of a screen that cost no more than its page, in reads.go
+	tests = append(tests, outboxTests...)   // Outbox/..., in outbox.go
+	tests = append(tests, readTests...)     // reads of a screen that cost no more than its page, in reads.go
+	tests = append(tests, allocateTests...) // in allocate.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
