@@ -38,15 +38,7 @@ const ScreenshotsEnv = "PARTNERS_SCREENSHOTS"
 // of its own; what the test adds to the demo data it writes through the
 // library on the same file while the console runs.
 func TestConsoleInBrowser(t *testing.T) {
-	chromium := os.Getenv(ChromiumEnv)
-	if chromium == "" {
-		t.Skipf("browser test is off: set %s to a Chromium binary (e.g. /usr/bin/chromium) to run it", ChromiumEnv)
-	}
-	shots := os.Getenv(ScreenshotsEnv)
-	if shots == "" {
-		shots = t.TempDir()
-	}
-	require.NoError(t, os.MkdirAll(shots, 0o755))
+	chromium, shots := browserEnv(t)
 
 	db := filepath.Join(t.TempDir(), "console.db")
 	console := startConsole(t, "-db", db)

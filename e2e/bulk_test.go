@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,15 +25,7 @@ import (
 // axe-core checks the action's form, the preview, the run (finished and
 // in progress) and the audit log.
 func TestBulkInBrowser(t *testing.T) {
-	chromium := os.Getenv(ChromiumEnv)
-	if chromium == "" {
-		t.Skipf("browser test is off: set %s to a Chromium binary (e.g. /usr/bin/chromium) to run it", ChromiumEnv)
-	}
-	shots := os.Getenv(ScreenshotsEnv)
-	if shots == "" {
-		shots = t.TempDir()
-	}
-	require.NoError(t, os.MkdirAll(shots, 0o755))
+	chromium, shots := browserEnv(t)
 
 	db := filepath.Join(t.TempDir(), "console.db")
 	console := startConsole(t, "-db", db)

@@ -240,3 +240,21 @@ func TestConsoleBinary(t *testing.T) {
 	require.Contains(t, c.stderr.String(), "msg=stopped")
 	require.NotContains(t, c.stderr.String(), "level=ERROR")
 }
+
+// browserEnv is what every browser test starts with: the Chromium binary
+// from ChromiumEnv (the test skips, saying how to turn it on, when it is
+// unset) and the folder for its screenshots (ScreenshotsEnv, or a
+// temporary one).
+func browserEnv(t *testing.T) (chromium, shots string) {
+	t.Helper()
+	chromium = os.Getenv(ChromiumEnv)
+	if chromium == "" {
+		t.Skipf("browser test is off: set %s to a Chromium binary (e.g. /usr/bin/chromium) to run it", ChromiumEnv)
+	}
+	shots = os.Getenv(ScreenshotsEnv)
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	require.NoError(t, os.MkdirAll(shots, 0o755))
+	return chromium, shots
+}

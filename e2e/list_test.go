@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,15 +21,7 @@ import (
 // a reload), filtering "needs attention" with the order kept, the marks
 // and their words for screen readers, and axe-core on the filtered list.
 func TestPartnersListInBrowser(t *testing.T) {
-	chromium := os.Getenv(ChromiumEnv)
-	if chromium == "" {
-		t.Skipf("browser test is off: set %s to a Chromium binary (e.g. /usr/bin/chromium) to run it", ChromiumEnv)
-	}
-	shots := os.Getenv(ScreenshotsEnv)
-	if shots == "" {
-		shots = t.TempDir()
-	}
-	require.NoError(t, os.MkdirAll(shots, 0o755))
+	chromium, shots := browserEnv(t)
 	db := filepath.Join(t.TempDir(), "console.db")
 	console := startConsole(t, "-db", db)
 	console.ready(t)

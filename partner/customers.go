@@ -157,20 +157,7 @@ func (m *Manager) Allocate(ctx context.Context, partnerID int64, in AllocatePara
 		// check the licence it returns: a failed check returns an error,
 		// which rolls the whole change back. The happy path costs no read.
 		l, err := tx.AdjustUsed(ctx, in.LicenseID, in.Units)
-		switch {
-		case err == nil:
-			err = usable(l, p.ID, c.at)
-		case errors.Is(err, ErrInsufficientUnits) || errors.Is(err, ErrNotFound):
-			// Report the licence's own problem first.
-			cur, rerr := partnerLicense(ctx, tx, p.ID, in.LicenseID)
-			if rerr == nil {
-				rerr = usable(cur, p.ID, c.at)
-			}
-			if rerr != nil {
-				return rerr
-			}
-		}
-		if err != nil {
+		if err := takenCheck(ctx, tx, p.ID, in.LicenseID, l, err, c.at); err != nil {
 			return err
 		}
 		a := license.Allocation{LicenseID: l.ID, PartnerID: p.ID, CustomerID: in.CustomerID, Units: in.Units, CreatedAt: c.at}
@@ -187,6 +174,26 @@ func (m *Manager) Allocate(ctx context.Context, partnerID int64, in AllocatePara
 	return out, err
 }
 
+// takenCheck checks the licence l whose units an allocation took (err
+// is the taking's error): a licence that is not the partner's, not
+// usable at the instant, or short of units refuses, the licence's own
+// problem reported first.
+func takenCheck(ctx context.Context, tx Tx, partnerID, licenseID int64, l license.License, err error, at time.Time) error {
+	switch {
+	case err == nil:
+		return usable(l, partnerID, at)
+	case errors.Is(err, ErrInsufficientUnits) || errors.Is(err, ErrNotFound):
+		cur, rerr := partnerLicense(ctx, tx, partnerID, licenseID)
+		if rerr == nil {
+			rerr = usable(cur, partnerID, at)
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	return err
+}
+
 // allocateUnits is Allocate's change on a store that takes the units,
 // records the allocation and its audit entry and reads the pool's
 // settings in one step (UnitsAllocator): the same checks, in the same
@@ -201,20 +208,7 @@ func (m *Manager) allocateUnits(ctx context.Context, ua UnitsAllocator, tx Tx, c
 		},
 	})
 	l := res.License
-	switch {
-	case err == nil:
-		err = usable(l, p.ID, c.at)
-	case errors.Is(err, ErrInsufficientUnits) || errors.Is(err, ErrNotFound):
-		// Report the licence's own problem first.
-		cur, rerr := partnerLicense(ctx, tx, p.ID, in.LicenseID)
-		if rerr == nil {
-			rerr = usable(cur, p.ID, c.at)
-		}
-		if rerr != nil {
-			return license.Allocation{}, rerr
-		}
-	}
-	if err != nil {
+	if err := takenCheck(ctx, tx, p.ID, in.LicenseID, l, err, c.at); err != nil {
 		return license.Allocation{}, err
 	}
 	if res.Allocation.ID == 0 {
