@@ -133,7 +133,7 @@ func ExampleNew() {
 	fmt.Println(tables)
 	// Output:
 	// created: 1 Acme Managed IT
-	// [partnerkit_accounts partnerkit_allocations partnerkit_audit partnerkit_bulk_items partnerkit_bulk_runs partnerkit_bun_migration_locks partnerkit_bun_migrations partnerkit_customers partnerkit_license_notices partnerkit_licenses partnerkit_outbox partnerkit_partners partnerkit_plan_assignments partnerkit_plans partnerkit_pool_settings partnerkit_products partnerkit_runs]
+	// [partnerkit_accounts partnerkit_allocations partnerkit_audit partnerkit_bulk_items partnerkit_bulk_runs partnerkit_bun_migration_locks partnerkit_bun_migrations partnerkit_customers partnerkit_license_notices partnerkit_licenses partnerkit_outbox partnerkit_partners partnerkit_plan_assignments partnerkit_plans partnerkit_pool_settings partnerkit_pool_totals partnerkit_products partnerkit_runs]
 }
 
 // On PostgreSQL the store goes into the host's own bun database, shared by

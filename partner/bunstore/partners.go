@@ -2,6 +2,8 @@ package bunstore
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -13,38 +15,70 @@ import (
 // statement returns (or, for an order or a filter that needs them, for
 // the rows it considers).
 const (
-	customersSQL   = "(SELECT count(*) FROM partnerkit_customers AS c WHERE c.partner_id = p.id)"
-	provisionedSQL = "(SELECT coalesce(sum(l.units), 0) FROM partnerkit_licenses AS l WHERE l.partner_id = p.id)"
-	usedSQL        = "(SELECT coalesce(sum(l.used), 0) FROM partnerkit_licenses AS l WHERE l.partner_id = p.id)"
+	customersSQL = "(SELECT count(*) FROM partnerkit_customers AS c WHERE c.partner_id = p.id)"
+	// provisionedSQL and usedSQL sum all the partner's licences (disabled
+	// and out of their dates included) from the totals the database keeps
+	// (partnerkit_pool_totals, see the migration 20261216000001_pool_totals):
+	// a few rows a partner, however many licences it holds.
+	provisionedSQL = "(SELECT coalesce(sum(t.units), 0) FROM partnerkit_pool_totals AS t WHERE t.partner_id = p.id)"
+	usedSQL        = "(SELECT coalesce(sum(t.used), 0) FROM partnerkit_pool_totals AS t WHERE t.partner_id = p.id)"
 	// usageSQL is the share of units used in millionths, in integers.
-	usageSQL = "(SELECT CASE WHEN coalesce(sum(l.units), 0) = 0 THEN 0 ELSE " +
-		"CAST(sum(l.used) AS BIGINT) * 1000000 / CAST(sum(l.units) AS BIGINT) END " +
-		"FROM partnerkit_licenses AS l WHERE l.partner_id = p.id)"
+	usageSQL = "(SELECT CASE WHEN coalesce(sum(t.units), 0) = 0 THEN 0 ELSE " +
+		"CAST(sum(t.used) AS BIGINT) * 1000000 / CAST(sum(t.units) AS BIGINT) END " +
+		"FROM partnerkit_pool_totals AS t WHERE t.partner_id = p.id)"
 	statusRankSQL = "CASE p.status WHEN 'active' THEN 0 WHEN 'suspended' THEN 1 ELSE 2 END"
 	// usableSQL: a licence l that may be given to customers at ? (twice).
 	usableSQL = "l.disabled = ? AND l.start_at <= ? AND l.expiry_at > ?"
-	// lowStockSQL counts the partner's pools (a product and unit type with
-	// a usable licence or with settings) whose minimum is above their
-	// remaining units; the remaining units are never negative, so a
-	// minimum of 0 is never above them. It reads the partner's usable
-	// licences once, summing them by pool, and its settings twice (a few
-	// rows).
-	lowStockSQL = "(SELECT count(*) FROM (" +
-		"SELECT k.product, k.unit_type, sum(k.remaining) AS remaining FROM (" +
-		"SELECT l.product, l.unit_type, l.units - l.used AS remaining FROM partnerkit_licenses AS l WHERE l.partner_id = p.id AND " + usableSQL +
-		" UNION ALL SELECT ps.product, ps.unit_type, 0 FROM partnerkit_pool_settings AS ps WHERE ps.partner_id = p.id) AS k " +
-		"GROUP BY k.product, k.unit_type) AS g " +
-		"WHERE coalesce((SELECT ps.minimum FROM partnerkit_pool_settings AS ps WHERE ps.partner_id = p.id " +
-		"AND ps.product = g.product AND ps.unit_type = g.unit_type), p.minimum_licenses) > g.remaining)"
+	// usableSumsSQL are the partner's usable licences (usableSQL) summed
+	// without reading them, as rows (product, unit_type, product_id, n,
+	// units, used) to be summed by pool: the totals of its licences not
+	// disabled, less each licence not disabled that is expired (by range
+	// in partnerkit_licenses_partner_expiry) or not started (by range in
+	// partnerkit_licenses_partner_start). Its cost grows with the
+	// partner's pools and its licences out of their dates, not with its
+	// usable ones. The partner is ?, or p.id in a correlated subquery;
+	// arguments: usableSumsArgs.
+	usableSumsSQL = "SELECT t.product, t.unit_type, t.product_id, t.licenses AS n, t.units, t.used " +
+		"FROM partnerkit_pool_totals AS t WHERE t.partner_id = %[1]s AND t.disabled = ? " +
+		"UNION ALL SELECT l.product, l.unit_type, l.product_id, -1, -l.units, -l.used " +
+		"FROM partnerkit_licenses AS l WHERE l.partner_id = %[1]s AND l.disabled = ? AND l.expiry_at <= ? " +
+		"UNION ALL SELECT l.product, l.unit_type, l.product_id, -1, -l.units, -l.used " +
+		"FROM partnerkit_licenses AS l WHERE l.partner_id = %[1]s AND l.disabled = ? AND l.start_at > ? AND l.expiry_at > ?"
 	// expiringWhere: a licence l Expiring soon between ? and ?.
 	expiringWhere = "l.partner_id = p.id AND l.disabled = ? AND l.expiry_at > ? AND l.expiry_at < ?"
 	expiringSQL   = "(SELECT count(*) FROM partnerkit_licenses AS l WHERE " + expiringWhere + ")"
 	expiredSQL    = "(SELECT count(*) FROM partnerkit_licenses AS l WHERE l.partner_id = p.id AND l.disabled = ? AND l.expiry_at <= ?)"
 )
 
+// usableSumsOfP is usableSumsSQL for the partner p.id.
+var usableSumsOfP = fmt.Sprintf(usableSumsSQL, "p.id")
+
+// lowStockSQL counts the partner's pools (a product and unit type with
+// a usable licence or with settings) whose minimum is above their
+// remaining units; the remaining units are never negative, so a
+// minimum of 0 is never above them. It sums the usable licences by
+// pool from the kept totals (usableSumsSQL), and reads the partner's
+// settings twice (a few rows).
+var lowStockSQL = "(SELECT count(*) FROM (" +
+	"SELECT k.product, k.unit_type, sum(k.n) AS n, sum(k.remaining) AS remaining, sum(k.setting) AS setting FROM (" +
+	"SELECT u.product, u.unit_type, u.n, u.units - u.used AS remaining, 0 AS setting FROM (" + usableSumsOfP + ") AS u" +
+	" UNION ALL SELECT ps.product, ps.unit_type, 0, 0, 1 FROM partnerkit_pool_settings AS ps WHERE ps.partner_id = p.id) AS k " +
+	"GROUP BY k.product, k.unit_type) AS g " +
+	"WHERE (g.n > 0 OR g.setting > 0) AND coalesce((SELECT ps.minimum FROM partnerkit_pool_settings AS ps WHERE ps.partner_id = p.id " +
+	"AND ps.product = g.product AND ps.unit_type = g.unit_type), p.minimum_licenses) > g.remaining)"
+
+// usableSumsArgs are the arguments of usableSumsSQL at now, for the
+// partner id when it is not 0 (usableSumsSQL with ?), else for p.id.
+func usableSumsArgs(id int64, now time.Time) []any {
+	now = now.UTC()
+	if id == 0 {
+		return []any{false, false, now, false, now, now}
+	}
+	return []any{id, false, id, false, now, id, false, now, now}
+}
+
 func lowStockArgs(at partner.AsOf) []any {
-	now := at.Now.UTC()
-	return []any{false, now, now}
+	return usableSumsArgs(0, at.Now)
 }
 
 func expiringArgs(at partner.AsOf) []any {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/partnerkit/partnerkit/partner"
 )
@@ -43,10 +46,27 @@ func (r *reader) Pools(ctx context.Context, partnerID int64, now time.Time) ([]p
 	}
 	now = now.UTC()
 	var rows []poolRow
-	err := r.db.NewSelect().TableExpr("partnerkit_licenses AS l").
-		ColumnExpr("l.product, l.unit_type, max(l.product_id) AS product_id, sum(l.units) AS units, sum(l.used) AS used, min(l.id) AS first_id").
-		Where("l.partner_id = ?", partnerID).Where(usableSQL, false, now, now).
-		GroupExpr("l.product, l.unit_type").OrderExpr("first_id ASC").Scan(ctx, &rows)
+	// The usable sums by pool from the kept totals (usableSumsSQL); the
+	// pool's catalogue product is the highest of its usable licences', and
+	// its first usable licence (for the order) is found in the pool's
+	// licences in id order, past those out of their dates only.
+	// On SQLite the dates are compared as +l.start_at, +l.expiry_at (the
+	// unary plus changes no value): without statistics its planner would
+	// otherwise range over an index of the dates, nearly all the
+	// partner's licences, and sort them, instead of walking the pool's
+	// index in id order.
+	dates := "l.disabled = ? AND +l.start_at <= ? AND +l.expiry_at > ?"
+	if r.s.name == dialect.PG {
+		dates = usableSQL
+	}
+	err := r.db.NewRaw("SELECT g.product, g.unit_type, g.product_id, g.units, g.used, "+
+		"(SELECT l.id FROM partnerkit_licenses AS l WHERE l.partner_id = ? AND l.product = g.product AND l.unit_type = g.unit_type AND "+
+		dates+" ORDER BY l.id LIMIT 1) AS first_id FROM ("+
+		"SELECT v.product, v.unit_type, max(v.product_id) AS product_id, sum(v.units) AS units, sum(v.used) AS used FROM ("+
+		"SELECT u.product, u.unit_type, u.product_id, sum(u.units) AS units, sum(u.used) AS used FROM ("+
+		fmt.Sprintf(usableSumsSQL, "?")+") AS u GROUP BY u.product, u.unit_type, u.product_id HAVING sum(u.n) > 0"+
+		") AS v GROUP BY v.product, v.unit_type) AS g ORDER BY first_id ASC",
+		append([]any{partnerID, false, now, now}, usableSumsArgs(partnerID, now)...)...).Scan(ctx, &rows)
 	if err != nil {
 		return nil, r.dbErr(err)
 	}

@@ -131,7 +131,14 @@ func (r *reader) Licenses(ctx context.Context, partnerID int64, p partner.Page) 
 	if err := window(r.db.NewSelect().Model(&rows).Where("l.partner_id = ?", partnerID), p).OrderExpr("l.id ASC").Scan(ctx); err != nil {
 		return nil, 0, r.dbErr(err)
 	}
-	total, err := r.pagedCount(ctx, len(rows), p, r.db.NewSelect().Model((*licenseRow)(nil)).Where("l.partner_id = ?", partnerID).Count)
+	// The partner's number of licences is the sum of its kept totals (see
+	// the migration 20261216000001_pool_totals): a few rows, not a count
+	// of its licences.
+	total, err := r.pagedCount(ctx, len(rows), p, func(ctx context.Context) (n int64, err error) {
+		err = r.db.NewSelect().TableExpr("partnerkit_pool_totals AS t").ColumnExpr("coalesce(sum(t.licenses), 0)").
+			Where("t.partner_id = ?", partnerID).Scan(ctx, &n)
+		return n, err
+	})
 	return licenses(rows), total, err
 }
 

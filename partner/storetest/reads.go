@@ -1,12 +1,14 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnerkit/partnerkit/account"
@@ -24,6 +26,7 @@ var readTests = []struct {
 	{"Partners/RecordWithoutDerivedFigures", testPartnerRecord},
 	{"Accounts/PagedByID", testAccountsPaged},
 	{"Pools/SummedByTheStore", testPoolsSummed},
+	{"Pools/TotalsAfterEveryLicenceWrite", testTotalsAfterWrites},
 	{"Partners/SearchShortLiteralAndRenamed", testSearchShortLiteral},
 }
 
@@ -240,4 +243,161 @@ func testPoolsSummed(t *testing.T, s partner.Store) {
 		require.Empty(t, got, "no such partner: no pools")
 		return nil
 	})
+}
+
+// testTotalsAfterWrites: after each kind of licence write — creating,
+// AdjustUsed up and down, a refused AdjustUsed, UpdateLicense of units,
+// of the expiry, disabling and enabling again, EndLicenses, and a
+// transaction rolled back — the partner's UnitsProvisioned, UnitsUsed
+// and LowStockPools (Partners) and its pools (Pools) agree with their Go
+// recomputation from the licences, at instants before, at and after the
+// licences' dates; another partner's figures never move.
+func testTotalsAfterWrites(t *testing.T, s partner.Store) {
+	pr := NewPartner("Acme", partner.MSP, partner.Active)
+	pr.MinimumLicenses = 6
+	update(t, s, func(tx partner.Tx) error { return tx.CreatePartner(ctx, &pr) })
+	q := createPartner(t, s, "Other", partner.MSP, partner.Active)
+	prod := createProduct(t, s, "Backup")
+	update(t, s, func(tx partner.Tx) error {
+		ps := partner.PoolSettings{PartnerID: pr.ID, Product: "Backup", UnitType: "GB", ProductID: prod.ID,
+			Minimum: 50, MinimumSet: true, UpdatedAt: T0}
+		return tx.PutPoolSettings(ctx, &ps)
+	})
+	other := createLicense(t, s, q.ID, 1000)
+	instants := []time.Time{T0.Add(-48 * time.Hour), T0, T0.Add(time.Hour), T0.AddDate(2, 0, 0)}
+	check := func(step string) {
+		t.Helper()
+		view(t, s, func(r partner.Reader) error {
+			lics, _, err := r.Licenses(ctx, pr.ID, partner.Page{})
+			require.NoError(t, err)
+			sets, err := r.PoolSettings(ctx, pr.ID)
+			require.NoError(t, err)
+			page, total, err := r.Licenses(ctx, pr.ID, partner.Page{Offset: 1, Limit: 2})
+			require.NoError(t, err)
+			require.Equal(t, len(lics), total, "%s: the number of licences", step)
+			require.Len(t, page, min(2, max(0, len(lics)-1)), "%s: the page", step)
+			var units, used int64
+			for _, l := range lics {
+				units, used = units+l.Units, used+l.Used
+			}
+			for _, now := range instants {
+				want := poolSums(lics, now)
+				got, err := r.Pools(ctx, pr.ID, now)
+				require.NoError(t, err)
+				require.Empty(t, cmp.Diff(want, got, cmpopts.EquateEmpty()), "%s: pools at %v", step, now)
+				low := lowPools(want, sets, pr.MinimumLicenses)
+				ps, _, err := r.Partners(ctx, partner.Filter{IDs: []int64{pr.ID, q.ID}, Page: partner.Page{Limit: 10}},
+					partner.AsOf{Now: now, Window: AsOfT0.Window})
+				require.NoError(t, err)
+				require.Len(t, ps, 2)
+				type figures struct {
+					Units, Used int64
+					Low         int
+				}
+				require.Empty(t, cmp.Diff(figures{units, used, low}, figures{ps[0].UnitsProvisioned, ps[0].UnitsUsed, ps[0].LowStockPools}),
+					"%s: the partner's figures at %v", step, now)
+				require.Equal(t, figures{1000, 7, 0}, figures{ps[1].UnitsProvisioned, ps[1].UnitsUsed, ps[1].LowStockPools},
+					"%s: another partner's figures at %v", step, now)
+			}
+			got, err := r.Partner(ctx, pr.ID)
+			require.NoError(t, err)
+			require.Equal(t, [2]int64{units, used}, [2]int64{got.UnitsProvisioned, got.UnitsUsed}, "%s: Partner", step)
+			return nil
+		})
+	}
+	update(t, s, func(tx partner.Tx) error { _, err := tx.AdjustUsed(ctx, other.ID, 7); return err })
+
+	mk := func(product string, productID int64, unitType string, units int64, start, expiry time.Time) license.License {
+		l := NewLicense(pr.ID, units)
+		l.Product, l.ProductID, l.UnitType, l.Start, l.Expiry, l.GrantedExpiry = product, productID, unitType, start, expiry, expiry
+		update(t, s, func(tx partner.Tx) error { return tx.CreateLicense(ctx, &l) })
+		return l
+	}
+	past, future := T0.AddDate(0, -1, 0), T0.AddDate(1, 0, 0)
+	check("no licence")
+	seats := mk("Endpoint Security", 0, "seats", 10, past, future)
+	gb := mk("Backup", prod.ID, "GB", 100, past, future)
+	later := mk("Endpoint Security", 0, "seats", 20, T0.Add(time.Hour), future)
+	gone := mk("Endpoint Security", 0, "seats", 30, past, T0)
+	old := mk("Backup", 0, "GB", 8, past, future)
+	check("created")
+
+	adjust := func(l *license.License, delta int64) {
+		update(t, s, func(tx partner.Tx) (err error) { *l, err = tx.AdjustUsed(ctx, l.ID, delta); return err })
+	}
+	adjust(&seats, 4)
+	adjust(&gb, 60)
+	adjust(&later, 5)
+	adjust(&gone, 30)
+	check("used added")
+	adjust(&seats, -1)
+	adjust(&gone, -10)
+	check("used given back")
+	err := s.Update(ctx, func(_ context.Context, tx partner.Tx) error { _, err := tx.AdjustUsed(ctx, seats.ID, 100); return err })
+	requireKind(t, err, partner.ErrInsufficientUnits, "")
+	check("refused AdjustUsed")
+
+	upd := func(l *license.License, change func(*license.License)) {
+		change(l)
+		update(t, s, func(tx partner.Tx) error { return tx.UpdateLicense(ctx, l) })
+	}
+	upd(&seats, func(l *license.License) { l.Units = 25 })
+	upd(&gb, func(l *license.License) { l.Units = 61 })
+	check("units changed")
+	upd(&old, func(l *license.License) { l.Expiry = T0.Add(-time.Minute) })
+	upd(&gone, func(l *license.License) { l.Expiry = future })
+	check("expiry changed")
+	upd(&gb, func(l *license.License) { l.Disabled, l.DisabledAt = true, T0 })
+	upd(&later, func(l *license.License) { l.Disabled, l.DisabledAt = true, T0 })
+	check("disabled")
+	upd(&later, func(l *license.License) { l.Disabled, l.DisabledAt = false, time.Time{} })
+	check("enabled again")
+
+	err = s.Update(ctx, func(_ context.Context, tx partner.Tx) error {
+		l := NewLicense(pr.ID, 500)
+		if err := tx.CreateLicense(ctx, &l); err != nil {
+			return err
+		}
+		if _, err := tx.AdjustUsed(ctx, l.ID, 10); err != nil {
+			return err
+		}
+		if _, err := tx.AdjustUsed(ctx, seats.ID, 3); err != nil {
+			return err
+		}
+		return errRolledBack
+	})
+	require.ErrorIs(t, err, errRolledBack)
+	check("rolled back")
+
+	update(t, s, func(tx partner.Tx) error { _, _, err := tx.EndLicenses(ctx, pr.ID, T0.Add(30*time.Minute)); return err })
+	check("ended")
+}
+
+var errRolledBack = fmt.Errorf("storetest: rolled back on purpose")
+
+// lowPools counts the pools Partners' LowStockPools counts: the pools
+// with a usable licence (sums) or with settings whose minimum (their own
+// when set, else the partner's) is above their remaining units.
+func lowPools(sums []partner.Pool, sets []partner.PoolSettings, minimum int64) int {
+	remaining := map[[2]string]int64{}
+	for _, p := range sums {
+		remaining[[2]string{p.Product, p.UnitType}] = p.Units - p.Used
+	}
+	for _, ps := range sets {
+		k := [2]string{ps.Product, ps.UnitType}
+		remaining[k] += 0
+	}
+	n := 0
+	for k, rem := range remaining {
+		m := minimum
+		for _, ps := range sets {
+			if ps.MinimumSet && ps.Product == k[0] && ps.UnitType == k[1] {
+				m = ps.Minimum
+			}
+		}
+		if m > rem {
+			n++
+		}
+	}
+	return n
 }
