@@ -385,19 +385,32 @@ func (a *admin) screen(ctx context.Context, r *http.Request, id int64, tab partn
 func (a *admin) screenAt(ctx context.Context, r *http.Request, id int64, pl place, q url.Values, known *partner.Partner) (view, error) {
 	tab := pl.Tab
 	var (
-		p   partner.Partner
-		err error
+		p     partner.Partner
+		pools []partner.Pool
+		err   error
 	)
-	if known != nil && known.ID == id {
+	switch {
+	case known != nil && known.ID == id:
 		p = *known
-	} else if p, err = a.m.Get(ctx, id); err != nil {
-		return view{}, err
+	case tab == partner.TabLicenses && pl.Sub == "":
+		// The banner's low pools counted from the pools the tab shows:
+		// the store sums them once.
+		if p, pools, err = a.m.PartnerPools(ctx, id); err != nil {
+			return view{}, err
+		}
+		if pools == nil {
+			pools = []partner.Pool{} // read, and none
+		}
+	default:
+		if p, err = a.m.Get(ctx, id); err != nil {
+			return view{}, err
+		}
 	}
 	if !tabShown(p.Type, tab) && !pages[tab] {
 		return view{P: p}, wrongTab(p, tab)
 	}
 	v := a.base(r, p.Profile.CompanyName)
-	v.P, v.Tab, v.Partner, v.Sub = p, tab, true, pl.Sub
+	v.P, v.Tab, v.Partner, v.Sub, v.pools = p, tab, true, pl.Sub, pools
 	v.Here = a.placeURL(id, pl)
 	for _, t := range consoleTabs(p.Type) {
 		v.Tabs = append(v.Tabs, tabLink{Tab: t, Label: t.Label(), URL: a.url(id, string(t)), Selected: t == tab, Current: t == tab && pl.Sub == ""})

@@ -59,10 +59,10 @@ func poolLines(pools []partner.Pool) []poolLine {
 }
 
 // licensePage loads one page of the partner's licences, oldest first, at
-// the view's offset (past the end: the last page), and its pools. The
-// counts of licences expiring soon and expired are those of the page
-// read: the library has no count of them that does not read every
-// licence, so the tab says which licences it counted.
+// the view's offset (past the end: the last page), and its pools (unless
+// the screen read them with the partner). The counts of licences
+// expiring soon and expired are the partner's own figures, over all its
+// licences.
 func (a *admin) licensePage(ctx context.Context, v *view) error {
 	s, id := &v.Screen, v.P.ID
 	lics, total, err := a.m.Licenses(ctx, id, partner.Page{Offset: s.Offset, Limit: licensePageSize})
@@ -73,9 +73,11 @@ func (a *admin) licensePage(ctx context.Context, v *view) error {
 	if err != nil {
 		return err
 	}
-	pools, err := a.m.Pools(ctx, id)
-	if err != nil {
-		return err
+	pools := v.pools
+	if pools == nil { // not read with the partner
+		if pools, err = a.m.Pools(ctx, id); err != nil {
+			return err
+		}
 	}
 	s.Pools = poolLines(pools)
 	low := map[[2]string]bool{}

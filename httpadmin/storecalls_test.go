@@ -43,8 +43,9 @@ func TestStoreCalls(t *testing.T) {
 		// recent suspension, one more read names those partners
 		{"list page with alerts", get("/", nil), callCounts{"View": 6, "Partners": 4, "Products": 1, "AuditLog": 1}},
 		{"licenses tab", get(fmt.Sprintf("/%d/licenses", p.ID), hx),
-			// the partner's row twice (Manager.Licenses and Manager.Pools check it exists: a read by id), the pools summed by the store
-			callCounts{"View": 3, "PartnerRecord": 2, "Partners": 1, "Licenses": 1, "Pools": 1, "PoolSettings(all)": 1}},
+			// the partner with its pools in one read (Manager.PartnerPools: the pools summed by the store once), then the page
+			// (Manager.Licenses checks the partner exists: a read of its row)
+			callCounts{"View": 2, "PartnerRecord": 1, "Partners": 1, "Licenses": 1, "Pools": 1, "PoolSettings(all)": 1}},
 		{"accounts tab", get(fmt.Sprintf("/%d/accounts", p.ID), hx), callCounts{"View": 2, "PartnerRecord": 1, "Partners": 1, "Accounts": 1}}, // one page of accounts
 		{"profile tab", get(fmt.Sprintf("/%d/profile", p.ID), hx), callCounts{"View": 1, "Partners": 1}},
 		{"audit trail", get(fmt.Sprintf("/%d/audit", p.ID), nil), callCounts{"View": 2, "PartnerRecord": 1, "Partners": 1, "Audit": 1}},

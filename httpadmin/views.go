@@ -173,6 +173,9 @@ type link struct{ URL, Label string }
 
 // view is the data of every template.
 type view struct {
+	// pools are the partner's pools when the screen read them with the
+	// partner (Manager.PartnerPools), for the Licenses tab.
+	pools  []partner.Pool
 	Prefix string
 	L      *wording // the host's labels
 	Title  string

@@ -306,6 +306,9 @@ func (v *memView) matching(f Filter, at AsOf) []sorted {
 			f.Attention&AttentionExpiring != 0 && p.ExpiringLicenses > 0) {
 			continue
 		}
+		if at.NoLowStock { // the caller counts it (AsOf.NoLowStock)
+			p.LowStockPools = 0
+		}
 		out = append(out, sorted{p, v.s.sortKeys[id]})
 	}
 	slices.SortFunc(out, func(a, b sorted) int { return comparePartners(f, a, b) })

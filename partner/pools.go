@@ -185,6 +185,44 @@ func (m *Manager) Pools(ctx context.Context, partnerID int64) ([]Pool, error) {
 	return out, err
 }
 
+// PartnerPools returns the partner, as Get does, and its pools, as Pools
+// does, read together in one read transaction. The partner's
+// LowStockPools is counted from those pools, so the store sums the
+// partner's pools once instead of twice: what a screen showing both
+// (the console's Licenses tab) calls.
+func (m *Manager) PartnerPools(ctx context.Context, id int64) (Partner, []Pool, error) {
+	var (
+		p     Partner
+		pools []Pool
+	)
+	err := m.read(ctx, func(ctx context.Context, r Reader) error {
+		at := m.asOf()
+		at.NoLowStock = true
+		ps, _, err := r.Partners(ctx, Filter{IDs: []int64{id}}, at) // every row: no count
+		switch {
+		case err != nil:
+			return err
+		case len(ps) == 0:
+			return NewError(ErrNotFound, "", "partner %d does not exist", id)
+		}
+		p = ps[0]
+		if pools, err = m.pools(ctx, r, p); err != nil {
+			return err
+		}
+		p.LowStockPools = 0
+		for _, pool := range pools {
+			if pool.Low {
+				p.LowStockPools++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Partner{}, nil, err
+	}
+	return p, pools, nil
+}
+
 // pools reads the partner's pools at the Manager's clock, the sums by the
 // store.
 func (m *Manager) pools(ctx context.Context, r Reader, p Partner) ([]Pool, error) {

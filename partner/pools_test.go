@@ -336,3 +336,31 @@ func TestRefillPoolUnderConcurrency(t *testing.T) {
 }
 
 var errNeverRefill = errors.New("never returned")
+
+// PartnerPools reads what Get and Pools read, in one transaction, the
+// partner's low pools counted from its pools: the same partner and pools
+// on every store, low or not, and a missing partner is ErrNotFound.
+func TestPartnerPoolsIsGetAndPools(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		f := e.fixture(t, partner.MSP, partner.Active) // Endpoint Security: 100 seats, 95 remaining
+		id := f.p.ID
+		check := func(wantLow int) {
+			t.Helper()
+			p, pools, err := e.m.PartnerPools(e.ctx, id)
+			require.NoError(t, err)
+			got, err := e.m.Get(e.ctx, id)
+			require.NoError(t, err)
+			want, err := e.m.Pools(e.ctx, id)
+			require.NoError(t, err)
+			require.Empty(t, cmp.Diff(got, p), "the partner, as Get reads it")
+			require.Empty(t, cmp.Diff(want, pools), "the pools, as Pools reads them")
+			require.Equal(t, wantLow, p.LowStockPools)
+		}
+		check(0)
+		_, err := e.m.SetMinimumLicenses(e.ctx, id, 0, 200) // above the 95 remaining
+		require.NoError(t, err)
+		check(1)
+		_, _, err = e.m.PartnerPools(e.ctx, id+1000)
+		require.ErrorIs(t, err, partner.ErrNotFound)
+	})
+}

@@ -330,6 +330,11 @@ type Tx interface {
 type AsOf struct {
 	Now    time.Time
 	Window time.Duration
+	// NoLowStock lets the store leave Partner.LowStockPools zero: the
+	// caller counts it from the pools it reads anyway (Manager.PartnerPools),
+	// so a store need not sum the partner's pools twice. Filters by
+	// AttentionLowStock still apply.
+	NoLowStock bool
 }
 
 // NameSortKey is the key the partners list sorts company names by:

@@ -86,15 +86,17 @@ func expiringArgs(at partner.AsOf) []any {
 }
 
 // partnerSelect selects partners with their derived figures; with at, the
-// licence figures too.
+// licence figures too (the low pools unless at.NoLowStock).
 func (r *reader) partnerSelect(rows any, at *partner.AsOf) *bun.SelectQuery {
 	q := r.db.NewSelect().Model(rows).ColumnExpr("p.*").
 		ColumnExpr(customersSQL + " AS customers").
 		ColumnExpr(provisionedSQL + " AS units_provisioned").
 		ColumnExpr(usedSQL + " AS units_used")
 	if at != nil {
-		q = q.ColumnExpr(lowStockSQL+" AS low_stock_pools", lowStockArgs(*at)...).
-			ColumnExpr(expiringSQL+" AS expiring_licenses", expiringArgs(*at)...).
+		if !at.NoLowStock {
+			q = q.ColumnExpr(lowStockSQL+" AS low_stock_pools", lowStockArgs(*at)...)
+		}
+		q = q.ColumnExpr(expiringSQL+" AS expiring_licenses", expiringArgs(*at)...).
 			ColumnExpr(expiredSQL+" AS expired_licenses", false, at.Now.UTC())
 	}
 	return q
