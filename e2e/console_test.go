@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/partnerkit/partnerkit/account"
@@ -257,4 +258,23 @@ func browserEnv(t *testing.T) (chromium, shots string) {
 	}
 	require.NoError(t, os.MkdirAll(shots, 0o755))
 	return chromium, shots
+}
+
+// headless starts headless Chromium for one test, its window 1280 by
+// 1000, with two minutes for the whole walk; the browser closes when the
+// test ends.
+func headless(t *testing.T, ctx context.Context, chromium string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000))
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(cancelBrowser)
+	bctx, cancelTimeout := context.WithTimeout(bctx, 2*time.Minute)
+	t.Cleanup(cancelTimeout)
+	return bctx
 }
